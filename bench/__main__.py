@@ -1,0 +1,116 @@
+"""`make bench`: the platform's performance figures, measured on this machine against PostgreSQL.
+
+Runs against a fresh database (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/emsp_bench),
+the platform under gunicorn, and the CPO simulator in its own process. Prints a table and writes
+bench/results/latest.json. `python -m bench --quick` runs a smaller network (for a smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .loadgen import LoadResult
+from .servers import DATABASE_URL, ROOT, free_port, fresh_database, gunicorn
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="a small network and short load runs")
+    parser.add_argument("--locations", type=int, default=20_000)
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each load run")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    locations = 500 if args.quick else args.locations
+    seconds = 3.0 if args.quick else args.seconds
+
+    port = free_port()
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DATABASE_URL": DATABASE_URL,
+            "OCPI_BASE_URL": f"http://127.0.0.1:{port}/ocpi",
+        }
+    )
+    sys.path.insert(0, str(ROOT))
+    print(f"fresh database {DATABASE_URL} ...", flush=True)
+    fresh_database()
+    import django
+
+    django.setup()
+    from roaming.models import CredentialsToken, Partner, hash_token, new_token
+
+    from .charging_bench import bench_authorize, bench_cdr_ingest
+    from .patch_bench import bench_status_patch
+    from .sync_bench import bench_sync
+
+    results: dict[str, Any] = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count()}
+    with gunicorn(port=port, workers=args.workers, threads=args.threads):
+        print(f"sync: simulator with {locations} locations ...", flush=True)
+        results["sync"] = bench_sync(locations=locations)
+        _print_sync(results["sync"])
+
+        partner = Partner.objects.get(pk=results["sync"]["partner_id"])
+        token = new_token()
+        CredentialsToken.objects.create(
+            partner=partner, kind=CredentialsToken.Kind.CONNECTION, token_hash=hash_token(token)
+        )
+        print(
+            f"status PATCH: 16 connections, {seconds:.0f} s per run, gunicorn {args.workers}x{args.threads} ...",
+            flush=True,
+        )
+        patch = bench_status_patch(port=port, token=token, seconds=seconds)
+        results["status_patch"] = {k: _load(v) if isinstance(v, LoadResult) else v for k, v in patch.items()}
+        print(f"  baseline (bare view, one UPDATE): {patch['baseline'].summary()}")
+        print(f"  EVSE status PATCH:                {patch['ours'].summary()}")
+        print(f"  ratio: {patch['ratio']:.2f}")
+
+        print(f"real-time authorization: 16 connections, {seconds:.0f} s ...", flush=True)
+        authorize = bench_authorize(port=port, token=token, seconds=seconds)
+        results["authorize"] = _load(authorize)
+        print(f"  {authorize.summary()}")
+        print(f"CDR POST ingest: 16 connections, {seconds:.0f} s ...", flush=True)
+        cdrs = bench_cdr_ingest(port=port, token=token, seconds=seconds)
+        results["cdr_ingest"] = _load(cdrs)
+        print(f"  {cdrs.summary()}")
+
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nwritten to {Path('bench/results/latest.json')}")
+
+
+def _load(result: LoadResult) -> dict[str, Any]:
+    return {
+        "requests": result.requests,
+        "seconds": round(result.seconds, 2),
+        "rps": round(result.throughput),
+        "p50_ms": round(result.percentile(50), 1),
+        "p99_ms": round(result.percentile(99), 1),
+        "errors": result.errors,
+        "statuses": result.statuses,
+    }
+
+
+def _print_sync(sync: dict[str, Any]) -> None:
+    n, full, inc = sync["network"], sync["full"], sync["incremental"]
+    print(f"  network: {n['locations']} locations, {n['evses']} EVSEs, {n['connectors']} connectors")
+    print(
+        f"  full pull: {full['seconds']:.1f} s, peak RSS {full['peak_rss_mb']:.0f} MB, {full['pages']} pages, "
+        f"{full['created']} created"
+    )
+    print(
+        f"  incremental ({sync['changed']} changed): {inc['seconds']:.2f} s, {inc['seen']} seen, "
+        f"{inc['updated']} updated, {inc['unchanged']} unchanged"
+    )
+    print(f"  tariffs: {sync['tariffs']['seconds']:.2f} s for {sync['tariffs']['seen']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""A small HTTP/1.1 load generator: N keep-alive connections on loopback, pre-built requests,
+per-request latency. asyncio streams and no HTTP library, so it costs little CPU next to the server
+it measures (both share this machine's two cores)."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+    statuses: dict[int, int]
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        if not ordered:
+            return 0.0
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+    def summary(self) -> str:
+        return (
+            f"{self.requests} requests in {self.seconds:.2f} s = {self.throughput:.0f} req/s, "
+            f"p50 {self.percentile(50):.1f} ms, p99 {self.percentile(99):.1f} ms, "
+            f"mean {statistics.fmean(self.latencies_ms) if self.latencies_ms else 0:.1f} ms, "
+            f"errors {self.errors}, statuses {self.statuses}"
+        )
+
+
+def build_request(method: str, path: str, host: str, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
+    if body:
+        lines.append("Content-Type: application/json")
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionError("server closed the connection")
+    status = int(status_line.split()[1])
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _worker(
+    host: str, port: int, requests: Sequence[bytes], start: int, step: int, deadline: float, result: LoadResult
+) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    index = start
+    try:
+        while index < len(requests) and time.monotonic() < deadline:
+            sent = time.perf_counter()
+            writer.write(requests[index])
+            try:
+                status = await _read_response(reader)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                result.errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
+                index += step
+                continue
+            result.latencies_ms.append((time.perf_counter() - sent) * 1000)
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+            if status >= 400:
+                result.errors += 1
+            result.requests += 1
+            index += step
+    finally:
+        writer.close()
+
+
+async def _run(host: str, port: int, requests: Sequence[bytes], connections: int, seconds: float) -> LoadResult:
+    result = LoadResult(requests=0, errors=0, seconds=0.0, latencies_ms=[], statuses={})
+    started = time.monotonic()
+    deadline = started + seconds
+    await asyncio.gather(*(_worker(host, port, requests, i, connections, deadline, result) for i in range(connections)))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def run_load(
+    host: str, port: int, requests: Sequence[bytes], *, connections: int = 16, seconds: float = 10.0
+) -> LoadResult:
+    """Send `requests` (each used once, spread over the connections) until done or `seconds` pass."""
+    return asyncio.run(_run(host, port, requests, connections, seconds))

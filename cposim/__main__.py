@@ -1,0 +1,153 @@
+"""Command line: `python -m cposim serve ...` runs a simulated CPO until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from cposim.config import ChaosConfig, SimConfig
+from cposim.credentials import HandshakeError
+from cposim.simulator import Simulator
+
+log = logging.getLogger("cposim")
+
+
+def _pair(text: str) -> tuple[int, int]:
+    low, _, high = text.partition(",")
+    return int(low), int(high or low)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cposim", description="Simulated CPO speaking OCPI 2.2.1")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the simulator over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=9001)
+    serve.add_argument("--public-url", help="base URL to advertise if the EMSP reaches us under another name")
+    serve.add_argument("--seed", type=int, default=42)
+    serve.add_argument("--locations", type=int, default=30)
+    serve.add_argument("--regions", default="NL,BE,DE", help="comma-separated: NL, BE, DE")
+    serve.add_argument("--country-code", default="NL")
+    serve.add_argument("--party-id", default="SIM")
+    serve.add_argument("--page-limit", type=int, default=1000, help="server maximum page size (X-Limit)")
+    serve.add_argument("--db", help="SQLite file for tokens, sessions, CDRs, credentials and overlay")
+    serve.add_argument("--own-token-a", help="token A to hand out (default: generated, or kept in --db)")
+    serve.add_argument("--register-with", metavar="EMSP_VERSIONS_URL", help="initiate the handshake with this EMSP")
+    serve.add_argument("--token-a", help="the EMSP's token A, for --register-with")
+    serve.add_argument("--register-attempts", type=int, default=30)
+    serve.add_argument("--register-interval", type=float, default=2.0)
+    serve.add_argument("--raw-token", action="store_true", help="send our token unencoded (2.1.1/2.2 style)")
+    serve.add_argument("--live", action="store_true", help="change statuses and run sessions on a timer")
+    serve.add_argument("--status-rate", type=float, default=1.0, help="EVSE status changes per second")
+    serve.add_argument("--session-every", type=float, default=5.0, help="seconds between new sessions")
+    serve.add_argument("--session-seconds", type=_pair, default=(60, 600), help="MIN,MAX session length")
+    serve.add_argument("--patch-every", type=float, default=15.0, help="seconds between session PATCHes")
+    serve.add_argument("--wrong-total-share", type=float, default=0.0)
+    serve.add_argument("--empty-link", action="store_true", help="send an empty Link header on last pages")
+    serve.add_argument("--latency-ms", type=int, default=0)
+    serve.add_argument("--error-share", type=float, default=0.0, help="share of HTTP 500 answers")
+    serve.add_argument("--timeout-share", type=float, default=0.0, help="share of requests held, then closed")
+    serve.add_argument("--timeout-hold", type=float, default=35.0, help="seconds a timed-out request is held")
+    serve.add_argument("--duplicate-share", type=float, default=0.0)
+    serve.add_argument("--out-of-order-share", type=float, default=0.0)
+    serve.add_argument("--quiet", action="store_true", help="log warnings only")
+    return parser
+
+
+def config_from(args: argparse.Namespace) -> SimConfig:
+    return SimConfig(
+        seed=args.seed,
+        locations=args.locations,
+        country_code=args.country_code,
+        party_id=args.party_id,
+        host=args.host,
+        port=args.port,
+        public_url=args.public_url,
+        regions=tuple(r.strip().upper() for r in args.regions.split(",") if r.strip()),
+        page_limit=args.page_limit,
+        token_a=args.own_token_a,
+        db_path=args.db,
+        encode_outgoing_token=not args.raw_token,
+        wrong_total_share=args.wrong_total_share,
+        empty_link_on_last_page=args.empty_link,
+        chaos=ChaosConfig(
+            latency_ms=args.latency_ms,
+            error_share=args.error_share,
+            timeout_share=args.timeout_share,
+            timeout_hold_seconds=args.timeout_hold,
+            duplicate_share=args.duplicate_share,
+            out_of_order_share=args.out_of_order_share,
+        ),
+    )
+
+
+def register(sim: Simulator, url: str, token_a: str, *, attempts: int, interval: float, stop: threading.Event) -> bool:
+    """Try the handshake until the EMSP is up (bounded), since both may be starting together."""
+    if sim.is_registered:
+        log.info("already registered (from --db); not registering again")
+        return True
+    for attempt in range(1, attempts + 1):
+        try:
+            sim.register_with(url, token_a)
+        except HandshakeError as exc:
+            log.info("registration attempt %d/%d failed: %s", attempt, attempts, exc)
+        else:
+            return True
+        if stop.wait(interval):
+            return False
+    log.warning("could not register with %s after %d attempts", url, attempts)
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.register_with and not args.token_a:
+        print("--register-with needs --token-a", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        stream=sys.stdout,
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(name)s %(message)s",
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d received, stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    sim = Simulator(config_from(args)).start()
+    print(f"versions URL: {sim.versions_url}", flush=True)
+    print(f"token A:      {sim.token_a}", flush=True)
+    try:
+        if args.register_with:
+            register(
+                sim,
+                args.register_with,
+                args.token_a,
+                attempts=args.register_attempts,
+                interval=args.register_interval,
+                stop=stop,
+            )
+        if args.live and not stop.is_set():
+            sim.run_live(
+                stop=stop,
+                status_rate=args.status_rate,
+                session_every=args.session_every,
+                session_seconds=args.session_seconds,
+                patch_every=args.patch_every,
+            )
+        stop.wait()
+    finally:
+        sim.stop()
+        log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Configuration of one simulated CPO platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class ChaosConfig:
+    """Misbehaviour switches; all shares are 0..1 and all choices come from a seeded RNG.
+
+    Latency, 500s and timeouts hit incoming requests on functional modules only (versions and
+    credentials stay clean so a handshake can always be made). Duplicates and out-of-order apply to
+    the simulator's own pushes to the EMSP.
+    """
+
+    latency_ms: int = 0
+    error_share: float = 0.0
+    timeout_share: float = 0.0
+    timeout_hold_seconds: float = 35.0
+    duplicate_share: float = 0.0
+    out_of_order_share: float = 0.0
+
+
+@dataclass
+class SimConfig:
+    """Everything that defines a simulator instance; the same config and seed give the same network."""
+
+    seed: int = 42
+    locations: int = 30
+    country_code: str = "NL"
+    party_id: str = "SIM"
+    operator_name: str = "Simulated Charging B.V."
+    operator_website: str = "https://cpo.example.com"
+    host: str = "127.0.0.1"
+    port: int = 0
+    # URL the simulator advertises (versions URL, Link headers); defaults to http://host:port.
+    public_url: str | None = None
+    # Regions the network is spread over (keys of cposim.network.REGIONS).
+    regions: tuple[str, ...] = ("NL", "BE", "DE")
+    # Relative weights for 1, 2, 3, ... EVSEs per location (default averages ~5).
+    evse_weights: tuple[int, ...] = (2, 3, 5, 10, 30, 50)
+    # Server-side maximum page size (X-Limit) for every list endpoint.
+    page_limit: int = 1000
+    # Token A handed out for the EMSP to register with; generated when not given.
+    token_a: str | None = None
+    db_path: str | None = None
+    # Frozen simulated clock for tests; None = follow the wall clock.
+    start_time: datetime | None = None
+    # First `last_updated` of the generated network (objects are spread over a year after it).
+    epoch: datetime | None = None
+    # Send our token to the EMSP Base64-encoded (2.2.1) or raw (what many 2.1.1/2.2 parties do).
+    encode_outgoing_token: bool = True
+    request_timeout: float = 10.0
+    # CommandResponse.timeout in seconds.
+    command_timeout: int = 30
+    # Post CommandResults and follow-up pushes from a worker thread (True) or inline after the
+    # response was written (False). Either way `Simulator.flush()` waits for them.
+    async_callbacks: bool = True
+    # Share of CDRs published with a deliberately wrong total_cost.
+    wrong_total_share: float = 0.0
+    # Answer the last page with an empty `Link:` header instead of none (seen at real partners).
+    empty_link_on_last_page: bool = False
+    chaos: ChaosConfig = field(default_factory=ChaosConfig)

@@ -1,0 +1,258 @@
+"""The credentials module in both directions: tokens A/B/C, registration, rotation, unregistration.
+
+Naming is by direction instead of by letter, because the letters swap with who initiates:
+`inbound_token` is what the EMSP sends to call us, `outbound_token` is what we send to call it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cposim import protocol
+from cposim.peer import Peer
+from cposim.protocol import Response
+from cposim.state import Store
+
+log = logging.getLogger("cposim")
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+@dataclass
+class Registration:
+    token_a: str
+    registered: bool = False
+    inbound_token: str | None = None
+    outbound_token: str | None = None
+    # A token we handed out in a handshake we started and that is not confirmed yet; the EMSP uses
+    # it to fetch our endpoints while it processes our POST/PUT.
+    pending_token: str | None = None
+    peer_versions_url: str | None = None
+    peer_version_url: str | None = None
+    peer_endpoints: list[dict[str, Any]] = field(default_factory=list)
+    peer_roles: list[dict[str, Any]] = field(default_factory=list)
+
+
+class HandshakeError(Exception):
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class Caller:
+    """Who an incoming request is from, judged by its token."""
+
+    NONE = "none"
+    TOKEN_A = "token_a"
+    STALE_TOKEN_A = "stale_token_a"
+    PEER = "peer"
+
+
+class Credentials:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        peer: Peer,
+        roles: list[dict[str, Any]],
+        versions_url: Callable[[], str],
+        token_a: str | None,
+    ) -> None:
+        self.store = store
+        self.peer = peer
+        self.roles = roles
+        self.versions_url = versions_url
+        self._handshake = threading.Lock()
+        saved = store.get("meta", "registration")
+        if saved is not None:
+            self.state = Registration(**saved)
+            if token_a:
+                self.state.token_a = token_a
+        else:
+            self.state = Registration(token_a=token_a or new_token())
+        self._save()
+
+    def _save(self) -> None:
+        self.store.put("meta", "registration", asdict(self.state))
+
+    # who is calling -----------------------------------------------------------------------
+
+    def identify(self, authorization: str | None) -> str:
+        state = self.state
+        for token in protocol.token_candidates(authorization):
+            if token in (state.inbound_token, state.pending_token) and token is not None:
+                return Caller.PEER
+            if token == state.token_a:
+                return Caller.STALE_TOKEN_A if state.registered else Caller.TOKEN_A
+        return Caller.NONE
+
+    # what we know about the EMSP ----------------------------------------------------------
+
+    def endpoint(self, module: str, role: str) -> str | None:
+        """The EMSP's URL for a module and interface role, as its version details list it."""
+        for item in self.state.peer_endpoints:
+            if item.get("identifier") == module and item.get("role", role) == role:
+                return str(item["url"]).rstrip("/")
+        return None
+
+    def peer_party(self) -> tuple[str, str] | None:
+        roles = self.state.peer_roles
+        chosen = next((r for r in roles if r.get("role") == "EMSP"), roles[0] if roles else None)
+        if chosen is None:
+            return None
+        return str(chosen["country_code"]), str(chosen["party_id"])
+
+    def own(self, token: str) -> dict[str, Any]:
+        return {"token": token, "url": self.versions_url(), "roles": self.roles}
+
+    # server side --------------------------------------------------------------------------
+
+    def handle(self, method: str, caller: str, body: Any) -> Response:
+        if method == "GET":
+            if caller == Caller.TOKEN_A:
+                return Response.ok(self.own(self.state.token_a))
+            return Response.ok(self.own(self.state.inbound_token or self.state.pending_token or ""))
+        if method == "POST":
+            if self.state.registered or caller != Caller.TOKEN_A:
+                return Response.error(405, protocol.CLIENT_ERROR, "Already registered; use PUT to update")
+            return self._accept(body, replacing=False)
+        if method == "PUT":
+            if not self.state.registered or caller != Caller.PEER:
+                return Response.error(405, protocol.CLIENT_ERROR, "Not registered; use POST")
+            return self._accept(body, replacing=True)
+        if method == "DELETE":
+            if not self.state.registered or caller != Caller.PEER:
+                return Response.error(405, protocol.CLIENT_ERROR, "Not registered")
+            self._forget()
+            log.info("credentials deleted by the EMSP; token A is valid again")
+            return Response.ok()
+        return Response.error(405, protocol.CLIENT_ERROR, f"{method} not allowed on credentials")
+
+    def _accept(self, body: Any, *, replacing: bool) -> Response:
+        """POST/PUT from the EMSP: fetch its endpoints with the token it sent, answer a new token."""
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("token"), str)
+            or not isinstance(body.get("url"), str)
+            or not isinstance(body.get("roles"), list)
+            or not body["roles"]
+        ):
+            return Response.error(200, protocol.INVALID_PARAMETERS, "Credentials need token, url and roles")
+        with self._handshake:
+            try:
+                version_url, endpoints = self.fetch_endpoints(body["url"], body["token"])
+            except HandshakeError as exc:
+                return Response.error(200, exc.status_code, str(exc))
+            state = self.state
+            state.registered = True
+            state.outbound_token = body["token"]
+            state.inbound_token = new_token()
+            state.pending_token = None
+            state.peer_versions_url = body["url"]
+            state.peer_version_url = version_url
+            state.peer_endpoints = endpoints
+            state.peer_roles = body["roles"]
+            self._save()
+        log.info("credentials %s by the EMSP at %s", "updated" if replacing else "registered", body["url"])
+        return Response.ok(self.own(state.inbound_token))
+
+    def _forget(self) -> None:
+        self.state = Registration(token_a=self.state.token_a)
+        self._save()
+
+    def fetch_endpoints(self, versions_url: str, token: str) -> tuple[str, list[dict[str, Any]]]:
+        """GET the EMSP's versions, pick 2.2.1, GET its details; the spec's steps 2-3 / 5."""
+        call = self.peer.request("GET", versions_url, token=token, module="versions")
+        if not call.ok or not isinstance(call.data, list):
+            raise HandshakeError(protocol.UNABLE_TO_USE_CLIENT_API, f"Could not GET versions at {versions_url}")
+        match = next((v for v in call.data if isinstance(v, dict) and v.get("version") == protocol.VERSION), None)
+        if match is None or not isinstance(match.get("url"), str):
+            raise HandshakeError(protocol.UNSUPPORTED_VERSION, f"No {protocol.VERSION} at {versions_url}")
+        details = self.peer.request("GET", match["url"], token=token, module="versions")
+        if not details.ok or not isinstance(details.data, dict) or not isinstance(details.data.get("endpoints"), list):
+            raise HandshakeError(protocol.UNABLE_TO_USE_CLIENT_API, f"Could not GET version details at {match['url']}")
+        endpoints = [e for e in details.data["endpoints"] if isinstance(e, dict) and "identifier" in e and "url" in e]
+        if not any(e["identifier"] == "credentials" for e in endpoints):
+            raise HandshakeError(protocol.NO_MATCHING_ENDPOINTS, "The EMSP lists no credentials endpoint")
+        missing = [
+            m for m in ("locations", "sessions", "cdrs", "tariffs") if not any(e["identifier"] == m for e in endpoints)
+        ]
+        if missing:
+            log.info("the EMSP has no receiver for %s; those pushes will be skipped", ", ".join(missing))
+        return match["url"], endpoints
+
+    # client side --------------------------------------------------------------------------
+
+    def register_with(self, versions_url: str, token_a: str) -> dict[str, Any]:
+        """Initiate the handshake with the EMSP's token A; returns the EMSP's credentials."""
+        with self._handshake:
+            if self.state.registered:
+                raise HandshakeError(protocol.CLIENT_ERROR, "Already registered; unregister first")
+            version_url, endpoints = self.fetch_endpoints(versions_url, token_a)
+            credentials_url = next(e["url"] for e in endpoints if e["identifier"] == "credentials")
+            token_b = new_token()
+            self.state.pending_token = token_b
+            try:
+                call = self.peer.request(
+                    "POST", credentials_url, token=token_a, module="credentials", body=self.own(token_b)
+                )
+            finally:
+                self.state.pending_token = None
+            answer = call.data
+            if not call.ok or not isinstance(answer, dict) or not isinstance(answer.get("token"), str):
+                outcome = call.error or f"HTTP {call.http_status}, OCPI {call.status_code}"
+                raise HandshakeError(
+                    protocol.UNABLE_TO_USE_CLIENT_API, f"Credentials POST to {credentials_url} failed: {outcome}"
+                )
+            state = self.state
+            state.registered = True
+            state.inbound_token = token_b
+            state.outbound_token = answer["token"]
+            state.peer_versions_url = versions_url
+            state.peer_version_url = version_url
+            state.peer_endpoints = endpoints
+            state.peer_roles = answer.get("roles") or []
+            self._save()
+        log.info("registered with the EMSP at %s", versions_url)
+        return answer
+
+    def rotate(self) -> dict[str, Any]:
+        """PUT fresh credentials to the EMSP (new token for it, and a new one back)."""
+        with self._handshake:
+            state = self.state
+            url = self.endpoint("credentials", "SENDER") or self.endpoint("credentials", "RECEIVER")
+            if not state.registered or url is None or state.outbound_token is None:
+                raise HandshakeError(protocol.CLIENT_ERROR, "Not registered")
+            token_b = new_token()
+            state.pending_token = token_b
+            try:
+                call = self.peer.request(
+                    "PUT", url, token=state.outbound_token, module="credentials", body=self.own(token_b)
+                )
+            finally:
+                state.pending_token = None
+            answer = call.data
+            if not call.ok or not isinstance(answer, dict) or not isinstance(answer.get("token"), str):
+                raise HandshakeError(protocol.UNABLE_TO_USE_CLIENT_API, f"Credentials PUT to {url} failed")
+            state.inbound_token = token_b
+            state.outbound_token = answer["token"]
+            state.peer_roles = answer.get("roles") or state.peer_roles
+            self._save()
+        log.info("credentials rotated with the EMSP")
+        return answer
+
+    def unregister(self) -> None:
+        """DELETE our credentials at the EMSP and forget the connection."""
+        with self._handshake:
+            url = self.endpoint("credentials", "SENDER") or self.endpoint("credentials", "RECEIVER")
+            if self.state.registered and url and self.state.outbound_token:
+                self.peer.request("DELETE", url, token=self.state.outbound_token, module="credentials")
+            self._forget()
+        log.info("unregistered from the EMSP")

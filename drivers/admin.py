@@ -1,0 +1,86 @@
+"""Back office for drivers and their cards: block, unblock, report lost (each pushed to every CPO)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from . import services
+from .models import Driver, Token, TokenChange
+
+
+class TokenInline(admin.TabularInline[Token, Driver]):
+    model = Token
+    extra = 0
+    fields = ("contract_id", "type", "uid", "visual_number", "status", "whitelist", "last_updated")
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Driver)
+class DriverAdmin(admin.ModelAdmin[Driver]):
+    list_display = ("__str__", "user", "standing", "credit_limit", "outstanding", "created_at")
+    list_filter = ("standing",)
+    search_fields = (
+        "user__username",
+        "user__email",
+        "user__first_name",
+        "user__last_name",
+        "tokens__contract_id",
+        "tokens__visual_number",
+    )
+    raw_id_fields = ("user",)
+    inlines = (TokenInline,)
+
+
+@admin.register(Token)
+class TokenAdmin(admin.ModelAdmin[Token]):
+    list_display = ("contract_id", "type", "uid", "visual_number", "driver", "status", "whitelist", "last_updated")
+    list_filter = ("status", "type", "whitelist")
+    search_fields = ("=uid", "contract_id", "visual_number", "driver__user__email")
+    list_select_related = ("driver__user",)
+    raw_id_fields = ("driver",)
+    readonly_fields = ("contract_id", "status", "last_updated", "created_at")
+    actions = ("block", "unblock", "report_lost")
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[Token], change: Callable[..., Token], done: str) -> None:
+        for token in queryset:
+            try:
+                change(token=token)
+            except services.TokenStateError as exc:
+                self.message_user(request, f"{token}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{token}: {done}; every connected CPO will be told.")
+
+    @admin.action(description="Block (refuse charging everywhere)")
+    def block(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
+        self._each(request, queryset, services.token_block, "blocked")
+
+    @admin.action(description="Unblock")
+    def unblock(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
+        self._each(request, queryset, services.token_unblock, "unblocked")
+
+    @admin.action(description="Report lost or stolen")
+    def report_lost(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
+        self._each(request, queryset, services.token_report_lost, "reported lost")
+
+
+@admin.register(TokenChange)
+class TokenChangeAdmin(admin.ModelAdmin[TokenChange]):
+    list_display = ("pk", "token", "reason", "created_at")
+    list_select_related = ("token",)
+    readonly_fields = ("token", "reason", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

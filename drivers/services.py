@@ -1,0 +1,111 @@
+"""Writes on drivers and their tokens. Every change a CPO must learn about appends a TokenChange in
+the same transaction, which is what makes the push to CPOs durable."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Driver, Token, TokenChange
+
+
+class TokenStateError(Exception):
+    """The lifecycle does not allow this change (e.g. unblocking a lost card)."""
+
+
+def driver_create(*, user: User, language: str = "en", currency: str = "EUR") -> Driver:
+    return Driver.objects.create(user=user, language=language, currency=currency)
+
+
+def new_contract_id() -> str:
+    """An eMAID under our own country code and party id: CC-PPP-C + 8 characters + check character."""
+    body = secrets.token_hex(4).upper()
+    check = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[sum(ord(c) for c in body) % 36]
+    return f"{settings.OCPI_COUNTRY_CODE}-{settings.OCPI_PARTY_ID}-C{body}-{check}"
+
+
+def _changed(token: Token, reason: str) -> None:
+    token.last_updated = timezone.now()
+    token.save()
+    TokenChange.objects.create(token=token, reason=reason)
+
+
+def token_issue(
+    *,
+    driver: Driver,
+    uid: str,
+    type: str = Token.Type.RFID,
+    visual_number: str = "",
+    whitelist: str = Token.Whitelist.ALLOWED,
+    activate: bool = True,
+    expires_at: datetime | None = None,
+) -> Token:
+    """A new card or app token for a driver; active at once unless `activate` is False."""
+    with transaction.atomic():
+        token = Token(
+            driver=driver,
+            uid=uid,
+            type=type,
+            contract_id=new_contract_id(),
+            visual_number=visual_number,
+            issuer=settings.OCPI_BUSINESS_NAME,
+            whitelist=whitelist,
+            language=driver.language,
+            status=Token.Status.ACTIVE if activate else Token.Status.ISSUED,
+            expires_at=expires_at,
+        )
+        _changed(token, "issued")
+    return token
+
+
+def _transition(token: Token, *, to: str, allowed_from: tuple[str, ...], reason: str) -> Token:
+    with transaction.atomic():
+        locked = Token.objects.select_for_update().get(pk=token.pk)
+        if locked.status == to:
+            return locked
+        if locked.status not in allowed_from:
+            raise TokenStateError(f"A {locked.get_status_display().lower()} token cannot become {to}.")
+        locked.status = to
+        _changed(locked, reason)
+    return locked
+
+
+def token_activate(*, token: Token) -> Token:
+    return _transition(token, to=Token.Status.ACTIVE, allowed_from=(Token.Status.ISSUED,), reason="activated")
+
+
+def token_block(*, token: Token) -> Token:
+    return _transition(
+        token, to=Token.Status.BLOCKED, allowed_from=(Token.Status.ISSUED, Token.Status.ACTIVE), reason="blocked"
+    )
+
+
+def token_unblock(*, token: Token) -> Token:
+    return _transition(token, to=Token.Status.ACTIVE, allowed_from=(Token.Status.BLOCKED,), reason="unblocked")
+
+
+def token_report_lost(*, token: Token) -> Token:
+    """Lost or stolen: blocked for good; the driver gets a new card."""
+    return _transition(
+        token,
+        to=Token.Status.LOST,
+        allowed_from=(Token.Status.ISSUED, Token.Status.ACTIVE, Token.Status.BLOCKED),
+        reason="lost",
+    )
+
+
+def tokens_expire_due(*, now: datetime | None = None) -> int:
+    """Expire tokens past their `expires_at` (periodic)."""
+    now = now or timezone.now()
+    expired = 0
+    for token in Token.objects.filter(expires_at__lte=now, status__in=(Token.Status.ISSUED, Token.Status.ACTIVE)):
+        _transition(
+            token, to=Token.Status.EXPIRED, allowed_from=(Token.Status.ISSUED, Token.Status.ACTIVE), reason="expired"
+        )
+        expired += 1
+    return expired

@@ -1,0 +1,32 @@
+"""The Celery app.
+
+Configuration comes from Django settings (`CELERY_*`). With no broker configured the settings turn on
+`task_always_eager`, so `make run` and the SQLite test run execute tasks in-process.
+Per-partner sync schedules live in django-celery-beat (editable in the admin); platform-wide jobs are
+listed once, here.
+"""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "emsp.settings")
+
+app = Celery("emsp")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Platform-wide periodic jobs (per-partner syncs are django-celery-beat rows, editable in the admin).
+app.conf.beat_schedule = {
+    # Daily at 02:30 UTC, https://crontab.guru/#30_2_*_*_*
+    "purge-ocpi-request-log": {"task": "roaming.purge_request_log", "schedule": crontab(hour=2, minute=30)},
+    # Hourly, https://crontab.guru/#5_*_*_*_*
+    "purge-expired-credentials-tokens": {"task": "roaming.purge_expired_tokens", "schedule": crontab(minute=5)},
+    # Every minute, https://crontab.guru/#*_*_*_*_*
+    "push-token-changes": {"task": "roaming.push_tokens_due", "schedule": crontab()},
+    # Every minute, https://crontab.guru/#*_*_*_*_*
+    "time-out-commands": {"task": "roaming.commands_time_out", "schedule": crontab()},
+    # Every 5 minutes, https://crontab.guru/#*/5_*_*_*_*
+    "expire-driver-tokens": {"task": "drivers.expire_tokens", "schedule": crontab(minute="*/5")},
+}

@@ -1,0 +1,242 @@
+"""Settings, entirely from the environment (django-environ).
+
+One file for every deployment. With nothing set the platform runs on a local SQLite file with Celery
+tasks executed in-process (the embedded default behind `make run`); set `DATABASE_URL` and
+`CELERY_BROKER_URL` (or `REDIS_URL`) to run on PostgreSQL with real workers. Defaults are
+production-safe: `DEBUG` is off unless asked for, and then a `SECRET_KEY` must be given.
+`.env.example` lists every variable.
+"""
+
+import base64
+import hashlib
+from pathlib import Path
+
+import django_stubs_ext
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+# Lets typed code write `admin.ModelAdmin[Model]` and `QuerySet[Model]` at run time too.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    env.read_env(BASE_DIR / ".env")
+
+# --- Core -----------------------------------------------------------------------------------------------
+DEBUG = env.bool("DEBUG", default=False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see .env.example).")
+    SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "drivers",
+    "roaming",
+    "billing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "emsp.urls"
+WSGI_APPLICATION = "emsp.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default serves the simulator's pushes and the admin at once: WAL plus
+    # IMMEDIATE transactions turn "database is locked" into a short wait.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache ----------------------------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Celery ---------------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# No broker means the embedded mode: tasks run in-process, synchronously, errors propagate.
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+if not CELERY_BROKER_URL:
+    CELERY_BROKER_URL = "memory://"
+CELERY_RESULT_BACKEND = (
+    env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "") or None
+)
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_ACKS_LATE = True  # tasks are idempotent, so a worker crash re-runs rather than loses them
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=15 * 60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=20 * 60)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Embedded mode: run enqueued tasks in a background thread rather than inside the caller's request.
+EMSP_EAGER_TASKS_IN_THREAD = env.bool("EMSP_EAGER_TASKS_IN_THREAD", default=True)
+
+# --- Auth, i18n, static ---------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# --- Security (production-safe unless DEBUG) ------------------------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- REST framework (driver API) ------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "EMSP driver API",
+    "DESCRIPTION": "What the driver apps use: chargers, prices, sessions, history and invoices.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Writes that may land a moment late ------------------------------------------------------------------
+# The OCPI request log and EVSE status history are written in bulk by a background thread this often
+# (seconds; 0 = at once). A crash loses at most this window of them, never a status itself.
+BULK_WRITE_FLUSH_SECONDS = env.float("BULK_WRITE_FLUSH_SECONDS", default=1.0)
+
+# --- Drivers --------------------------------------------------------------------------------------------
+# Token changes are pushed to CPOs from an append-only log, read this many seconds behind the present.
+TOKEN_CHANGE_SETTLE_SECONDS = env.int("TOKEN_CHANGE_SETTLE_SECONDS", default=3)
+
+# --- OCPI -----------------------------------------------------------------------------------------------
+# The public base URL under which partners reach our OCPI endpoints (behind any proxy).
+OCPI_BASE_URL = env.str("OCPI_BASE_URL", default="http://127.0.0.1:8000/ocpi").rstrip("/")
+OCPI_COUNTRY_CODE = env.str("OCPI_COUNTRY_CODE", default="NL").upper()
+OCPI_PARTY_ID = env.str("OCPI_PARTY_ID", default="EMS").upper()
+OCPI_BUSINESS_NAME = env.str("OCPI_BUSINESS_NAME", default="Example EMSP")
+OCPI_BUSINESS_WEBSITE = env.str("OCPI_BUSINESS_WEBSITE", default="")
+# Tokens we present to partners are stored encrypted with this Fernet key. Derived from SECRET_KEY
+# when unset, so rotating SECRET_KEY without setting it makes stored partner tokens unreadable.
+OCPI_TOKEN_ENCRYPTION_KEY = env.str(
+    "OCPI_TOKEN_ENCRYPTION_KEY",
+    default=base64.urlsafe_b64encode(hashlib.sha256(f"ocpi-tokens:{SECRET_KEY}".encode()).digest()).decode(),
+)
+# Pull a new partner's locations and tariffs as soon as the handshake completes.
+OCPI_SYNC_ON_REGISTER = env.bool("OCPI_SYNC_ON_REGISTER", default=True)
+# Periodic pulls, per partner (django-celery-beat; staff can edit each partner's schedule in the admin).
+OCPI_SYNC_INCREMENTAL_MINUTES = env.int("OCPI_SYNC_INCREMENTAL_MINUTES", default=15)
+OCPI_SYNC_FULL_HOUR_UTC = env.int("OCPI_SYNC_FULL_HOUR_UTC", default=3)
+# An incremental pull asks for changes since the last successful one started, minus this margin: CPO
+# clocks drift and some stamp whole seconds. Objects re-read in the overlap are skipped as unchanged.
+OCPI_SYNC_OVERLAP_SECONDS = env.int("OCPI_SYNC_OVERLAP_SECONDS", default=300)
+OCPI_CLIENT_TIMEOUT = env.float("OCPI_CLIENT_TIMEOUT", default=10.0)
+OCPI_CLIENT_RETRIES = env.int("OCPI_CLIENT_RETRIES", default=3)
+OCPI_CLIENT_BACKOFF = env.float("OCPI_CLIENT_BACKOFF", default=0.5)
+OCPI_PAGE_LIMIT_MAX = env.int("OCPI_PAGE_LIMIT_MAX", default=1000)
+OCPI_PAGE_LIMIT_DEFAULT = env.int("OCPI_PAGE_LIMIT_DEFAULT", default=100)
+# After a credentials rotation the old token keeps working this long, so a partner that missed our
+# answer is not locked out.
+OCPI_TOKEN_ROTATION_GRACE = env.int("OCPI_TOKEN_ROTATION_GRACE", default=3600)
+# A busy CPO sends thousands of EVSE status PATCHes a minute. A successful plain status change is
+# recorded in the EVSE status history (with the CPO's timestamp), so by default it is not also written
+# to the request log; failures always are. True logs every one.
+OCPI_REQUEST_LOG_STATUS_PATCHES = env.bool("OCPI_REQUEST_LOG_STATUS_PATCHES", default=False)
+# Functional-module requests reuse a partner's token look-up for this long (per process).
+OCPI_AUTH_CACHE_SECONDS = env.int("OCPI_AUTH_CACHE_SECONDS", default=30)
+OCPI_REQUEST_LOG_RETENTION_DAYS = env.int("OCPI_REQUEST_LOG_RETENTION_DAYS", default=30)
+OCPI_REQUEST_LOG_BODY_MAX = env.int("OCPI_REQUEST_LOG_BODY_MAX", default=20_000)
+
+# --- Logging --------------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

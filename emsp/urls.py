@@ -1,0 +1,20 @@
+"""Top-level routes: back office (/admin/), driver API (/api/v1/), CPO partners (/ocpi/)."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from emsp.health import healthz
+
+admin.site.site_header = "EMSP back office"
+admin.site.site_title = "EMSP back office"
+
+urlpatterns = [
+    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("ocpi/", include("roaming.ocpi.urls")),
+]

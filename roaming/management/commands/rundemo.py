@@ -1,0 +1,117 @@
+"""`make run`: the platform on 127.0.0.1:8000 with a live CPO simulator registered as a partner.
+
+Idempotent: the demo user and the simulator's partner record are reused; the simulator, which keeps
+its state in memory, registers afresh on every start with a new token A.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from drivers.models import Token
+from drivers.services import driver_create, token_issue
+from emsp.lib.embedded_beat import start_embedded_beat
+from roaming.models import CredentialsToken, Partner
+from roaming.services.partners import our_versions_url, partner_new_invitation_token
+
+SIMULATOR_NAME = "CPO simulator (demo)"
+
+
+class Command(BaseCommand):
+    help = "Serve the platform with a live CPO simulator as partner (the `make run` demo)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=int(os.environ.get("EMSP_PORT", "8000")))
+        parser.add_argument("--sim-port", type=int, default=int(os.environ.get("SIM_PORT", "8001")))
+        parser.add_argument("--sim-locations", type=int, default=40)
+        parser.add_argument("--no-simulator", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError("rundemo creates a user with a known password: run it with DEBUG=true.")
+        port = options["port"]
+        self._demo_user()
+        self._demo_driver()
+        beat = start_embedded_beat() if settings.CELERY_TASK_ALWAYS_EAGER else None
+        simulator = None if options["no_simulator"] else self._start_simulator(options)
+        base = f"http://127.0.0.1:{port}"
+        self.stdout.write(self.style.SUCCESS("\nEMSP platform is starting:"))
+        self.stdout.write(f"  Back office (admin):  {base}/admin/   user admin / password admin")
+        self.stdout.write("  Demo driver:          user driver / password driver, cards DEMO0001-DEMO0003")
+        self.stdout.write(f"  Driver API docs:      {base}/api/v1/docs/")
+        self.stdout.write(f"  OCPI versions:        {our_versions_url()}")
+        if simulator:
+            self.stdout.write(f"  CPO simulator:        http://127.0.0.1:{options['sim_port']}/ocpi/versions")
+        self.stdout.write("Press Ctrl+C to stop.\n")
+        try:
+            call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, use_threading=True)
+        finally:
+            if beat:
+                beat.set()
+            if simulator and simulator.poll() is None:
+                simulator.send_signal(signal.SIGTERM)
+                try:
+                    simulator.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    simulator.kill()
+
+    def _demo_user(self) -> None:
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(
+            username="admin", defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.com"}
+        )
+        if created:
+            user.set_password("admin")
+            user.save()
+
+    def _demo_driver(self) -> None:
+        """A driver with RFID cards and an app token: the simulator charges with the tokens we push it."""
+        user, created = get_user_model().objects.get_or_create(
+            username="driver", defaults={"email": "driver@example.com", "first_name": "Dana", "last_name": "Driver"}
+        )
+        if created:
+            user.set_password("driver")
+            user.save()
+        driver = getattr(user, "driver", None) or driver_create(user=user)
+        for n in range(1, 4):
+            if not driver.tokens.filter(uid=f"DEMO{n:04d}").exists():
+                token_issue(driver=driver, uid=f"DEMO{n:04d}", visual_number=f"DEMO-CARD-{n}")
+        if not driver.tokens.filter(type=Token.Type.APP_USER).exists():
+            token_issue(driver=driver, uid="DEMO-APP-1", type=Token.Type.APP_USER, whitelist=Token.Whitelist.NEVER)
+
+    def _start_simulator(self, options: dict[str, Any]) -> subprocess.Popen[bytes]:
+        with transaction.atomic():
+            partner, _ = Partner.objects.get_or_create(name=SIMULATOR_NAME)
+            # A fresh handshake each run: the simulator forgets its tokens when it stops.
+            CredentialsToken.objects.filter(partner=partner).delete()
+            partner.status = Partner.Status.INVITED
+            partner.save(update_fields=["status", "updated_at"])
+            token_a = partner_new_invitation_token(partner=partner)
+        command = [
+            sys.executable,
+            "-m",
+            "cposim",
+            "serve",
+            "--port",
+            str(options["sim_port"]),
+            "--seed",
+            "42",
+            "--locations",
+            str(options["sim_locations"]),
+            "--register-with",
+            our_versions_url(),
+            "--token-a",
+            token_a,
+            "--live",
+        ]
+        return subprocess.Popen(command)

@@ -1,0 +1,42 @@
+"""Authorizations we granted or refused: a CPO's real-time authorization of one of our tokens, or our own
+pre-authorization for a START_SESSION / RESERVE_NOW command.
+
+The `reference` goes to the CPO as `authorization_reference`; the Session and CDR it starts echo it, which is
+how they are linked back to the token, the partner and, for commands, the command.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+def new_authorization_reference() -> str:
+    """A fresh reference: 32 hex characters, within OCPI's CiString(36)."""
+    return uuid.uuid4().hex
+
+
+class Authorization(models.Model):
+    class Allowed(models.TextChoices):
+        ALLOWED = "ALLOWED"
+        BLOCKED = "BLOCKED"
+        EXPIRED = "EXPIRED"
+        NO_CREDIT = "NO_CREDIT"
+        NOT_ALLOWED = "NOT_ALLOWED"
+
+    class Source(models.TextChoices):
+        REALTIME = "realtime", "Real-time authorization asked by the CPO"
+        COMMAND = "command", "Our START_SESSION or RESERVE_NOW command"
+
+    partner = models.ForeignKey("roaming.Partner", on_delete=models.PROTECT, related_name="authorizations")
+    token = models.ForeignKey("drivers.Token", on_delete=models.PROTECT, related_name="authorizations")
+    reference = models.CharField(max_length=36, unique=True, default=new_authorization_reference)
+    allowed = models.CharField(max_length=12, choices=Allowed.choices)
+    location_id = models.CharField(max_length=36, blank=True, help_text="The CPO's location id, if it gave one.")
+    evse_uids = models.JSONField(default=list, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.REALTIME)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.allowed}"

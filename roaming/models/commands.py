@@ -1,0 +1,83 @@
+"""Commands we send to CPOs (START_SESSION, STOP_SESSION, ...) and what became of them.
+
+A command is asynchronous: the CPO answers the POST at once with a CommandResponse (its own verdict and how long
+to wait), and the charger's outcome arrives later as a CommandResult POSTed to the command's own `response_url`.
+That URL carries the command's `reference` (a UUID), so two commands in flight can never be confused. The result
+may never come: past the `deadline` we record TIMEOUT ourselves.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Command(models.Model):
+    class Type(models.TextChoices):
+        START_SESSION = "START_SESSION"
+        STOP_SESSION = "STOP_SESSION"
+        RESERVE_NOW = "RESERVE_NOW"
+        CANCEL_RESERVATION = "CANCEL_RESERVATION"
+        UNLOCK_CONNECTOR = "UNLOCK_CONNECTOR"
+
+    class State(models.TextChoices):
+        PENDING = "PENDING", "Created, not yet answered by the CPO"
+        SENT = "SENT", "Accepted by the CPO, waiting for the result"
+        DONE = "DONE", "Finished (refused by the CPO, result received, or timed out)"
+        FAILED = "FAILED", "Could not be delivered to the CPO"
+
+    class Response(models.TextChoices):
+        ACCEPTED = "ACCEPTED"
+        REJECTED = "REJECTED"
+        NOT_SUPPORTED = "NOT_SUPPORTED"
+        UNKNOWN_SESSION = "UNKNOWN_SESSION"
+
+    class Result(models.TextChoices):
+        ACCEPTED = "ACCEPTED"
+        CANCELED_RESERVATION = "CANCELED_RESERVATION"
+        EVSE_OCCUPIED = "EVSE_OCCUPIED"
+        EVSE_INOPERATIVE = "EVSE_INOPERATIVE"
+        FAILED = "FAILED"
+        NOT_SUPPORTED = "NOT_SUPPORTED"
+        REJECTED = "REJECTED"
+        TIMEOUT = "TIMEOUT"
+        UNKNOWN_RESERVATION = "UNKNOWN_RESERVATION"
+
+    partner = models.ForeignKey("roaming.Partner", on_delete=models.PROTECT, related_name="commands")
+    type = models.CharField(max_length=20, choices=Type.choices)
+    reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, help_text="In the response_url.")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING, db_index=True)
+    request = models.JSONField(default=dict, blank=True, help_text="The body we POSTed.")
+    token = models.ForeignKey("drivers.Token", on_delete=models.PROTECT, null=True, blank=True, related_name="commands")
+    location_id = models.CharField(max_length=36, blank=True)
+    evse_uid = models.CharField(max_length=36, blank=True)
+    connector_id = models.CharField(max_length=36, blank=True)
+    session_id = models.CharField(max_length=36, blank=True)
+    reservation_id = models.CharField(max_length=36, blank=True)
+    authorization_reference = models.CharField(max_length=36, blank=True, db_index=True)
+    response = models.CharField(max_length=16, choices=Response.choices, blank=True)
+    response_timeout = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds, from the CPO.")
+    response_message = models.TextField(blank=True)
+    result = models.CharField(max_length=24, choices=Result.choices, blank=True)
+    result_message = models.TextField(blank=True)
+    result_local = models.BooleanField(default=False, help_text="TIMEOUT recorded by us: no result came in time.")
+    error = models.TextField(blank=True, help_text="Why the command could not be delivered.")
+    deadline = models.DateTimeField(null=True, blank=True, help_text="No result by then means TIMEOUT.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    result_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=("state", "deadline"), name="command_state_deadline")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.reference} ({self.state})"
+
+    @property
+    def response_url(self) -> str:
+        """Where the CPO POSTs the CommandResult: unique per command."""
+        return f"{settings.OCPI_BASE_URL}/2.2.1/commands/{self.type}/{self.reference}"

@@ -1,0 +1,47 @@
+"""Pull-sync runs: when each ran, what it changed, and why it failed."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class SyncRun(models.Model):
+    class Module(models.TextChoices):
+        LOCATIONS = "locations"
+        TARIFFS = "tariffs"
+        SESSIONS = "sessions"
+        CDRS = "cdrs"
+
+    class Mode(models.TextChoices):
+        FULL = "full", "Full (with removal detection)"
+        INCREMENTAL = "incremental", "Incremental (date_from)"
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    partner = models.ForeignKey("roaming.Partner", on_delete=models.CASCADE, related_name="sync_runs")
+    module = models.CharField(max_length=16, choices=Module.choices)
+    mode = models.CharField(max_length=12, choices=Mode.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    date_from = models.DateTimeField(null=True, blank=True, help_text="Incremental: changes since this time.")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    pages = models.PositiveIntegerField(default=0)
+    total_expected = models.PositiveIntegerField(null=True, blank=True, help_text="The CPO's X-Total-Count.")
+    seen = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    removed = models.PositiveIntegerField(default=0)
+    invalid = models.PositiveIntegerField(default=0, help_text="Objects skipped because they failed validation.")
+    attempt = models.PositiveSmallIntegerField(default=1)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("-started_at",)
+        indexes = [models.Index(fields=("partner", "module", "status", "-started_at"), name="syncrun_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.module} {self.mode} sync of {self.partner_id} ({self.status})"

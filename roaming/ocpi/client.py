@@ -1,0 +1,289 @@
+"""The one OCPI client: every call we make to a partner goes through `OcpiClient`.
+
+It sets the headers (token, request and correlation ids, routing), applies timeouts, retries what
+is worth retrying with backoff (connection errors, timeouts, HTTP 5xx, OCPI 3xxx), checks the
+envelope, logs the exchange, and follows `Link` pagination lazily: the next URL is used exactly as the
+partner (or a hub in between) gave it, and only one page is held in memory at a time.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import requests
+from django.conf import settings
+
+from roaming.models import OcpiRequestLog
+
+from .requestlog import log_exchange
+from .v2_2_1.types import dumps, loads
+
+if TYPE_CHECKING:
+    from roaming.models import Partner
+
+logger = logging.getLogger("roaming.ocpi.client")
+
+USER_AGENT = "emsp-platform/0.1 (OCPI 2.2.1)"
+IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
+_NEXT_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
+
+
+class OcpiClientError(Exception):
+    """A failed call. `permanent` errors (4xx, OCPI 2xxx, bad envelopes) are not worth retrying."""
+
+    def __init__(
+        self, message: str, *, permanent: bool, http_status: int | None = None, ocpi_status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.http_status = http_status
+        self.ocpi_status = ocpi_status
+
+
+@dataclass
+class OcpiResult:
+    data: Any
+    status_code: int
+    status_message: str | None
+    http_status: int
+    headers: requests.structures.CaseInsensitiveDict[str] = field(repr=False)
+
+    @property
+    def next_url(self) -> str | None:
+        match = _NEXT_LINK.search(self.headers.get("Link", "") or "")
+        return match.group(1).strip() or None if match else None
+
+    @property
+    def total_count(self) -> int | None:
+        value = self.headers.get("X-Total-Count")
+        return int(value) if value and value.strip().isdigit() else None
+
+
+def encode_token(token: str, *, base64_encoded: bool = True) -> str:
+    return base64.b64encode(token.encode()).decode() if base64_encoded else token
+
+
+class OcpiClient:
+    """Calls one partner with one token.
+
+    `to_party` is the (country_code, party_id) addressed on functional modules; configuration modules
+    (versions, credentials) go without routing headers.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        partner: Partner | None = None,
+        base64_token: bool = True,
+        to_party: tuple[str, str] | None = None,
+        session: requests.Session | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+    ) -> None:
+        self.token = token
+        self.partner = partner
+        self.base64_token = base64_token
+        self.to_party = to_party
+        self.session = session or requests.Session()
+        self.timeout = settings.OCPI_CLIENT_TIMEOUT if timeout is None else timeout
+        self.retries = settings.OCPI_CLIENT_RETRIES if retries is None else retries
+        self.correlation_id = str(uuid.uuid4())
+
+    @classmethod
+    def for_partner(cls, partner: Partner, **kwargs: Any) -> OcpiClient:
+        role = partner.roles.order_by("pk").first()
+        to_party = (role.country_code, role.party_id) if role else None
+        return cls(
+            partner.outgoing_token, partner=partner, base64_token=partner.token_base64, to_party=to_party, **kwargs
+        )
+
+    # --- verbs ------------------------------------------------------------------------------------
+
+    def get(self, url: str, *, params: dict[str, Any] | None = None, module: str = "") -> OcpiResult:
+        return self.request("GET", url, params=params, module=module)
+
+    def post(self, url: str, body: Any, *, module: str = "", retry: bool = False) -> OcpiResult:
+        """POST is not idempotent: it is retried only when the caller says it is safe."""
+        return self.request("POST", url, body=body, module=module, retry=retry)
+
+    def put(self, url: str, body: Any, *, module: str = "") -> OcpiResult:
+        return self.request("PUT", url, body=body, module=module)
+
+    def patch(self, url: str, body: Any, *, module: str = "") -> OcpiResult:
+        return self.request("PATCH", url, body=body, module=module)
+
+    def delete(self, url: str, *, module: str = "") -> OcpiResult:
+        return self.request("DELETE", url, module=module)
+
+    def iter_pages(
+        self, url: str, *, params: dict[str, Any] | None = None, module: str = "", prefetch: bool = False
+    ) -> Iterator[OcpiResult]:
+        """Each page of a paginated list, following `Link` as given.
+
+        Without `prefetch` a page is fetched only when the previous one has been consumed. With it, the
+        next page is fetched in the background while the caller works on the current one (at most two
+        pages in memory), so the partner's and the network's time overlap with ours.
+        """
+        if not prefetch:
+            yield from self._pages(url, params, module)
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocpi-prefetch") as pool:
+            pages = self._pages(url, params, module)
+            pending = pool.submit(next, pages, None)
+            while (page := pending.result()) is not None:
+                pending = pool.submit(next, pages, None)
+                yield page
+
+    def _pages(self, url: str, params: dict[str, Any] | None, module: str) -> Iterator[OcpiResult]:
+        next_url: str | None = url
+        next_params = params
+        while next_url:
+            page = self.get(next_url, params=next_params, module=module)
+            if not isinstance(page.data, list):
+                raise OcpiClientError(
+                    f"Expected a list from {next_url}",
+                    permanent=True,
+                    http_status=page.http_status,
+                    ocpi_status=page.status_code,
+                )
+            yield page
+            following = page.next_url
+            if following == next_url and next_params is None:
+                raise OcpiClientError(f"Pagination loop: next page of {next_url} is itself", permanent=True)
+            next_url, next_params = following, None  # the Link URL already carries every filter
+
+    def iter_objects(
+        self, url: str, *, params: dict[str, Any] | None = None, module: str = ""
+    ) -> Iterator[dict[str, Any]]:
+        for page in self.iter_pages(url, params=params, module=module):
+            yield from page.data
+
+    # --- the one request path ---------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        module: str = "",
+        retry: bool | None = None,
+    ) -> OcpiResult:
+        may_retry = method in IDEMPOTENT_METHODS if retry is None else retry
+        attempts = 1 + (self.retries if may_retry else 0)
+        for attempt in range(attempts):
+            try:
+                return self._send(method, url, params=params, body=body, module=module)
+            except OcpiClientError as exc:
+                if exc.permanent or attempt == attempts - 1:
+                    raise
+                delay = settings.OCPI_CLIENT_BACKOFF * (2**attempt)
+                logger.warning(
+                    "%s %s failed (%s), retry %d/%d in %.1fs", method, url, exc, attempt + 1, attempts - 1, delay
+                )
+                if delay:
+                    time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _headers(self, module: str, has_body: bool) -> dict[str, str]:
+        request_id = str(uuid.uuid4())
+        headers = {
+            "Authorization": f"Token {encode_token(self.token, base64_encoded=self.base64_token)}",
+            "X-Request-ID": request_id,
+            "X-Correlation-ID": self.correlation_id,
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        if has_body:
+            headers["Content-Type"] = "application/json"
+        if module and module not in ("versions", "credentials", "hubclientinfo"):
+            headers["OCPI-from-country-code"] = settings.OCPI_COUNTRY_CODE
+            headers["OCPI-from-party-id"] = settings.OCPI_PARTY_ID
+            if self.to_party:
+                headers["OCPI-to-country-code"], headers["OCPI-to-party-id"] = self.to_party
+        return headers
+
+    def _send(self, method: str, url: str, *, params: dict[str, Any] | None, body: Any, module: str) -> OcpiResult:
+        payload = None if body is None else dumps(body)
+        headers = self._headers(module, payload is not None)
+        started = time.monotonic()
+        response: requests.Response | None = None
+        error = ""
+        ocpi_status: int | None = None
+        try:
+            response = self.session.request(
+                method, url, params=params, data=payload, headers=headers, timeout=self.timeout
+            )
+            result = self._read(response)
+            ocpi_status = result.status_code
+            return result
+        except requests.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise OcpiClientError(f"{method} {url}: {error}", permanent=False) from exc
+        except OcpiClientError as exc:
+            error = str(exc)
+            ocpi_status = exc.ocpi_status
+            raise
+        finally:
+            log_exchange(
+                direction=OcpiRequestLog.Direction.OUT,
+                partner=self.partner,
+                module=module,
+                method=method,
+                url=response.url if response is not None else url,
+                http_status=response.status_code if response is not None else None,
+                ocpi_status=ocpi_status,
+                duration_ms=int((time.monotonic() - started) * 1000),
+                request_id=headers["X-Request-ID"],
+                correlation_id=self.correlation_id,
+                request_body=payload,
+                response_body=response.content if response is not None else None,
+                error=error,
+            )
+
+    def _read(self, response: requests.Response) -> OcpiResult:
+        where = f"{response.request.method} {response.url}"
+        try:
+            document = loads(response.content)
+        except ValueError:
+            document = None
+        if not isinstance(document, dict) or not isinstance(document.get("status_code"), int):
+            permanent = response.status_code < 500
+            raise OcpiClientError(
+                f"{where}: HTTP {response.status_code} without an OCPI envelope",
+                permanent=permanent,
+                http_status=response.status_code,
+            )
+        status_code = document["status_code"]
+        message = document.get("status_message")
+        if response.status_code >= 500 or 3000 <= status_code < 4000:
+            raise OcpiClientError(
+                f"{where}: HTTP {response.status_code}, OCPI {status_code} {message or ''}".strip(),
+                permanent=False,
+                http_status=response.status_code,
+                ocpi_status=status_code,
+            )
+        if response.status_code >= 400 or not 1000 <= status_code < 2000:
+            raise OcpiClientError(
+                f"{where}: HTTP {response.status_code}, OCPI {status_code} {message or ''}".strip(),
+                permanent=True,
+                http_status=response.status_code,
+                ocpi_status=status_code,
+            )
+        return OcpiResult(
+            data=document.get("data"),
+            status_code=status_code,
+            status_message=message,
+            http_status=response.status_code,
+            headers=response.headers,
+        )

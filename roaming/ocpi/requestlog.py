@@ -1,0 +1,68 @@
+"""Writing the OCPI request log, with credentials tokens masked.
+
+Rows go through a BulkWriter, so a status push costs the partner no extra database round trip.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.utils import timezone
+
+from emsp.lib.bulkwrite import BulkWriter
+from roaming.models import OcpiRequestLog
+
+if TYPE_CHECKING:
+    from roaming.models import Partner
+
+# Credentials bodies carry `"token": "..."`; keep 4 characters so support can tell tokens apart.
+_TOKEN_FIELD = re.compile(r'("token"\s*:\s*")([^"]{0,4})[^"]*(")')
+
+
+def mask(body: str | bytes | None) -> str:
+    if not body:
+        return ""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = _TOKEN_FIELD.sub(r"\1\2****\3", text)
+    limit = settings.OCPI_REQUEST_LOG_BODY_MAX
+    return text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit} more characters]"
+
+
+def log_exchange(
+    *,
+    direction: str,
+    partner: Partner | None,
+    module: str,
+    method: str,
+    url: str,
+    http_status: int | None,
+    ocpi_status: int | None,
+    duration_ms: int,
+    request_id: str,
+    correlation_id: str,
+    request_body: str | bytes | None,
+    response_body: str | bytes | None,
+    error: str = "",
+) -> None:
+    row = OcpiRequestLog(
+        created_at=timezone.now(),
+        direction=direction,
+        partner=partner,
+        module=module,
+        method=method,
+        url=url[:1000],
+        http_status=http_status,
+        ocpi_status=ocpi_status,
+        duration_ms=duration_ms,
+        request_id=request_id[:64],
+        correlation_id=correlation_id[:64],
+        request_body=mask(request_body),
+        response_body=mask(response_body),
+        error=error,
+    )
+    request_log.add(row)
+
+
+request_log: BulkWriter[OcpiRequestLog] = BulkWriter(OcpiRequestLog)

@@ -1,0 +1,89 @@
+"""OCPI routes. `MODULES` is the single list of what we serve per version: the routes and the version
+details endpoint are both generated from it, so a module cannot be routed without being announced.
+
+Trailing slashes are optional everywhere: partners differ, and a redirect would lose a POST body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import URLPattern, re_path
+from django.views import View
+
+from .views.cdrs import CdrsReceiverView
+from .views.commands import CommandResultView
+from .views.credentials import CredentialsView
+from .views.locations import LocationsReceiverView
+from .views.sessions import SessionsReceiverView
+from .views.tariffs import TariffsReceiverView
+from .views.tokens import TokenAuthorizeView, TokensSenderView
+from .views.versions import VersionDetailsView, VersionsView
+
+
+@dataclass(frozen=True)
+class Module:
+    identifier: str
+    role: str  # our interface role: SENDER or RECEIVER
+    path: str  # below the version URL
+    routes: tuple[tuple[str, type[View]], ...]  # (regex below `path`, view)
+
+
+# Client-owned object URLs: /{country_code}/{party_id}/{object id}[/...]
+_PARTY = r"/(?P<country_code>[A-Za-z]{2})/(?P<party_id>[A-Za-z0-9]{3})"
+_ID = r"[^/]{1,39}"
+
+MODULES: dict[str, list[Module]] = {
+    "2.2.1": [
+        Module("credentials", "SENDER", "credentials", (("", CredentialsView),)),
+        Module(
+            "locations",
+            "RECEIVER",
+            "locations",
+            (
+                (
+                    rf"{_PARTY}/(?P<location_id>{_ID})(?:/(?P<evse_uid>{_ID}))?(?:/(?P<connector_id>{_ID}))?",
+                    LocationsReceiverView,
+                ),
+            ),
+        ),
+        Module("tariffs", "RECEIVER", "tariffs", ((rf"{_PARTY}/(?P<tariff_id>{_ID})", TariffsReceiverView),)),
+        Module("sessions", "RECEIVER", "sessions", ((rf"{_PARTY}/(?P<session_id>{_ID})", SessionsReceiverView),)),
+        # CDRs are POSTed to the module URL; each is read back at the URL our answer gave (`Location`).
+        Module("cdrs", "RECEIVER", "cdrs", (("", CdrsReceiverView), (r"/(?P<cdr_pk>[0-9]{1,18})", CdrsReceiverView))),
+        Module(
+            "tokens",
+            "SENDER",
+            "tokens",
+            (("", TokensSenderView), (rf"/(?P<token_uid>{_ID})/authorize", TokenAuthorizeView)),
+        ),
+        # Only the per-command response_url is served (the spec's Sender interface); see views/commands.py.
+        Module(
+            "commands",
+            "SENDER",
+            "commands",
+            ((r"/(?P<command_type>[A-Z_]{1,32})/(?P<reference>[0-9a-fA-F-]{32,36})", CommandResultView),),
+        ),
+    ],
+}
+VERSIONS = list(MODULES)
+
+
+def _routes() -> list[URLPattern]:
+    patterns = [re_path(r"^versions/?$", VersionsView.as_view(), name="ocpi-versions")]
+    for version, modules in MODULES.items():
+        prefix = version.replace(".", r"\.")
+        patterns.append(re_path(rf"^{prefix}/?$", VersionDetailsView.as_view(version=version), name=f"ocpi-{version}"))
+        for module in modules:
+            for suffix, view in module.routes:
+                patterns.append(
+                    re_path(
+                        rf"^{prefix}/{module.path}{suffix}/?$",
+                        view.as_view(),
+                        name=f"ocpi-{version}-{module.identifier}{suffix and '-detail'}",
+                    )
+                )
+    return patterns
+
+
+urlpatterns = _routes()

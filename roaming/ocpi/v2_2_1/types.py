@@ -1,0 +1,554 @@
+"""OCPI 2.2.1 shared types, the base models, and the JSON helpers every module uses.
+
+Reference: OCPI 2.2.1 types.asciidoc (CiString, string, DateTime, number, URL, DisplayText, Price, Role)
+and transport_and_format.asciidoc (response envelope).
+
+Reading is tolerant, writing is strict:
+
+* Models keep unknown fields (`extra="allow"`), so the platform can store the rest of an object exactly
+  as the partner sent it.
+* Enum-typed fields accept values the spec does not list (see `OpenEnum`).
+* `DateTime` accepts the shapes partners really send (no `Z`, `+00:00`, other offsets, 0-9 fractional
+  digits) and always writes `...Z`.
+* Lengths from the spec (`CiString(36)`, `string(255)`, ...) are enforced: a value that does not fit
+  our columns must be refused with a clear message rather than truncated somewhere later.
+
+Numbers are `Decimal` end to end. pydantic's own JSON parser reads JSON numbers as floats (it turns
+`2.00` into `Decimal("2")` and drops digits after the 17th), so parse request bodies with `loads()` /
+`parse_json()` here, which read numbers straight into `Decimal`, and write with `dumps()`, which prints
+them digit for digit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from enum import Enum, StrEnum
+from functools import cache, partial
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_serializer,
+)
+from pydantic_core import PydanticCustomError
+
+logger = logging.getLogger("roaming.ocpi")
+
+_T = TypeVar("_T")
+
+# --------------------------------------------------------------------------------------------------
+# DateTime
+# --------------------------------------------------------------------------------------------------
+
+# The spec allows `2015-06-29T20:39:09Z` and `2015-06-29T20:39:09` (both UTC) with optional fractional
+# seconds. Partners also send `+00:00` and other offsets (field notes §7), so those are read and
+# converted to UTC. Anything else (no seconds, no time, a bare date, words) is refused.
+_DATETIME_RE = re.compile(
+    r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})[Tt]"
+    r"(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})"
+    r"(?:\.(?P<fraction>\d{1,9}))?"
+    r"(?P<zone>[Zz]|(?P<sign>[+-])(?P<off_h>\d{2}):?(?P<off_m>\d{2}))?"
+)
+
+
+def parse_datetime(value: str) -> datetime:
+    """An OCPI DateTime string as an aware `datetime` in UTC; `ValueError` if it is not one.
+
+    Use it for query parameters (`date_from`, `date_to`) and headers as well as inside models.
+    Fractional digits beyond microseconds are dropped (not rounded).
+    """
+    match = _DATETIME_RE.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(f"not an OCPI DateTime (expected e.g. 2015-06-29T20:39:09Z): {value!r}")
+    fraction = (match["fraction"] or "")[:6].ljust(6, "0")
+    tz = UTC
+    if match["sign"]:
+        offset = timedelta(hours=int(match["off_h"]), minutes=int(match["off_m"]))
+        try:
+            tz = timezone(-offset if match["sign"] == "-" else offset)
+        except ValueError as exc:
+            raise ValueError(f"not an OCPI DateTime (bad UTC offset): {value!r}") from exc
+    try:
+        parsed = datetime(
+            int(match["year"]),
+            int(match["month"]),
+            int(match["day"]),
+            int(match["hour"]),
+            int(match["minute"]),
+            int(match["second"]),
+            int(fraction),
+            tzinfo=tz,
+        )
+    except ValueError as exc:
+        raise ValueError(f"not an OCPI DateTime ({exc}): {value!r}") from exc
+    return parsed.astimezone(UTC)
+
+
+def format_datetime(value: datetime) -> str:
+    """`YYYY-MM-DDTHH:MM:SS[.fff]Z` in UTC; naive datetimes are taken to be UTC already.
+
+    Milliseconds are written only when non-zero; anything below a millisecond is truncated, which keeps
+    the text within the spec's string(25).
+    """
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+    millis = value.microsecond // 1000
+    if millis:
+        text += f".{millis:03d}"
+    return text + "Z"
+
+
+def _validate_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, str):
+        try:
+            return parse_datetime(value)
+        except ValueError:
+            pass
+    raise PydanticCustomError("ocpi_datetime", "Invalid DateTime, expected e.g. 2015-06-29T20:39:09Z")
+
+
+#: An OCPI DateTime: an aware `datetime` in UTC in Python, `...Z` text in JSON.
+DateTime: TypeAlias = Annotated[
+    datetime,
+    PlainValidator(_validate_datetime, json_schema_input_type=str),
+    PlainSerializer(format_datetime, return_type=str, when_used="json"),
+]
+
+# --------------------------------------------------------------------------------------------------
+# Strings
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_ci_string(value: str) -> str:
+    # CiString: printable ASCII only. Case-insensitivity is a matter for comparisons (the platform
+    # upper-cases country_code/party_id when matching); the value is kept as sent.
+    if not (value.isascii() and value.isprintable()):
+        raise PydanticCustomError("ci_string", "Must contain printable ASCII characters only")
+    return value
+
+
+def _check_credentials_token(value: str) -> str:
+    if not (value.isascii() and value.isprintable()) or " " in value:
+        raise PydanticCustomError("ocpi_token", "Must contain printable non-whitespace ASCII characters only")
+    return value
+
+
+_CI = AfterValidator(_check_ci_string)
+
+# CiString(n): case-insensitive, printable ASCII, at most n characters.
+CiString2: TypeAlias = Annotated[str, StringConstraints(max_length=2), _CI]
+CiString3: TypeAlias = Annotated[str, StringConstraints(max_length=3), _CI]
+CiString4: TypeAlias = Annotated[str, StringConstraints(max_length=4), _CI]
+CiString32: TypeAlias = Annotated[str, StringConstraints(max_length=32), _CI]
+CiString36: TypeAlias = Annotated[str, StringConstraints(max_length=36), _CI]
+CiString39: TypeAlias = Annotated[str, StringConstraints(max_length=39), _CI]
+CiString48: TypeAlias = Annotated[str, StringConstraints(max_length=48), _CI]
+
+# string(n): case-sensitive UTF-8, at most n characters. The spec also forbids CR/LF/TAB; we do not
+# refuse those (a line break in a partner's `directions` text is not worth refusing a Location for).
+String2: TypeAlias = Annotated[str, StringConstraints(max_length=2)]
+String3: TypeAlias = Annotated[str, StringConstraints(max_length=3)]
+String4: TypeAlias = Annotated[str, StringConstraints(max_length=4)]
+String10: TypeAlias = Annotated[str, StringConstraints(max_length=10)]
+String16: TypeAlias = Annotated[str, StringConstraints(max_length=16)]
+String20: TypeAlias = Annotated[str, StringConstraints(max_length=20)]
+String45: TypeAlias = Annotated[str, StringConstraints(max_length=45)]
+String64: TypeAlias = Annotated[str, StringConstraints(max_length=64)]
+String100: TypeAlias = Annotated[str, StringConstraints(max_length=100)]
+String255: TypeAlias = Annotated[str, StringConstraints(max_length=255)]
+String512: TypeAlias = Annotated[str, StringConstraints(max_length=512)]
+String5000: TypeAlias = Annotated[str, StringConstraints(max_length=5000)]
+
+#: URL is string(255) in the spec; kept as text (partners' URLs are not always RFC-clean, and we only
+#: ever hand them back to HTTP clients).
+URL: TypeAlias = String255
+
+#: Local time of day "HH:MM" (RegularHours, TariffRestrictions). The spec's pattern, plus "24:00",
+#: which partners send for "end of day" (the spec wants "00:00" there); the consumer must treat both alike.
+TimeOfDay: TypeAlias = Annotated[str, StringConstraints(pattern=r"^(([0-1][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
+
+#: Local date "YYYY-MM-DD" (TariffRestrictions start_date/end_date), string(10).
+LocalDate: TypeAlias = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+
+#: Credentials.token: string(64) of printable, non-whitespace ASCII.
+CredentialsTokenString: TypeAlias = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(_check_credentials_token)
+]
+
+# --------------------------------------------------------------------------------------------------
+# Numbers
+# --------------------------------------------------------------------------------------------------
+
+
+def decimal_to_json_number(value: Decimal) -> int | float:
+    """A `Decimal` as the Python number that `json` / pydantic print with the same digits.
+
+    Used only by `model_dump(mode="json")` / `model_dump_json()`, whose output must be plain JSON
+    types. Values without a fractional part become `int` (exact at any size). Others become the
+    `float` whose shortest repr has exactly the Decimal's digits, which holds for every value with up
+    to 15 significant digits (all money and volumes OCPI carries) and for the 16-17 digit float
+    artefacts partners produce (`41.120000000000005`). Anything longer cannot be a JSON number in a
+    Python dict without rounding: it is rounded to the nearest float and a warning is logged.
+    `dumps()` does not go through this and is exact for any Decimal.
+    """
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a JSON number")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= 0:
+        return int(value)
+    as_float = float(value)
+    if Decimal(repr(as_float)) != value:
+        logger.warning("Decimal %s rounded to %r for model_dump(mode='json'); dumps() keeps it exact", value, as_float)
+    return as_float
+
+
+#: OCPI `number`: a `Decimal` in Python (never float), a JSON number on the wire.
+Number: TypeAlias = Annotated[
+    Decimal,
+    PlainSerializer(decimal_to_json_number, return_type=Any, when_used="json"),
+]
+
+# --------------------------------------------------------------------------------------------------
+# Lists by cardinality
+# --------------------------------------------------------------------------------------------------
+
+
+def _none_as_empty_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
+#: Cardinality `*`: optional list. A `null` from the partner reads as an empty list.
+#: Use with `= Field(default_factory=list)`.
+OptionalList: TypeAlias = Annotated[list[_T], BeforeValidator(_none_as_empty_list)]
+
+#: Cardinality `+`: required list with at least one item.
+NonEmptyList: TypeAlias = Annotated[list[_T], Field(min_length=1)]
+
+# --------------------------------------------------------------------------------------------------
+# Open enums
+# --------------------------------------------------------------------------------------------------
+#
+# Why open: a CPO that starts sending a value from a newer spec edition (OCPI 2.3.0 adds
+# ConnectorType `MCS`, new Facility values, ...) or a vendor value must not make us refuse its whole
+# Location or CDR: a refused push is lost (the spec forbids retrying) and the partner sees 2001 for
+# data that is fine for everything but one label. So every enum-typed field is an `OpenEnum[X]`: a
+# known value becomes the `X` member, an unknown string is kept as the plain `str` the partner sent,
+# and a warning goes to the `roaming.ocpi` logger. Non-string values are still refused.
+#
+# Consequences for code that uses the models: compare with the enum (`evse.status == Status.CHARGING`
+# works for both, since the members are `StrEnum`s) and treat "not a member" as "unknown", e.g.
+# `isinstance(evse.status, Status)` before relying on the value, and store `str(value)`.
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _validate_open_enum(enum_cls: type[StrEnum], value: Any) -> StrEnum | str:
+    if isinstance(value, enum_cls):
+        return value
+    if isinstance(value, str):
+        try:
+            return enum_cls(value)
+        except ValueError:
+            logger.warning("Unknown OCPI %s value %r: kept as sent", enum_cls.__name__, value)
+            return str(value)
+    raise PydanticCustomError("ocpi_enum", "Input should be a string ({enum} value)", {"enum": enum_cls.__name__})
+
+
+def _serialize_open_enum(value: StrEnum | str) -> str:
+    return value.value if isinstance(value, Enum) else value
+
+
+@cache
+def _open_enum_type(enum_cls: type[StrEnum]) -> Any:
+    return Annotated[
+        enum_cls | str,
+        PlainValidator(partial(_validate_open_enum, enum_cls), json_schema_input_type=str),
+        PlainSerializer(_serialize_open_enum, return_type=str, when_used="json"),
+    ]
+
+
+if TYPE_CHECKING:
+    #: `OpenEnum[Status]`: a `Status` member, or the unknown value as a plain `str`.
+    OpenEnum: TypeAlias = _E | str
+else:
+
+    class OpenEnum:
+        """`OpenEnum[Status]`: a `Status` member, or the unknown value as a plain `str` (logged)."""
+
+        def __class_getitem__(cls, enum_cls: type[StrEnum]) -> Any:
+            return _open_enum_type(enum_cls)
+
+
+# --------------------------------------------------------------------------------------------------
+# Base models
+# --------------------------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    """Raw partner data (model extras) as plain JSON types, Decimals as exact numbers."""
+    if isinstance(value, Decimal):
+        return decimal_to_json_number(value)
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class OcpiModel(BaseModel):
+    """Base of every OCPI object: tolerant reading, unknown fields kept in `model_extra`.
+
+    `validate_by_name` + `validate_by_alias` is the pydantic 2.11+ spelling of `populate_by_name`.
+    `coerce_numbers_to_str`: partners send ids such as `"physical_reference": 3` as numbers.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        validate_by_name=True,
+        validate_by_alias=True,
+        frozen=False,
+        allow_inf_nan=False,
+        coerce_numbers_to_str=True,
+    )
+
+    @model_serializer(mode="wrap")
+    def _serialize_extras(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        # pydantic writes Decimals it does not know about (those in extras, read by `loads()`) as
+        # strings in JSON mode; give them the same number treatment as declared fields.
+        if info.mode_is_json() and self.__pydantic_extra__ and isinstance(data, dict):
+            for key, value in self.__pydantic_extra__.items():
+                if key in data:
+                    data[key] = _jsonable(value)
+        return data
+
+
+class PatchModel(OcpiModel):
+    """Base of the PATCH bodies: every field optional except `last_updated` (spec: a PATCH must carry it).
+
+    PATCH cannot remove information (transport_and_format, "PATCH"), so `changes()` leaves out fields
+    the partner set to `null`; unknown fields are in `model_extra`.
+    """
+
+    last_updated: DateTime
+
+    def changes(self) -> dict[str, Any]:
+        """The declared fields the partner sent with a non-null value (Python objects, not JSON)."""
+        fields = type(self).model_fields
+        return {
+            name: getattr(self, name)
+            for name in self.model_fields_set
+            if name in fields and getattr(self, name) is not None
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# Shared classes and enums (types.asciidoc)
+# --------------------------------------------------------------------------------------------------
+
+
+class Role(StrEnum):
+    CPO = "CPO"
+    EMSP = "EMSP"
+    HUB = "HUB"
+    NAP = "NAP"
+    NSP = "NSP"
+    OTHER = "OTHER"
+    SCSP = "SCSP"
+
+
+class DisplayText(OcpiModel):
+    language: String2
+    text: String512
+
+
+class Price(OcpiModel):
+    excl_vat: Number
+    incl_vat: Number | None = None
+
+
+class Envelope(OcpiModel):
+    """The response envelope around every OCPI answer, errors included.
+
+    `data` is left as parsed JSON; validate it with the model the endpoint promises, e.g.
+    `parse_data(list[Location], envelope.data)`. `None` data is omitted by `dumps()`, as the spec
+    advises for answers that have no data.
+    """
+
+    data: Any = None
+    status_code: int
+    status_message: str | None = None
+    timestamp: DateTime
+
+
+# --------------------------------------------------------------------------------------------------
+# JSON in and out
+# --------------------------------------------------------------------------------------------------
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(body: bytes | str) -> Any:
+    """JSON text as Python data with every non-integer number as an exact `Decimal`.
+
+    Raises `ValueError` (`json.JSONDecodeError`, `UnicodeDecodeError`) for a body that is not JSON.
+    """
+    return json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+
+
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+
+
+def parse_data(tp: type[_T], data: Any) -> _T:
+    """Already-decoded JSON data (e.g. `Envelope.data`) validated as `tp` (a model or `list[Model]`)."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp.model_validate(data)
+    adapter = _ADAPTERS.get(tp)
+    if adapter is None:
+        adapter = _ADAPTERS[tp] = TypeAdapter(tp)
+    result: _T = adapter.validate_python(data)
+    return result
+
+
+def parse_json(tp: type[_T], body: bytes | str) -> _T:
+    """A request/response body as `tp`, numbers read exactly.
+
+    Raises `ValueError` subclasses only: `json.JSONDecodeError`/`UnicodeDecodeError` when the body is
+    not JSON (answer HTTP 400), `pydantic.ValidationError` when it is JSON of the wrong shape (answer
+    OCPI 2001 with `describe_validation_error(exc)`).
+    """
+    return parse_data(tp, loads(body))
+
+
+def _encode(value: Any, out: list[str], exclude_none: bool) -> None:
+    # Checked in this order because bool is an int and StrEnum members are strs.
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, str):
+        out.append(json.dumps(str(value), ensure_ascii=False))
+    elif isinstance(value, int):
+        out.append(int.__repr__(int(value)))
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a JSON number")
+        # Fixed-point text of the Decimal itself: Decimal("2.875") -> 2.875, Decimal("10") -> 10,
+        # Decimal("2.00") -> 2.00, Decimal("1E+1") -> 10. No float is involved at any point.
+        out.append(format(value, "f"))
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{value} is not a JSON number")
+        out.append(float.__repr__(value))
+    elif isinstance(value, datetime):
+        out.append(json.dumps(format_datetime(value)))
+    elif isinstance(value, date):
+        out.append(json.dumps(value.isoformat()))
+    elif isinstance(value, Enum):
+        _encode(value.value, out, exclude_none)
+    elif isinstance(value, BaseModel):
+        _encode(value.model_dump(mode="python", exclude_none=exclude_none), out, exclude_none)
+    elif isinstance(value, Mapping):
+        out.append("{")
+        first = True
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"JSON object keys must be strings, not {type(key).__name__}")
+            if not first:
+                out.append(",")
+            first = False
+            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(":")
+            _encode(item, out, exclude_none)
+        out.append("}")
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _encode(item, out, exclude_none)
+        out.append("]")
+    else:
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(obj: Any, *, exclude_none: bool = True) -> str:
+    """Spec-shaped JSON text for a model, an `Envelope`, a list of models or plain data.
+
+    Why a hand-written encoder: `json.dumps` can only print a `Decimal` by turning it into a float or
+    a string first (its C encoder ignores `__repr__` overrides on float/int subclasses), and pydantic
+    writes Decimals as strings. Walking the `model_dump(mode="python")` tree ourselves lets each
+    `Decimal` be printed from its own digits: `Decimal("0.1")` -> `0.1`, `Decimal("2.875")` -> `2.875`,
+    `Decimal("10")` -> `10`, never `0.1000000000000000055511151231257827` nor `"0.1"`. Datetimes come
+    out as `...Z`; fields that are `None` are left out (OCPI's "optional" means absent, not null).
+    Output is compact and UTF-8 (not `\\u`-escaped).
+    """
+    out: list[str] = []
+    _encode(obj, out, exclude_none)
+    return "".join(out)
+
+
+def to_json_bytes(obj: Any, *, exclude_none: bool = True) -> bytes:
+    """`dumps()` as UTF-8 bytes, ready for an HTTP body."""
+    return dumps(obj, exclude_none=exclude_none).encode()
+
+
+# --------------------------------------------------------------------------------------------------
+# Validation errors as one line (OCPI 2001 status_message)
+# --------------------------------------------------------------------------------------------------
+
+_MAX_LISTED_ERRORS = 10
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """A one-line, partner-readable summary, e.g.
+    `Missing required field: evses.0.uid; Too long: id (max 36 characters, got 40)`.
+    """
+    parts: list[str] = []
+    errors = exc.errors(include_url=False)
+    for error in errors[:_MAX_LISTED_ERRORS]:
+        where = _location(error["loc"])
+        kind = error["type"]
+        ctx = error.get("ctx") or {}
+        if kind == "missing":
+            parts.append(f"Missing required field: {where}")
+        elif kind == "string_too_long":
+            got = len(error["input"]) if isinstance(error["input"], str) else "?"
+            parts.append(f"Too long: {where} (max {ctx.get('max_length')} characters, got {got})")
+        elif kind == "too_short" and ctx.get("actual_length") == 0:
+            parts.append(f"Empty list not allowed: {where}")
+        elif kind in ("model_type", "model_attributes_type", "dict_type") and not error["loc"]:
+            parts.append("Invalid body: expected a JSON object")
+        else:
+            parts.append(f"Invalid value for {where}: {error['msg']}")
+    if len(errors) > _MAX_LISTED_ERRORS:
+        parts.append(f"and {len(errors) - _MAX_LISTED_ERRORS} more")
+    return "; ".join(parts)

@@ -1,0 +1,173 @@
+"""The one path every OCPI request takes: authenticate, check routing, handle, envelope, log.
+
+Module views subclass `OcpiView`, set `module`, and implement `get`/`put`/... returning an
+`OcpiResponse`. They raise `OcpiError`s for anything a partner got wrong; this class turns every
+error, and any crash, into an envelope with the right HTTP and OCPI status, so a partner never gets
+an HTML error page.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from pydantic import BaseModel, ValidationError
+
+from roaming.models import OcpiRequestLog
+
+from ..auth import Caller, authenticate
+from ..envelope import OcpiResponse
+from ..errors import InvalidParameters, MalformedJson, MethodNotAllowed, NotFound, OcpiError, Unauthorized
+from ..requestlog import log_exchange
+from ..v2_2_1.types import describe_validation_error, loads
+
+logger = logging.getLogger("roaming.ocpi")
+
+M = TypeVar("M", bound=BaseModel)
+
+# Modules that are about the connection itself: no routing headers (spec: SHALL NOT be used).
+CONFIGURATION_MODULES = frozenset({"versions", "credentials", "hubclientinfo"})
+
+
+def _party(country_code: str, party_id: str) -> tuple[str, str]:
+    return country_code.upper(), party_id.upper()
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class OcpiView(View):
+    module: str = ""
+    #: Token A (invitation) opens only the versions and credentials modules.
+    accepts_invitation_token: bool = False
+    #: Write to the request log. Off only for endpoints whose volume makes the log useless.
+    log_requests: bool = True
+
+    caller: Caller
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        started = time.monotonic()
+        request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
+        correlation_id = request.headers.get("X-Correlation-ID") or request_id
+        caller: Caller | None = None
+        error_text = ""
+        try:
+            caller = authenticate(request, use_cache=self.module not in CONFIGURATION_MODULES)
+            self.caller = caller
+            if caller.is_invitation and not self.accepts_invitation_token:
+                raise Unauthorized("Token A only opens the versions and credentials modules.")
+            if self.module not in CONFIGURATION_MODULES:
+                self._check_routing_headers(request)
+            handler = getattr(self, request.method.lower(), None) if request.method else None
+            if handler is None:
+                raise MethodNotAllowed(f"{request.method} is not supported on this endpoint.")
+            response = handler(request, *args, **kwargs)
+        except OcpiError as exc:
+            response = OcpiResponse(
+                exc.data, status_code=exc.status_code, status_message=exc.message, http_status=exc.http_status
+            )
+            error_text = exc.message
+        except Exception as exc:
+            logger.exception("OCPI %s %s failed", request.method, request.path)
+            response = OcpiResponse(status_code=3000, status_message="Internal server error.", http_status=500)
+            error_text = f"{type(exc).__name__}: {exc}"
+
+        response["X-Request-ID"] = request_id
+        response["X-Correlation-ID"] = correlation_id
+        if self.module not in CONFIGURATION_MODULES:
+            to_country = request.headers.get("OCPI-from-country-code")
+            to_party = request.headers.get("OCPI-from-party-id")
+            if to_country and to_party:
+                response["OCPI-to-country-code"] = to_country
+                response["OCPI-to-party-id"] = to_party
+            response["OCPI-from-country-code"] = settings.OCPI_COUNTRY_CODE
+            response["OCPI-from-party-id"] = settings.OCPI_PARTY_ID
+
+        if self.log_requests:
+            self._log(request, response, caller, request_id, correlation_id, started, error_text)
+        return response
+
+    # --- helpers for module views ------------------------------------------------------------------
+
+    @property
+    def parties(self) -> frozenset[tuple[str, str]]:
+        """The (country_code, party_id) pairs the caller registered in the handshake."""
+        return self.caller.parties
+
+    def require_party(self, country_code: str, party_id: str) -> tuple[str, str]:
+        """Client-owned object URLs must name one of the caller's own parties (else 404, per spec)."""
+        party = _party(country_code, party_id)
+        if party not in self.parties:
+            raise NotFound(f"Party {party[0]}/{party[1]} is not one of this connection's parties.", status_code=2001)
+        return party
+
+    def parse_json(self, request: HttpRequest) -> Any:
+        try:
+            return loads(request.body or b"null")
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise MalformedJson(f"Request body is not valid JSON: {exc}") from exc
+
+    def parse(self, request: HttpRequest, model: type[M]) -> M:
+        """The request body as `model`, or a 2001 that names every field that is wrong."""
+        payload = self.parse_json(request)
+        if not isinstance(payload, dict):
+            raise InvalidParameters("Request body must be a JSON object.")
+        try:
+            return model.model_validate(payload)
+        except ValidationError as exc:
+            raise InvalidParameters(describe_validation_error(exc)) from exc
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _check_routing_headers(self, request: HttpRequest) -> None:
+        from_country = request.headers.get("OCPI-from-country-code")
+        from_party = request.headers.get("OCPI-from-party-id")
+        if from_country and from_party and _party(from_country, from_party) not in self.parties:
+            raise InvalidParameters(
+                f"OCPI-from {from_country}/{from_party} is not a party of this connection.", http_status=403
+            )
+        to_country = request.headers.get("OCPI-to-country-code")
+        to_party = request.headers.get("OCPI-to-party-id")
+        if (
+            to_country
+            and to_party
+            and _party(to_country, to_party) != _party(settings.OCPI_COUNTRY_CODE, settings.OCPI_PARTY_ID)
+        ):
+            raise InvalidParameters(
+                f"OCPI-to {to_country}/{to_party} is not a party on this platform.", http_status=404
+            )
+
+    def _log(
+        self,
+        request: HttpRequest,
+        response: HttpResponse,
+        caller: Caller | None,
+        request_id: str,
+        correlation_id: str,
+        started: float,
+        error_text: str,
+    ) -> None:
+        try:
+            log_exchange(
+                direction=OcpiRequestLog.Direction.IN,
+                partner=caller.partner if caller else None,
+                module=self.module,
+                method=request.method or "",
+                url=request.get_full_path(),
+                http_status=response.status_code,
+                ocpi_status=getattr(response, "ocpi_status", None),
+                duration_ms=int((time.monotonic() - started) * 1000),
+                request_id=request_id,
+                correlation_id=correlation_id,
+                request_body=request.body if request.method in ("POST", "PUT", "PATCH") else None,
+                response_body=response.content,
+                error=error_text,
+            )
+        except Exception:
+            # Losing a log line must never lose the partner's request.
+            logger.exception("could not write the OCPI request log")

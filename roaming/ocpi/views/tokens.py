@@ -1,0 +1,73 @@
+"""Tokens module, our Sender interface: CPOs pull our tokens and ask us, in real time, whether one may charge.
+
+`GET {tokens_url}` pages through every token we issued (valid or not: a CPO must learn about blocked ones).
+`POST {tokens_url}/{token_uid}/authorize[?type=RFID]` answers an AuthorizationInfo while a driver waits at the
+charger, so it is kept to one read (token with its driver) and one write (the authorization record).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from drivers.models import Token
+from drivers.selectors import Allowed, token_get, tokens_for_partners
+from roaming.services.tokens import token_authorize
+
+from ..envelope import OcpiResponse
+from ..errors import InvalidParameters, UnknownToken
+from ..pagination import paginated_response
+from ..v2_2_1 import LocationReferences
+from ..v2_2_1.mapping import token_to_ocpi
+from .base import OcpiView
+
+_TOKEN_TYPES = frozenset(Token.Type.values)
+
+
+class TokensSenderView(OcpiView):
+    module = "tokens"
+
+    def get(self, request: HttpRequest) -> OcpiResponse:
+        return paginated_response(request, tokens_for_partners(), lambda page: [token_to_ocpi(t) for t in page])
+
+
+class TokenAuthorizeView(OcpiView):
+    module = "tokens"
+
+    def post(self, request: HttpRequest, token_uid: str) -> OcpiResponse:
+        token_type = request.GET.get("type") or Token.Type.RFID
+        if token_type not in _TOKEN_TYPES:
+            raise InvalidParameters(f"Unknown token type {token_type!r}.")
+        references = self._references(request)
+        token = token_get(token_uid, token_type)
+        if token is None and token_uid.upper() != token_uid:
+            # uid is a CiString: CPOs may write an RFID uid in another case than the card reader gave us.
+            token = token_get(token_uid.upper(), token_type)
+        if token is None:
+            raise UnknownToken(f"Unknown token {token_uid} ({token_type}).")
+        verdict, authorization = token_authorize(
+            partner=self.caller.partner,
+            token=token,
+            location_id=references.location_id if references else "",
+            evse_uids=references.evse_uids if references else (),
+        )
+        info: dict[str, Any] = {
+            "allowed": verdict.allowed,
+            "token": token_to_ocpi(token),
+            "authorization_reference": authorization.reference,
+        }
+        if verdict.allowed == Allowed.ALLOWED:
+            if references is not None:
+                # We do not restrict tokens per location: every EVSE asked about is allowed.
+                info["location"] = references.model_dump(mode="json", exclude_none=True)
+        else:
+            language = token.language or token.driver.language or "en"
+            info["info"] = {"language": language, "text": verdict.reason or verdict.allowed}
+        return OcpiResponse(info)
+
+    def _references(self, request: HttpRequest) -> LocationReferences | None:
+        """The optional LocationReferences body (absent, empty or null: none)."""
+        if self.parse_json(request) is None:
+            return None
+        return self.parse(request, LocationReferences)

@@ -1,0 +1,327 @@
+"""Commands to CPOs: START_SESSION, STOP_SESSION, RESERVE_NOW, CANCEL_RESERVATION, UNLOCK_CONNECTOR.
+
+Each command is stored before it is sent, with its own `response_url` (the command's UUID in the path), then
+POSTed once to the CPO's Commands Receiver: a POST is not idempotent, so it is never retried. The CPO's
+CommandResponse is stored; the CommandResult arrives later at the `response_url` (`command_result_received`),
+or never, in which case `commands_time_out` records TIMEOUT after the deadline. Tokens put in START_SESSION and
+RESERVE_NOW are pre-authorized here (the CPO must not check them), and that authorization's reference goes
+along, so the Session the CPO starts can be linked back to the command.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from pydantic import BaseModel, ValidationError
+
+from drivers.models import Token
+from drivers.selectors import Allowed, token_get, token_may_charge
+from roaming.models import Authorization, Command, Location, Partner, PartnerEndpoint
+from roaming.ocpi.client import OcpiClient, OcpiClientError
+from roaming.ocpi.v2_2_1 import CommandResponse
+from roaming.ocpi.v2_2_1.commands import CancelReservation, ReserveNow, StartSession, StopSession, UnlockConnector
+from roaming.ocpi.v2_2_1.mapping import token_to_ocpi
+from roaming.ocpi.v2_2_1.types import describe_validation_error
+
+logger = logging.getLogger("roaming.commands")
+
+# A CPO that never says how long to wait, or says 0, gets this long for its CommandResult.
+DEFAULT_RESULT_TIMEOUT_SECONDS = 60
+# ...and one that asks for more than this gets this much.
+MAX_RESULT_TIMEOUT_SECONDS = 24 * 3600
+
+Party = tuple[str, str]
+
+
+class CommandRefused(Exception):
+    """Refused here, before anything was sent: the token may not charge, the location is unknown or ambiguous,
+    or the CPO takes no commands. `allowed` is the token verdict when that was the reason."""
+
+    def __init__(self, message: str, *, allowed: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.allowed = allowed
+
+
+# --- helpers --------------------------------------------------------------------------------------------
+
+
+def _preauthorize(token: Token) -> Token:
+    """The token as it is now (a card blocked a moment ago must not start anything), if it may charge."""
+    current = token_get(token.uid, token.type)
+    if current is None:
+        raise CommandRefused(f"Unknown token {token.uid}.")
+    verdict = token_may_charge(current)
+    if verdict.allowed != Allowed.ALLOWED:
+        raise CommandRefused(verdict.reason or f"Token not allowed ({verdict.allowed}).", allowed=verdict.allowed)
+    return current
+
+
+def _location(location_id: str, party: Party | None) -> Location:
+    """The CPO's location (ids are unique per party only, so a clash across parties needs `party`)."""
+    locations = Location.objects.select_related("partner").filter(ocpi_id=location_id, removed_at__isnull=True)
+    if party is not None:
+        locations = locations.filter(country_code=party[0].upper(), party_id=party[1].upper())
+    found = list(locations[:2])
+    if not found:
+        raise CommandRefused(f"Unknown location {location_id}.")
+    if len(found) > 1:
+        raise CommandRefused(f"Location id {location_id} exists for several CPOs: say which party.")
+    return found[0]
+
+
+def _commands_url(partner: Partner) -> str:
+    if partner.status != Partner.Status.REGISTERED:
+        raise CommandRefused(f"{partner} is not a registered partner.")
+    url = partner.endpoint_url("commands", PartnerEndpoint.InterfaceRole.RECEIVER)
+    if not url:
+        raise CommandRefused(f"{partner} does not take commands (no commands Receiver endpoint).")
+    return url.rstrip("/")
+
+
+def _validated(model: type[BaseModel], body: dict[str, Any]) -> dict[str, Any]:
+    """The body checked against the spec model (lengths, required fields) before anything is stored or sent."""
+    try:
+        checked = model.model_validate({k: v for k, v in body.items() if v not in (None, "")})
+    except ValidationError as exc:
+        raise CommandRefused(f"Invalid command: {describe_validation_error(exc)}") from exc
+    return checked.model_dump(mode="json", exclude_none=True)
+
+
+def _create_and_send(
+    *,
+    partner: Partner,
+    command_type: str,
+    model: type[BaseModel],
+    body: dict[str, Any],
+    token: Token | None = None,
+    authorize: Authorization | None = None,
+    **fields: str,
+) -> Command:
+    """Store the command (and its authorization) first, commit, then POST it once."""
+    url = _commands_url(partner)
+    command = Command(partner=partner, type=command_type, token=token, **fields)
+    if authorize is not None:
+        command.authorization_reference = authorize.reference
+        body["authorization_reference"] = authorize.reference
+    body = _validated(model, {"response_url": command.response_url, **body})
+    command.request = body
+    # If the POST never comes back, the command must still time out some day.
+    command.deadline = timezone.now() + timedelta(seconds=settings.OCPI_CLIENT_TIMEOUT + DEFAULT_RESULT_TIMEOUT_SECONDS)
+    with transaction.atomic():
+        if authorize is not None:
+            authorize.save()
+        command.save()
+    return _send(command, f"{url}/{command_type}")
+
+
+def _send(command: Command, url: str) -> Command:
+    try:
+        answer = OcpiClient.for_partner(command.partner).post(url, command.request, module="commands")
+        response = CommandResponse.model_validate(answer.data)
+    except OcpiClientError as exc:
+        return _delivery_failed(command, str(exc))
+    except ValidationError as exc:
+        return _delivery_failed(command, f"The CPO's CommandResponse is invalid: {describe_validation_error(exc)}")
+    if str(response.result) not in Command.Response.values:
+        return _delivery_failed(command, f"The CPO answered an unknown CommandResponseType {response.result!r}.")
+    timeout = max(0, min(response.timeout, MAX_RESULT_TIMEOUT_SECONDS))
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Command.objects.select_for_update().get(pk=command.pk)
+        locked.response = str(response.result)
+        locked.response_timeout = timeout
+        locked.response_message = " ".join(m.text for m in response.message)
+        locked.responded_at = now
+        if not locked.result:  # the result may have overtaken the answer
+            accepted = locked.response == Command.Response.ACCEPTED
+            locked.state = Command.State.SENT if accepted else Command.State.DONE
+            locked.deadline = now + timedelta(seconds=timeout or DEFAULT_RESULT_TIMEOUT_SECONDS)
+        locked.save()
+    logger.info("command %s %s: %s", command.type, command.reference, locked.response)
+    return locked
+
+
+def _delivery_failed(command: Command, error: str) -> Command:
+    logger.warning("command %s %s not delivered: %s", command.type, command.reference, error)
+    Command.objects.filter(pk=command.pk, result="").update(
+        state=Command.State.FAILED, error=error[:2000], deadline=None, updated_at=timezone.now()
+    )
+    command.refresh_from_db()
+    return command
+
+
+def _authorization(partner: Partner, token: Token, location_id: str, evse_uid: str | None) -> Authorization:
+    return Authorization(
+        partner=partner,
+        token=token,
+        allowed=Authorization.Allowed.ALLOWED,
+        location_id=location_id,
+        evse_uids=[evse_uid] if evse_uid else [],
+        source=Authorization.Source.COMMAND,
+    )
+
+
+# --- the commands ---------------------------------------------------------------------------------------
+
+
+def command_start_session(
+    token: Token,
+    location_id: str,
+    evse_uid: str | None = None,
+    connector_id: str | None = None,
+    *,
+    party: Party | None = None,
+) -> Command:
+    """Ask the CPO that owns the location to start charging for `token` (the driver's "start" in the app)."""
+    token = _preauthorize(token)
+    if connector_id and not evse_uid:
+        raise CommandRefused("A connector_id needs its evse_uid.")
+    location = _location(location_id, party)
+    body = {
+        "token": token_to_ocpi(token),
+        "location_id": location.ocpi_id,
+        "evse_uid": evse_uid,
+        "connector_id": connector_id,
+    }
+    return _create_and_send(
+        partner=location.partner,
+        command_type=Command.Type.START_SESSION,
+        model=StartSession,
+        body=body,
+        token=token,
+        authorize=_authorization(location.partner, token, location.ocpi_id, evse_uid),
+        location_id=location.ocpi_id,
+        evse_uid=evse_uid or "",
+        connector_id=connector_id or "",
+    )
+
+
+def command_stop_session(session_id: str, partner: Partner) -> Command:
+    """Ask the CPO to stop one of its sessions (the session id is the CPO's)."""
+    return _create_and_send(
+        partner=partner,
+        command_type=Command.Type.STOP_SESSION,
+        model=StopSession,
+        body={"session_id": session_id},
+        session_id=session_id,
+    )
+
+
+def command_reserve_now(
+    token: Token,
+    location_id: str,
+    *,
+    expiry_date: datetime,
+    reservation_id: str | None = None,
+    evse_uid: str | None = None,
+    party: Party | None = None,
+) -> Command:
+    """Reserve an EVSE (or any at the location) for `token` until `expiry_date`. The same reservation_id at
+    the same location replaces an earlier reservation (spec)."""
+    token = _preauthorize(token)
+    location = _location(location_id, party)
+    authorization = _authorization(location.partner, token, location.ocpi_id, evse_uid)
+    reservation_id = reservation_id or authorization.reference
+    body = {
+        "token": token_to_ocpi(token),
+        "expiry_date": expiry_date,
+        "reservation_id": reservation_id,
+        "location_id": location.ocpi_id,
+        "evse_uid": evse_uid,
+    }
+    return _create_and_send(
+        partner=location.partner,
+        command_type=Command.Type.RESERVE_NOW,
+        model=ReserveNow,
+        body=body,
+        token=token,
+        authorize=authorization,
+        location_id=location.ocpi_id,
+        evse_uid=evse_uid or "",
+        reservation_id=reservation_id,
+    )
+
+
+def command_cancel_reservation(reservation_id: str, partner: Partner) -> Command:
+    return _create_and_send(
+        partner=partner,
+        command_type=Command.Type.CANCEL_RESERVATION,
+        model=CancelReservation,
+        body={"reservation_id": reservation_id},
+        reservation_id=reservation_id,
+    )
+
+
+def command_unlock_connector(
+    location_id: str, evse_uid: str, connector_id: str, *, party: Party | None = None
+) -> Command:
+    """Release a stuck cable (support staff only; never driver-triggered, per spec)."""
+    location = _location(location_id, party)
+    return _create_and_send(
+        partner=location.partner,
+        command_type=Command.Type.UNLOCK_CONNECTOR,
+        model=UnlockConnector,
+        body={"location_id": location.ocpi_id, "evse_uid": evse_uid, "connector_id": connector_id},
+        location_id=location.ocpi_id,
+        evse_uid=evse_uid,
+        connector_id=connector_id,
+    )
+
+
+# --- what comes back ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResultOutcome:
+    stored: bool
+    note: str = ""
+
+
+def command_result_received(*, command: Command, result: str, message: str = "") -> ResultOutcome:
+    """Store the CPO's CommandResult, once.
+
+    A second result is ignored, with two exceptions: one arriving after our own TIMEOUT replaces it (the CPO
+    was late, not silent), and a CANCELED_RESERVATION after an accepted RESERVE_NOW is the CPO cancelling the
+    reservation (spec).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Command.objects.select_for_update().get(pk=command.pk)
+        cancels_reservation = (
+            locked.type == Command.Type.RESERVE_NOW
+            and locked.result == Command.Result.ACCEPTED
+            and result == Command.Result.CANCELED_RESERVATION
+        )
+        if locked.result and not locked.result_local and not cancels_reservation:
+            return ResultOutcome(False, f"Command already has result {locked.result}; ignored.")
+        locked.result = result
+        locked.result_message = message
+        locked.result_local = False
+        locked.result_at = now
+        locked.state = Command.State.DONE  # even after FAILED: the POST did reach the CPO after all
+        locked.save()
+    logger.info("command %s %s: result %s", command.type, command.reference, result)
+    return ResultOutcome(True)
+
+
+def commands_time_out(*, now: datetime | None = None) -> int:
+    """Record TIMEOUT on commands whose result did not come by their deadline (periodic). A result that comes
+    later still replaces it, and a session that starts anyway is still linked (field notes 4)."""
+    now = now or timezone.now()
+    return Command.objects.filter(
+        state__in=(Command.State.PENDING, Command.State.SENT), result="", deadline__lte=now
+    ).update(
+        result=Command.Result.TIMEOUT,
+        result_local=True,
+        result_at=now,
+        state=Command.State.DONE,
+        result_message="No CommandResult by the deadline.",
+        updated_at=now,
+    )

@@ -1,0 +1,138 @@
+"""What the CPO-data services share: their errors, their result, and removal detection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from roaming.models import Partner
+
+Party = tuple[str, str]
+ObjectKey = tuple[str, str, str]  # (country_code, party_id, CPO's id)
+
+
+class UnknownObject(Exception):
+    """The object (or its parent) is not known to us: the CPO should PUT it first.
+
+    `ocpi_status` is 2003 when the missing object is the location itself (OCPI: unknown location).
+    """
+
+    def __init__(self, message: str, *, ocpi_status: int = 2001) -> None:
+        super().__init__(message)
+        self.ocpi_status = ocpi_status
+
+
+class StaleUpdate(Exception):
+    """The update is older than what we hold; nothing was changed."""
+
+
+@dataclass
+class UpsertResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    stale: int = 0
+    keys: set[ObjectKey] = field(default_factory=set)  # every object in the batch, for removal detection
+
+
+class ObjectData(Protocol):
+    """What the mapping layer gives for a CPO-owned object (LocationData, TariffData)."""
+
+    country_code: str
+    party_id: str
+    ocpi_id: str
+    last_updated: datetime
+    content_hash: str
+    fields: dict[str, Any]
+
+
+D = TypeVar("D", bound=ObjectData)
+M = TypeVar("M", bound=models.Model)
+
+
+def upsert_objects(
+    model: type[M], *, partner: Partner, items: list[D], update_fields: tuple[str, ...]
+) -> tuple[UpsertResult, list[tuple[M, D]]]:
+    """Create or replace CPO-owned objects keyed by (country_code, party_id, id), in bulk.
+
+    The newest of duplicates in the batch wins; an item older than what we hold is stale, one whose
+    content hash is unchanged is not rewritten. Returns the counts and the (row, item) pairs written,
+    for the caller to write their children. Call inside a transaction.
+    """
+    result = UpsertResult()
+    latest: dict[ObjectKey, D] = {}
+    for item in items:
+        key = (item.country_code, item.party_id, item.ocpi_id)
+        result.keys.add(key)
+        if key not in latest or item.last_updated >= latest[key].last_updated:
+            latest[key] = item
+    if not latest:
+        return result, []
+    by_party: dict[Party, list[str]] = {}
+    for country_code, party_id, ocpi_id in latest:
+        by_party.setdefault((country_code, party_id), []).append(ocpi_id)
+    condition = Q()
+    for (country_code, party_id), ids in by_party.items():
+        condition |= Q(country_code=country_code, party_id=party_id, ocpi_id__in=ids)
+    existing = {
+        (r["country_code"], r["party_id"], r["ocpi_id"]): r
+        for r in model._default_manager.filter(condition).values(
+            "country_code", "party_id", "ocpi_id", "content_hash", "last_updated", "removed_at"
+        )
+    }
+    to_write: list[D] = []
+    for key, item in latest.items():
+        current = existing.get(key)
+        if current is None:
+            result.created += 1
+        elif item.last_updated < current["last_updated"]:
+            result.stale += 1
+            continue
+        elif item.content_hash == current["content_hash"] and current["removed_at"] is None:
+            result.unchanged += 1
+            continue
+        else:
+            result.updated += 1
+        to_write.append(item)
+    if not to_write:
+        return result, []
+    rows = model._default_manager.bulk_create(
+        [
+            model(
+                partner=partner,
+                country_code=i.country_code,
+                party_id=i.party_id,
+                ocpi_id=i.ocpi_id,
+                content_hash=i.content_hash,
+                removed_at=None,
+                **i.fields,
+            )
+            for i in to_write
+        ],
+        update_conflicts=True,
+        unique_fields=("country_code", "party_id", "ocpi_id"),
+        update_fields=(*update_fields, "content_hash", "removed_at", "updated_at"),
+    )
+    return result, list(zip(rows, to_write, strict=True))
+
+
+def mark_unlisted(model: type[models.Model], *, partner: Partner, parties: set[Party], listed: set[ObjectKey]) -> int:
+    """After a full sync: what the CPO no longer lists gets `removed_at` (kept for history and billing).
+
+    Some CPOs make objects vanish instead of marking them REMOVED; this is what keeps the mirror true.
+    """
+    now = timezone.now()
+    removed = 0
+    for country_code, party_id in parties:
+        candidates = model._default_manager.filter(
+            partner=partner, country_code=country_code, party_id=party_id, removed_at__isnull=True
+        ).values_list("pk", "ocpi_id")
+        gone = [pk for pk, ocpi_id in candidates if (country_code, party_id, ocpi_id) not in listed]
+        for start in range(0, len(gone), 1000):
+            removed += model._default_manager.filter(pk__in=gone[start : start + 1000]).update(removed_at=now)
+    return removed

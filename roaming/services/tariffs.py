@@ -1,0 +1,67 @@
+"""Writing what CPOs publish as tariffs: PUT, DELETE and pull-sync pages share one write path."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from roaming.models import Partner, PriceComponent, Tariff, TariffElement
+from roaming.ocpi.v2_2_1.mapping import TariffData
+
+from .common import Party, StaleUpdate, UnknownObject, UpsertResult, upsert_objects
+
+_TARIFF_FIELDS = (
+    "currency",
+    "type",
+    "min_price_excl_vat",
+    "min_price_incl_vat",
+    "max_price_excl_vat",
+    "max_price_incl_vat",
+    "start_date_time",
+    "end_date_time",
+    "alt_text",
+    "alt_url",
+    "energy_mix",
+    "extra",
+    "last_updated",
+)
+
+
+def tariffs_upsert(*, partner: Partner, items: list[TariffData]) -> UpsertResult:
+    """Create or replace tariffs with their elements, in one transaction; stale and unchanged are skipped."""
+    with transaction.atomic():
+        result, written = upsert_objects(Tariff, partner=partner, items=items, update_fields=_TARIFF_FIELDS)
+        if written:
+            _replace_elements([row for row, _ in written], [item for _, item in written])
+    return result
+
+
+def _replace_elements(tariffs: list[Tariff], items: list[TariffData]) -> None:
+    """Elements have no identity of their own in OCPI: a changed tariff gets its list anew."""
+    TariffElement.objects.filter(tariff__in=tariffs).delete()
+    elements = TariffElement.objects.bulk_create(
+        [
+            TariffElement(tariff=tariff, position=position, restrictions=element.restrictions)
+            for tariff, item in zip(tariffs, items, strict=True)
+            for position, element in enumerate(item.elements)
+        ]
+    )
+    sources = [element for item in items for element in item.elements]
+    PriceComponent.objects.bulk_create(
+        [
+            PriceComponent(element=element, position=position, **component)
+            for element, source in zip(elements, sources, strict=True)
+            for position, component in enumerate(source.components)
+        ]
+    )
+
+
+def tariff_delete(*, party: Party, tariff_id: str) -> None:
+    """The CPO no longer uses the tariff. Kept (sessions and CDRs refer to it), marked removed."""
+    updated = Tariff.objects.filter(
+        country_code=party[0], party_id=party[1], ocpi_id=tariff_id, removed_at__isnull=True
+    ).update(removed_at=timezone.now())
+    if not updated:
+        if Tariff.objects.filter(country_code=party[0], party_id=party[1], ocpi_id=tariff_id).exists():
+            raise StaleUpdate(f"Tariff {tariff_id} was already deleted.")
+        raise UnknownObject(f"Unknown tariff {party[0]}/{party[1]}/{tariff_id}.")

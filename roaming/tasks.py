@@ -1,0 +1,76 @@
+"""Celery tasks of the roaming app: thin wrappers that load rows and call the services.
+
+Retry policy for a sync: transient failures (CPO down, timeouts, 5xx, OCPI 3xxx: the client has
+already retried each request a few times) retry the whole run after 1, 2, 5, 10 and 30 minutes.
+Pages already written stay written and unchanged objects are skipped, so a retry is cheap. Permanent
+failures (4xx, 2xxx, not registered) are recorded on the run and not retried.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from roaming.models import OcpiRequestLog, Partner
+from roaming.services.commands import commands_time_out
+from roaming.services.partners import purge_expired_tokens
+from roaming.services.tokens import TOKEN_PUSH_RETRY_DELAYS, push_token_changes, token_changes_enqueue
+from roaming.sync import SyncError, sync_partner
+
+SYNC_RETRY_DELAYS = (60, 120, 300, 600, 1800)  # seconds
+
+
+@shared_task(bind=True, name="roaming.sync_partner", max_retries=len(SYNC_RETRY_DELAYS))
+def sync_partner_task(self: Task, partner_id: int, module: str, full: bool = False) -> int:
+    partner = Partner.objects.get(pk=partner_id)
+    try:
+        return sync_partner(partner=partner, module=module, full=full, attempt=self.request.retries + 1).pk
+    except SyncError as exc:
+        if exc.permanent:
+            raise
+        raise self.retry(
+            exc=exc, countdown=SYNC_RETRY_DELAYS[min(self.request.retries, len(SYNC_RETRY_DELAYS) - 1)]
+        ) from exc
+
+
+@shared_task(name="roaming.purge_request_log")
+def purge_request_log_task() -> int:
+    cutoff = timezone.now() - timedelta(days=settings.OCPI_REQUEST_LOG_RETENTION_DAYS)
+    deleted, _ = OcpiRequestLog.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+@shared_task(name="roaming.purge_expired_tokens")
+def purge_expired_tokens_task() -> int:
+    return purge_expired_tokens()
+
+
+# --- Tokens and commands ---------------------------------------------------------------------------------
+
+
+@shared_task(bind=True, name="roaming.push_tokens", max_retries=len(TOKEN_PUSH_RETRY_DELAYS))
+def push_tokens_task(self: Task, partner_id: int, only_when_due: bool = False) -> int:
+    """Deliver the partner's pending token changes. A transient failure retries with the cursor's backoff on a
+    worker; in-process (embedded, tests) the next periodic run retries instead of blocking the caller."""
+    partner = Partner.objects.filter(pk=partner_id).first()
+    if partner is None:
+        return 0
+    outcome = push_token_changes(partner=partner, only_when_due=only_when_due or self.request.retries > 0)
+    if outcome.error and not outcome.permanent and outcome.retry_in and not self.request.is_eager:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.sent
+
+
+@shared_task(name="roaming.push_tokens_due")
+def push_tokens_due_task() -> int:
+    """Periodic: a push for every partner that takes our tokens and is not backing off. This is what makes
+    the outbox durable: whatever was missed (CPO down, worker lost) is picked up within a minute."""
+    return token_changes_enqueue(only_when_due=True)
+
+
+@shared_task(name="roaming.commands_time_out")
+def commands_time_out_task() -> int:
+    return commands_time_out()

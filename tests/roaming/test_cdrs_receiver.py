@@ -1,0 +1,245 @@
+"""CDRs module, our Receiver interface: stored once, exactly as received, never changed."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+from unittest import mock
+from urllib.parse import urlparse
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from drivers.models import Token
+from drivers.services import driver_create, token_issue
+from roaming.models import Cdr, ChargingSession, ImmutableCdr
+from roaming.services import cdrs as cdr_services
+from tests.examples import example
+from tests.roaming.conftest import OcpiTestClient, registered_partner
+
+URL = "/ocpi/2.2.1/cdrs"
+
+
+def _cdr(**changes: Any) -> dict[str, Any]:
+    body = example("cdrs/cdr_example.json")
+    body.update(changes)
+    return body
+
+
+def _path(location: str) -> str:
+    return urlparse(location).path
+
+
+@pytest.fixture
+def our_token(db: None) -> Token:
+    driver = driver_create(user=get_user_model().objects.create_user("ann", "ann@example.com", "pw"))
+    return token_issue(driver=driver, uid="04A1B2C3")
+
+
+def test_official_cdr_is_stored_and_read_back_at_the_location_we_answer(ocpi: OcpiTestClient) -> None:
+    body = _cdr()
+    reply = ocpi.post(URL, body)
+    assert (reply.http_status, reply.status_code) == (201, 1000), reply.body
+    assert "data" not in reply.body
+    cdr = Cdr.objects.get()
+    assert reply.headers["Location"] == f"http://127.0.0.1:8000/ocpi/2.2.1/cdrs/{cdr.pk}"
+
+    served = ocpi.get(_path(reply.headers["Location"]))
+    assert (served.http_status, served.status_code) == (200, 1000)
+    assert served.data == body
+
+    assert (cdr.country_code, cdr.party_id, cdr.ocpi_id) == ("BE", "BEC", "12345")
+    assert (cdr.total_cost_excl_vat, cdr.total_cost_incl_vat) == (Decimal("4.00"), Decimal("4.40"))
+    assert (cdr.total_time_cost_excl_vat, cdr.total_energy_cost_excl_vat) == (Decimal("4.00"), None)
+    assert (cdr.total_energy, cdr.total_time, cdr.total_parking_time) == (Decimal("15.342"), Decimal("1.973"), None)
+    assert cdr.tariffs[0]["id"] == "12"
+    assert cdr.cdr_location["evse_id"] == "BE*BEC*E041503003"
+    assert (cdr.credit, cdr.credit_for, cdr.session) == (False, None, None)
+
+
+def test_the_cdr_is_kept_exactly_as_sent(ocpi: OcpiTestClient) -> None:
+    """Evidence: dates without Z, unknown fields and number values come back as they came in."""
+    body = _cdr(end_date_time="2015-06-29T23:37:32", vendor_note={"x": 1}, total_energy=15.3421)
+    reply = ocpi.post(URL, body)
+    assert reply.http_status == 201
+    assert Cdr.objects.get().raw == body
+    assert ocpi.get(_path(reply.headers["Location"])).data == body
+
+
+def test_a_repeated_post_creates_nothing_and_answers_the_same_location(ocpi: OcpiTestClient) -> None:
+    first = ocpi.post(URL, _cdr())
+    again = ocpi.post(URL, _cdr())
+    assert (again.http_status, again.status_code) == (200, 1000)
+    assert again.headers["Location"] == first.headers["Location"]
+    assert Cdr.objects.count() == 1
+
+
+def test_a_resend_with_another_last_updated_or_number_spelling_is_the_same_cdr(ocpi: OcpiTestClient) -> None:
+    first = ocpi.post(URL, _cdr())
+    raw = json.dumps(_cdr(last_updated="2015-06-30T10:00:00Z")).replace('"total_time": 1.973', '"total_time": 1.9730')
+    again = ocpi.call("POST", URL, raw_body=raw.encode())
+    assert (again.http_status, again.status_code, again.headers["Location"]) == (200, 1000, first.headers["Location"])
+    assert Cdr.objects.get().raw["last_updated"] == "2015-06-29T22:01:13Z"
+
+
+def test_concurrent_duplicates_make_one_row(ocpi: OcpiTestClient) -> None:
+    """Two POSTs of one CDR at the same moment: both miss the lookup, the unique constraint decides."""
+    first = ocpi.post(URL, _cdr())
+    stored = Cdr.objects.get()
+    # The first lookup misses (the other request has not committed yet); the one after the failed insert finds it.
+    with mock.patch.object(cdr_services, "_stored", side_effect=[None, (stored.pk, stored.content_hash)]) as lookup:
+        again = ocpi.post(URL, _cdr())
+    assert lookup.call_count == 2
+    assert (again.http_status, again.status_code) == (200, 1000)
+    assert again.headers["Location"] == first.headers["Location"]
+    assert Cdr.objects.count() == 1
+
+
+def test_the_same_id_with_other_content_is_refused_and_the_first_kept(ocpi: OcpiTestClient) -> None:
+    first = ocpi.post(URL, _cdr())
+    reply = ocpi.post(URL, _cdr(total_cost={"excl_vat": 9.0, "incl_vat": 9.9}))
+    assert (reply.http_status, reply.status_code) == (200, 2001)
+    assert "credit CDR" in reply.body["status_message"]
+    assert reply.headers["Location"] == first.headers["Location"]
+    cdr = Cdr.objects.get()
+    assert cdr.total_cost_excl_vat == Decimal("4.00")
+    assert cdr.raw["total_cost"] == {"excl_vat": 4.0, "incl_vat": 4.4}
+
+
+def test_a_cdr_for_a_token_we_dont_know_is_kept_and_flagged(ocpi: OcpiTestClient) -> None:
+    assert ocpi.post(URL, _cdr()).http_status == 201  # DE/TNM's token
+    cdr = Cdr.objects.get()
+    assert (cdr.unknown_token, cdr.token, cdr.driver) == (True, None, None)
+    assert (cdr.token_uid, cdr.contract_id) == ("012345678", "DE8ACC12E46L89")
+
+
+def test_a_cdr_for_our_token_is_linked_to_the_driver_session_and_location(
+    ocpi: OcpiTestClient, our_token: Token
+) -> None:
+    cdr_token = {
+        "country_code": "NL",
+        "party_id": "EMS",
+        "uid": our_token.uid,
+        "type": "RFID",
+        "contract_id": our_token.contract_id,
+    }
+    ocpi.put("/ocpi/2.2.1/locations/BE/BEC/LOC1", example("locations/location_example.json"))
+    session = example("sessions/session_example_2_short_finished.json")
+    ocpi.put("/ocpi/2.2.1/sessions/BE/BEC/101", {**session, "cdr_token": cdr_token})
+    assert ocpi.post(URL, _cdr(session_id="101", cdr_token=cdr_token)).http_status == 201
+    cdr = Cdr.objects.get()
+    assert (cdr.unknown_token, cdr.token, cdr.driver) == (False, our_token, our_token.driver)
+    assert cdr.session == ChargingSession.objects.get()
+    assert cdr.location is not None
+    assert cdr.location.ocpi_id == "LOC1"
+
+
+def test_a_session_arriving_after_its_cdr_is_linked_to_it(ocpi: OcpiTestClient) -> None:
+    ocpi.post(URL, _cdr(session_id="101"))
+    assert Cdr.objects.get().session is None
+    ocpi.put("/ocpi/2.2.1/sessions/BE/BEC/101", example("sessions/session_example_2_short_finished.json"))
+    assert Cdr.objects.get().session == ChargingSession.objects.get()
+
+
+def test_a_credit_cdr_is_stored_and_linked_to_the_cdr_it_credits(ocpi: OcpiTestClient) -> None:
+    ocpi.post(URL, _cdr())
+    credit = _cdr(
+        id="12345-C",
+        credit=True,
+        credit_reference_id="12345",
+        total_cost={"excl_vat": -4.00, "incl_vat": -4.40},
+        total_time_cost={"excl_vat": -4.00, "incl_vat": -4.40},
+    )
+    reply = ocpi.post(URL, credit)
+    assert (reply.http_status, reply.status_code) == (201, 1000)
+    original, stored = Cdr.objects.get(ocpi_id="12345"), Cdr.objects.get(ocpi_id="12345-C")
+    assert (stored.credit, stored.credit_reference_id, stored.credit_for) == (True, "12345", original)
+    assert stored.total_cost_excl_vat == Decimal("-4.00")
+    assert list(original.credits.all()) == [stored]
+
+
+def test_a_credit_that_comes_before_its_original_is_linked_when_the_original_arrives(ocpi: OcpiTestClient) -> None:
+    ocpi.post(URL, _cdr(id="12345-C", credit=True, credit_reference_id="12345"))
+    assert Cdr.objects.get().credit_for is None
+    ocpi.post(URL, _cdr())
+    assert Cdr.objects.get(ocpi_id="12345-C").credit_for == Cdr.objects.get(ocpi_id="12345")
+
+
+def test_saving_a_stored_cdr_again_is_refused(ocpi: OcpiTestClient) -> None:
+    ocpi.post(URL, _cdr())
+    cdr = Cdr.objects.get()
+    cdr.total_cost_excl_vat = Decimal("0")
+    with pytest.raises(ImmutableCdr):
+        cdr.save()
+    assert Cdr.objects.get().total_cost_excl_vat == Decimal("4.00")
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_cdrs_cannot_be_changed_over_ocpi(ocpi: OcpiTestClient, method: str) -> None:
+    location = ocpi.post(URL, _cdr()).headers["Location"]
+    for path in (_path(location), URL):
+        reply = ocpi.call(method, path, _cdr(remark="changed"))
+        assert (reply.http_status, reply.status_code) == (405, 2000)
+    assert Cdr.objects.get().remark == ""
+
+
+def test_there_is_no_list_to_get_and_no_post_to_a_cdr(ocpi: OcpiTestClient) -> None:
+    location = ocpi.post(URL, _cdr()).headers["Location"]
+    assert ocpi.get(URL).http_status == 405
+    assert ocpi.post(_path(location), _cdr(id="other")).http_status == 405
+    assert ocpi.get(f"{URL}/999999").http_status == 404
+
+
+def test_only_the_owning_connection_reads_a_cdr(ocpi: OcpiTestClient, client: Client) -> None:
+    location = ocpi.post(URL, _cdr()).headers["Location"]
+    _, token = registered_partner("Other CPO", [("FR", "OTH")])
+    other = OcpiTestClient(client, token)
+    reply = other.get(_path(location))
+    assert reply.http_status == 404
+    assert "data" not in reply.body
+
+
+def test_a_cdr_of_a_party_that_is_not_the_callers_is_refused(ocpi: OcpiTestClient) -> None:
+    reply = ocpi.post(URL, _cdr(country_code="FR", party_id="OTH"))
+    assert reply.http_status == 404
+    assert not Cdr.objects.exists()
+
+
+@pytest.mark.parametrize("missing", ["cdr_location", "total_cost", "charging_periods", "cdr_token", "last_updated"])
+def test_a_partial_cdr_is_refused_and_nothing_is_written(ocpi: OcpiTestClient, missing: str) -> None:
+    body = _cdr()
+    body.pop(missing)
+    reply = ocpi.post(URL, body)
+    assert (reply.http_status, reply.status_code) == (200, 2001)
+    assert missing in reply.body["status_message"]
+    assert "Location" not in reply.headers
+    assert not Cdr.objects.exists()
+
+
+def test_malformed_json_is_400_and_nothing_is_written(ocpi: OcpiTestClient) -> None:
+    reply = ocpi.call("POST", URL, raw_body=b'{"id": "12345", ')
+    assert (reply.http_status, reply.status_code) == (400, 2001)
+    assert not Cdr.objects.exists()
+
+
+def test_cdrs_endpoint_is_announced_in_version_details(ocpi: OcpiTestClient) -> None:
+    endpoints = {(e["identifier"], e["role"]): e["url"] for e in ocpi.get("/ocpi/2.2.1").data["endpoints"]}
+    assert endpoints[("cdrs", "RECEIVER")].endswith("/2.2.1/cdrs")
+    assert endpoints[("sessions", "RECEIVER")].endswith("/2.2.1/sessions")
+
+
+def test_admin_lists_cdrs_with_their_flags_and_shows_the_cdr_as_received(
+    ocpi: OcpiTestClient, admin_client: Client
+) -> None:
+    ocpi.post(URL, _cdr())
+    cdr = Cdr.objects.get()
+    listing = admin_client.get("/admin/roaming/cdr/?unknown_token__exact=1")
+    assert listing.status_code == 200
+    assert "12345" in listing.content.decode()
+    detail = admin_client.get(f"/admin/roaming/cdr/{cdr.pk}/change/")
+    assert detail.status_code == 200
+    page = detail.content.decode()
+    assert "<pre>" in page
+    assert "&quot;F.Rooseveltlaan 3A&quot;" in page  # pretty-printed raw JSON, escaped
