@@ -49,10 +49,19 @@ def worker(broker_url: str) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def test_task_runs_on_a_real_worker_through_redis(worker: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def through_the_broker() -> Iterator[None]:
+    """The rest of the suite runs tasks inline (settings_test); this test sends through the broker."""
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = eager
+
+
+def test_task_runs_on_a_real_worker_through_redis(worker: str, through_the_broker: None) -> None:
     assert app.conf.broker_url.startswith("redis")
-    # The rest of the suite runs tasks inline; this test sends through the broker.
-    monkeypatch.setattr(app.conf, "task_always_eager", False)
     result = ping.apply_async(queue=worker)
     answer = result.get(timeout=60)  # waits for the worker, however long it takes to boot (bounded)
     assert answer["database"] is True
