@@ -87,11 +87,18 @@ def test_a_resend_with_another_last_updated_or_number_spelling_is_the_same_cdr(o
 def test_concurrent_duplicates_make_one_row(ocpi: OcpiTestClient) -> None:
     """Two POSTs of one CDR at the same moment: both miss the lookup, the unique constraint decides."""
     first = ocpi.post(URL, _cdr())
-    stored = Cdr.objects.get()
+    real_links = cdr_services._links
+
+    def not_committed_yet(*args: Any) -> dict[str, Any]:
+        return {**real_links(*args), "stored_pk": None, "stored_hash": None}
+
     # The first lookup misses (the other request has not committed yet); the one after the failed insert finds it.
-    with mock.patch.object(cdr_services, "_stored", side_effect=[None, (stored.pk, stored.content_hash)]) as lookup:
+    with (
+        mock.patch.object(cdr_services, "_links", side_effect=not_committed_yet) as links,
+        mock.patch.object(cdr_services, "_stored", wraps=cdr_services._stored) as lookup,
+    ):
         again = ocpi.post(URL, _cdr())
-    assert lookup.call_count == 2
+    assert (links.call_count, lookup.call_count) == (1, 1)
     assert (again.http_status, again.status_code) == (200, 1000)
     assert again.headers["Location"] == first.headers["Location"]
     assert Cdr.objects.count() == 1

@@ -36,6 +36,9 @@ M = TypeVar("M", bound=BaseModel)
 CONFIGURATION_MODULES = frozenset({"versions", "credentials", "hubclientinfo"})
 
 
+_UNPARSED = object()
+
+
 def _party(country_code: str, party_id: str) -> tuple[str, str]:
     return country_code.upper(), party_id.upper()
 
@@ -49,6 +52,7 @@ class OcpiView(View):
     log_requests: bool = True
 
     caller: Caller
+    _payload: Any = _UNPARSED
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         started = time.monotonic()
@@ -107,10 +111,13 @@ class OcpiView(View):
         return party
 
     def parse_json(self, request: HttpRequest) -> Any:
-        try:
-            return loads(request.body or b"null")
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            raise MalformedJson(f"Request body is not valid JSON: {exc}") from exc
+        """The request body as JSON, parsed once per request (views read it for a model and as sent)."""
+        if self._payload is _UNPARSED:
+            try:
+                self._payload = loads(request.body or b"null")
+            except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                raise MalformedJson(f"Request body is not valid JSON: {exc}") from exc
+        return self._payload
 
     def parse(self, request: HttpRequest, model: type[M]) -> M:
         """The request body as `model`, or a 2001 that names every field that is wrong."""
