@@ -15,6 +15,7 @@ from django.test import Client
 from drivers.models import Token
 from drivers.services import driver_create, token_issue
 from roaming.models import Cdr, ChargingSession, ImmutableCdr
+from roaming.ocpi.v2_2_1.mapping import CdrData
 from roaming.services import cdrs as cdr_services
 from tests.examples import example
 from tests.roaming.conftest import OcpiTestClient, registered_partner
@@ -89,8 +90,8 @@ def test_concurrent_duplicates_make_one_row(ocpi: OcpiTestClient) -> None:
     first = ocpi.post(URL, _cdr())
     real_links = cdr_services._links
 
-    def not_committed_yet(*args: Any) -> dict[str, Any]:
-        return {**real_links(*args), "stored_pk": None, "stored_hash": None}
+    def not_committed_yet(cdr: CdrData) -> Any:
+        return real_links(cdr)._replace(stored_pk=None, stored_hash=None)
 
     # The first lookup misses (the other request has not committed yet); the one after the failed insert finds it.
     with (
