@@ -263,78 +263,76 @@ def evse_patch(
             _write_connectors({evse.pk: connectors}, replace=False)
 
 
-_evse_pks: dict[tuple[str, str, str, str], int] = {}
-
-
-def _evse_pk(key: tuple[str, str, str, str]) -> int:
-    """EVSE rows are never deleted, so their primary keys can be remembered (misses are not)."""
-    pk = _evse_pks.get(key)
-    if pk is None:
-        country_code, party_id, location_id, evse_uid = key
-        pk = (
-            Evse.objects.filter(
-                location__country_code=country_code,
-                location__party_id=party_id,
-                location__ocpi_id=location_id,
-                uid=evse_uid,
-            )
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if pk is None:
-            raise UnknownObject(f"Unknown EVSE {evse_uid} at location {country_code}/{party_id}/{location_id}.")
-        if len(_evse_pks) > 200_000:
-            _evse_pks.clear()
-        _evse_pks[key] = pk
-    return pk
-
-
 def evse_status_patch(*, party: Party, location_id: str, evse_uid: str, status: str, last_updated: datetime) -> None:
     """The hot path of a busy network: a PATCH that changes only an EVSE's status.
 
     One conditional UPDATE decides both "newer than stored" and "status changed". On PostgreSQL the
-    UPDATE and its history row are one statement (a data-modifying CTE: atomic, one round trip, one
-    commit); elsewhere the ORM does both in a transaction. The history row is also the record of what
-    the CPO sent (successful status PATCHes skip the request log, see OCPI_REQUEST_LOG_STATUS_PATCHES).
-    REMOVED goes through `evse_patch`, which also sets `removed_at`.
+    look-up, the UPDATE and its history row are one statement (a data-modifying CTE: atomic, one round
+    trip, one commit); elsewhere the ORM does them in a transaction. The history row is also the record
+    of what the CPO sent (successful status PATCHes skip the request log, see
+    OCPI_REQUEST_LOG_STATUS_PATCHES). REMOVED goes through `evse_patch`, which also sets `removed_at`.
     """
     key = (party[0], party[1], location_id, evse_uid)
-    for _ in range(2):
-        pk = _evse_pk(key)
-        if _change_status(pk, status, last_updated):
-            return
-        if Evse.objects.filter(pk=pk, last_updated__lte=last_updated).update(last_updated=last_updated):
-            return  # same status, newer time
-        if Evse.objects.filter(pk=pk).exists():
-            raise StaleUpdate(f"EVSE {evse_uid}: stored last_updated is newer.")
-        _evse_pks.pop(key, None)  # remembered from a write that was rolled back: look it up again
-    raise UnknownObject(f"Unknown EVSE {evse_uid} at location {party[0]}/{party[1]}/{location_id}.")
+    pk, changed = _change_status(key, status, last_updated)
+    if pk is None:
+        raise UnknownObject(f"Unknown EVSE {evse_uid} at location {party[0]}/{party[1]}/{location_id}.")
+    if changed:
+        return
+    if Evse.objects.filter(pk=pk, last_updated__lte=last_updated).update(last_updated=last_updated):
+        return  # same status, newer time
+    raise StaleUpdate(f"EVSE {evse_uid}: stored last_updated is newer.")
 
 
-def _change_status(pk: int, status: str, last_updated: datetime) -> bool:
+def _change_status(key: tuple[str, str, str, str], status: str, last_updated: datetime) -> tuple[int | None, bool]:
+    """The EVSE's primary key (None: unknown) and whether its status changed."""
+    country_code, party_id, location_id, evse_uid = key
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_STATUS_CHANGE_SQL, [status, last_updated, pk, last_updated, status, status, last_updated])
-            return bool(cursor.rowcount)
+            cursor.execute(
+                _STATUS_CHANGE_SQL,
+                [
+                    country_code, party_id, location_id, evse_uid,  # target
+                    status, last_updated, last_updated, status,  # changed
+                    status, last_updated,  # history
+                ],
+            )  # fmt: skip
+            pk, changed = cursor.fetchone()
+            return pk, bool(changed)
     with transaction.atomic():
-        changed = (
+        pk = (
+            Evse.objects.filter(
+                location__country_code=country_code, location__party_id=party_id, location__ocpi_id=location_id
+            )
+            .filter(uid=evse_uid)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if pk is None:
+            return None, False
+        changed = bool(
             Evse.objects.filter(pk=pk, last_updated__lte=last_updated)
             .exclude(status=status)
             .update(status=status, last_updated=last_updated)
         )
         if changed:
             EvseStatusChange.objects.create(evse_id=pk, status=status, changed_at=last_updated)
-    return bool(changed)
+    return pk, changed
 
 
 _STATUS_CHANGE_SQL = f"""
-WITH changed AS (
+WITH target AS (
+    SELECT evse.id FROM {Evse._meta.db_table} evse JOIN {Location._meta.db_table} location
+        ON location.id = evse.location_id
+    WHERE location.country_code = %s AND location.party_id = %s AND location.ocpi_id = %s AND evse.uid = %s
+), changed AS (
     UPDATE {Evse._meta.db_table} SET status = %s, last_updated = %s
-    WHERE id = %s AND last_updated <= %s AND status <> %s
+    WHERE id = (SELECT id FROM target) AND last_updated <= %s AND status <> %s
     RETURNING id
+), history AS (
+    INSERT INTO {EvseStatusChange._meta.db_table} (evse_id, status, changed_at)
+    SELECT id, %s, %s FROM changed
 )
-INSERT INTO {EvseStatusChange._meta.db_table} (evse_id, status, changed_at)
-SELECT id, %s, %s FROM changed
+SELECT (SELECT id FROM target), EXISTS (SELECT 1 FROM changed)
 """  # noqa: S608 - table names from the models, values as parameters
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -125,8 +126,10 @@ def test_patch_with_the_same_status_adds_no_history(ocpi: OcpiTestClient, locati
     uid = location["evses"][0]["uid"]
     status = location["evses"][0]["status"]
     before = EvseStatusChange.objects.count()
-    ocpi.patch(f"{URL}/{uid}", {"status": status, "last_updated": "2019-06-25T12:00:00Z"})
+    reply = ocpi.patch(f"{URL}/{uid}", {"status": status, "last_updated": "2019-06-25T12:00:00Z"})
+    assert (reply.http_status, reply.status_code) == (200, 1000)
     assert EvseStatusChange.objects.count() == before
+    assert Evse.objects.get(uid=uid).last_updated == datetime(2019, 6, 25, 12, tzinfo=UTC)  # newer time kept
 
 
 def test_patch_older_than_stored_is_not_applied(ocpi: OcpiTestClient, location: dict) -> None:
