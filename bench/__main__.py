@@ -84,7 +84,61 @@ def main() -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2, default=str))
-    print(f"\nwritten to {Path('bench/results/latest.json')}")
+    print(f"\nwritten to {Path('bench/results/latest.json')}; for the README:\n")
+    print(markdown_table(results, workers=args.workers, threads=args.threads))
+
+
+def markdown_table(results: dict[str, Any], *, workers: int, threads: int) -> str:
+    """The README's benchmark table, each figure next to its target."""
+    sync, patch = results["sync"], results["status_patch"]
+    full, inc, n = sync["full"], sync["incremental"], sync["network"]
+    ours, base, auth, cdrs = patch["ours"], patch["baseline"], results["authorize"], results["cdr_ingest"]
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    rows = [
+        (
+            f"full pull, {n['locations']:,} locations / {n['evses']:,} EVSEs / {n['connectors']:,} connectors",
+            f"{full['seconds']:.1f} s, peak RSS {full['peak_rss_mb']:.0f} MB",
+            "< 60 s, < 300 MB",
+            mark(full["seconds"] < 60 and full["peak_rss_mb"] < 300),
+        ),
+        (
+            f"incremental pull, {sync['changed']} locations changed",
+            f"{inc['seconds']:.2f} s",
+            "< 3 s",
+            mark(inc["seconds"] < 3),
+        ),
+        (
+            "EVSE status PATCH, 16 clients",
+            f"{ours['rps']} req/s, p99 {ours['p99_ms']} ms",
+            ">= 800 req/s, p99 < 50 ms",
+            mark(ours["rps"] >= 800 and ours["p99_ms"] < 50),
+        ),
+        (
+            "baseline in the same run: bare Django view, one UPDATE",
+            f"{base['rps']} req/s, p99 {base['p99_ms']} ms",
+            "",
+            "",
+        ),
+        ("status PATCH / baseline throughput", f"{patch['ratio']:.2f}", ">= 0.5", mark(patch["ratio"] >= 0.5)),
+        (
+            "real-time authorization, 16 clients",
+            f"{auth['rps']} req/s, p99 {auth['p99_ms']} ms",
+            "p99 < 30 ms",
+            mark(auth["p99_ms"] < 30),
+        ),
+        ("CDR POST ingest, 16 clients", f"{cdrs['rps']} CDRs/s", ">= 500/s", mark(cdrs["rps"] >= 500)),
+    ]
+    lines = [
+        f"Measured {results['when']} on {results['cpus']} cores, PostgreSQL, gunicorn {workers}x{threads} (gthread).",
+        "",
+        "| benchmark | result | target | |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+    ]
+    return "\n".join(lines)
 
 
 def _settle_database() -> None:
