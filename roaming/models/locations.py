@@ -27,7 +27,9 @@ class EvseStatus(models.TextChoices):
 
 
 class Location(models.Model):
-    partner = models.ForeignKey("roaming.Partner", on_delete=models.PROTECT, related_name="locations")
+    # FK indexes that only repeat the first column of a composite index below are left out throughout:
+    # they slow the bulk writes of a full sync and the status PATCHes without serving any query.
+    partner = models.ForeignKey("roaming.Partner", on_delete=models.PROTECT, related_name="locations", db_index=False)
     country_code = models.CharField(max_length=2)
     party_id = models.CharField(max_length=3)
     ocpi_id = models.CharField("id", max_length=36)
@@ -69,10 +71,12 @@ class Location(models.Model):
 
 
 class Evse(models.Model):
-    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="evses")
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="evses", db_index=False)
     uid = models.CharField(max_length=36)
-    evse_id = models.CharField(max_length=48, blank=True, db_index=True)
-    status = models.CharField(max_length=16, default=EvseStatus.UNKNOWN, db_index=True)
+    evse_id = models.CharField(max_length=48, blank=True)
+    # Not indexed: five values, no query filters on it, and an unindexed column lets PostgreSQL update the
+    # row in place (HOT) on every status change.
+    status = models.CharField(max_length=16, default=EvseStatus.UNKNOWN)
     capabilities = models.JSONField(default=list, blank=True)
     floor_level = models.CharField(max_length=4, blank=True)
     physical_reference = models.CharField(max_length=16, blank=True)
@@ -86,13 +90,14 @@ class Evse(models.Model):
     class Meta:
         verbose_name = "EVSE"
         constraints = [models.UniqueConstraint(fields=("location", "uid"), name="unique_evse")]
+        indexes = [models.Index(fields=("evse_id",), name="evse_evse_id")]  # support: "EVSE NL*ABC*E123"
 
     def __str__(self) -> str:
         return self.evse_id or self.uid
 
 
 class Connector(models.Model):
-    evse = models.ForeignKey(Evse, on_delete=models.CASCADE, related_name="connectors")
+    evse = models.ForeignKey(Evse, on_delete=models.CASCADE, related_name="connectors", db_index=False)
     ocpi_id = models.CharField("id", max_length=36)
     standard = models.CharField(max_length=32)
     format = models.CharField(max_length=8)
@@ -116,7 +121,7 @@ class Connector(models.Model):
 class EvseStatusChange(models.Model):
     """One row per status change (not per push): availability statistics and support history."""
 
-    evse = models.ForeignKey(Evse, on_delete=models.CASCADE, related_name="status_changes")
+    evse = models.ForeignKey(Evse, on_delete=models.CASCADE, related_name="status_changes", db_index=False)
     status = models.CharField(max_length=16)
     changed_at = models.DateTimeField(help_text="The CPO's last_updated of the change.")
 

@@ -266,25 +266,25 @@ def evse_patch(
 def evse_status_patch(*, party: Party, location_id: str, evse_uid: str, status: str, last_updated: datetime) -> None:
     """The hot path of a busy network: a PATCH that changes only an EVSE's status.
 
-    One conditional UPDATE decides both "newer than stored" and "status changed". On PostgreSQL the
-    look-up, the UPDATE and its history row are one statement (a data-modifying CTE: atomic, one round
-    trip, one commit); elsewhere the ORM does them in a transaction. The history row is also the record
+    Conditional UPDATEs decide both "newer than stored" and "status changed". On PostgreSQL the look-up,
+    the UPDATE and the history row are one statement (a data-modifying CTE: atomic, one round trip, one
+    commit); elsewhere the ORM does them in a transaction. The history row is also the record
     of what the CPO sent (successful status PATCHes skip the request log, see
     OCPI_REQUEST_LOG_STATUS_PATCHES). REMOVED goes through `evse_patch`, which also sets `removed_at`.
     """
     key = (party[0], party[1], location_id, evse_uid)
-    pk, changed = _change_status(key, status, last_updated)
+    pk, applied = _apply_status(key, status, last_updated)
     if pk is None:
         raise UnknownObject(f"Unknown EVSE {evse_uid} at location {party[0]}/{party[1]}/{location_id}.")
-    if changed:
-        return
-    if Evse.objects.filter(pk=pk, last_updated__lte=last_updated).update(last_updated=last_updated):
-        return  # same status, newer time
-    raise StaleUpdate(f"EVSE {evse_uid}: stored last_updated is newer.")
+    if not applied:
+        raise StaleUpdate(f"EVSE {evse_uid}: stored last_updated is newer.")
 
 
-def _change_status(key: tuple[str, str, str, str], status: str, last_updated: datetime) -> tuple[int | None, bool]:
-    """The EVSE's primary key (None: unknown) and whether its status changed."""
+def _apply_status(key: tuple[str, str, str, str], status: str, last_updated: datetime) -> tuple[int | None, bool]:
+    """The EVSE's primary key (None: unknown) and whether the update was applied (not older than stored).
+
+    A new status also appends a history row; the same status with a newer time only moves last_updated.
+    """
     country_code, party_id, location_id, evse_uid = key
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -293,11 +293,12 @@ def _change_status(key: tuple[str, str, str, str], status: str, last_updated: da
                 [
                     country_code, party_id, location_id, evse_uid,  # target
                     status, last_updated, last_updated, status,  # changed
+                    last_updated, last_updated, status,  # touched
                     status, last_updated,  # history
                 ],
             )  # fmt: skip
-            pk, changed = cursor.fetchone()
-            return pk, bool(changed)
+            pk, applied = cursor.fetchone()
+            return pk, bool(applied)
     with transaction.atomic():
         pk = (
             Evse.objects.filter(
@@ -309,30 +310,32 @@ def _change_status(key: tuple[str, str, str, str], status: str, last_updated: da
         )
         if pk is None:
             return None, False
-        changed = bool(
-            Evse.objects.filter(pk=pk, last_updated__lte=last_updated)
-            .exclude(status=status)
-            .update(status=status, last_updated=last_updated)
-        )
-        if changed:
+        newer = Evse.objects.filter(pk=pk, last_updated__lte=last_updated)
+        if newer.exclude(status=status).update(status=status, last_updated=last_updated):
             EvseStatusChange.objects.create(evse_id=pk, status=status, changed_at=last_updated)
-    return pk, changed
+            return pk, True
+        return pk, bool(newer.update(last_updated=last_updated))
 
 
+# The two UPDATEs exclude each other (status differs / status equal), so at most one touches the row.
 _STATUS_CHANGE_SQL = f"""
 WITH target AS (
     SELECT evse.id FROM {Evse._meta.db_table} evse JOIN {Location._meta.db_table} location
         ON location.id = evse.location_id
     WHERE location.country_code = %s AND location.party_id = %s AND location.ocpi_id = %s AND evse.uid = %s
 ), changed AS (
-    UPDATE {Evse._meta.db_table} SET status = %s, last_updated = %s
-    WHERE id = (SELECT id FROM target) AND last_updated <= %s AND status <> %s
-    RETURNING id
+    UPDATE {Evse._meta.db_table} evse SET status = %s, last_updated = %s FROM target
+    WHERE evse.id = target.id AND evse.last_updated <= %s AND evse.status <> %s
+    RETURNING evse.id
+), touched AS (
+    UPDATE {Evse._meta.db_table} evse SET last_updated = %s FROM target
+    WHERE evse.id = target.id AND evse.last_updated <= %s AND evse.status = %s
+    RETURNING evse.id
 ), history AS (
     INSERT INTO {EvseStatusChange._meta.db_table} (evse_id, status, changed_at)
     SELECT id, %s, %s FROM changed
 )
-SELECT (SELECT id FROM target), EXISTS (SELECT 1 FROM changed)
+SELECT (SELECT id FROM target), EXISTS (SELECT 1 FROM changed) OR EXISTS (SELECT 1 FROM touched)
 """  # noqa: S608 - table names from the models, values as parameters
 
 
