@@ -50,8 +50,8 @@ class Cdr(models.Model):
     unknown_token = models.BooleanField(default=False, help_text="The CDR's token is not one of ours.")
     auth_method = models.CharField(max_length=32)
     authorization_reference = models.CharField(max_length=36, blank=True)
-    location = models.ForeignKey(
-        "roaming.Location", on_delete=models.SET_NULL, null=True, blank=True, related_name="cdrs"
+    location = models.ForeignKey(  # not indexed: CDRs are not looked up by location; locations stay
+        "roaming.Location", on_delete=models.SET_NULL, null=True, blank=True, related_name="cdrs", db_index=False
     )
     cdr_location = models.JSONField(default=dict, help_text="The location as it was at session start.")
     currency = models.CharField(max_length=3)
@@ -80,6 +80,7 @@ class Cdr(models.Model):
         null=True,
         blank=True,
         related_name="credits",
+        db_index=False,  # see cdr_credits: only credit CDRs have one
         help_text="The CDR this credit CDR corrects.",
     )
     remark = models.CharField(max_length=255, blank=True)
@@ -101,6 +102,7 @@ class Cdr(models.Model):
                 name="cdr_session_unlinked",
                 condition=Q(session__isnull=True),
             ),
+            models.Index(fields=("credit_for",), name="cdr_credits", condition=Q(credit_for__isnull=False)),
             models.Index(
                 fields=("country_code", "party_id", "credit_reference_id"),
                 name="cdr_credit_unlinked",
