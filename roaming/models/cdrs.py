@@ -71,6 +71,12 @@ class Cdr(models.Model):
     total_reservation_cost_excl_vat = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     total_reservation_cost_incl_vat = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     tariffs = models.JSONField(default=list, blank=True, help_text="The tariffs as sent: billing prices from them.")
+    linked_tariffs = models.ManyToManyField(
+        "roaming.Tariff",
+        blank=True,
+        related_name="cdrs",
+        help_text="Our copies of the tariffs this CDR names (in `tariffs` or a charging period's tariff_id).",
+    )
     charging_periods = models.JSONField(default=list)
     credit = models.BooleanField(default=False)
     credit_reference_id = models.CharField(max_length=39, blank=True)

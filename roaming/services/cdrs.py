@@ -8,8 +8,8 @@ and a CPO corrects one with a credit CDR and a new CDR under a new id. The first
 caller is told about the conflict.
 
 Links are resolved on the way in: token and driver (an unknown token is flagged, the CDR kept),
-location, session (also later, when the session arrives after its CDR) and, for a credit CDR, the CDR it
-credits (also later, should the original arrive after its credit).
+location, session (also later, when the session arrives after its CDR), the tariffs it names that we hold
+and, for a credit CDR, the CDR it credits (also later, should the original arrive after its credit).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from drivers.models import Token
-from roaming.models import Cdr, ChargingSession, Location, Partner
+from roaming.models import Cdr, ChargingSession, Location, Partner, Tariff
 from roaming.models.cdrs import cdr_url
 from roaming.ocpi.v2_2_1.mapping import CdrData
 
@@ -128,7 +128,10 @@ def cdr_store(*, partner: Partner, cdr: CdrData) -> StoredCdr:
     """Store a CDR unless we hold it already (see the module docstring)."""
     links = _links(cdr)
     if links.stored_pk is not None and links.stored_hash is not None:
-        return _existing(cdr, (links.stored_pk, links.stored_hash))
+        existing = _existing(cdr, (links.stored_pk, links.stored_hash))
+        if not existing.conflict:
+            _link_tariffs(existing.pk, cdr)  # completes a first POST that stopped before its tariff links
+        return existing
 
     fields = cdr.fields
     unknown_token = links.token_pk is None
@@ -160,6 +163,7 @@ def cdr_store(*, partner: Partner, cdr: CdrData) -> StoredCdr:
                     credit=True,
                     credit_for__isnull=True,
                 ).update(credit_for=row)
+            _link_tariffs(row.pk, cdr)
     except IntegrityError:
         stored = _stored(cdr)
         if stored is None:
@@ -177,6 +181,27 @@ def cdr_store(*, partner: Partner, cdr: CdrData) -> StoredCdr:
     if row.credit and links.credit_for_pk is None:
         logger.warning("Credit CDR %s credits %r, which we don't hold", row, row.credit_reference_id)
     return StoredCdr(pk=row.pk, created=True)
+
+
+def _tariff_ids(cdr: CdrData) -> list[str]:
+    named = {str(t["id"]) for t in cdr.fields["tariffs"] if t.get("id")}
+    named |= {str(p["tariff_id"]) for p in cdr.fields["charging_periods"] if p.get("tariff_id")}
+    return sorted(named)
+
+
+def _link_tariffs(cdr_pk: int, cdr: CdrData) -> None:
+    """Link the CDR to the tariffs it names that we hold, in one idempotent statement."""
+    ids = _tariff_ids(cdr)
+    if not ids:
+        return
+    through = Cdr.linked_tariffs.through
+    sql = (
+        f"INSERT INTO {through._meta.db_table} (cdr_id, tariff_id) "  # noqa: S608 - names from the models
+        f"SELECT %s, id FROM {Tariff._meta.db_table} WHERE country_code = %s AND party_id = %s "
+        f"AND ocpi_id IN ({', '.join(['%s'] * len(ids))}) ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [cdr_pk, cdr.country_code, cdr.party_id, *ids])
 
 
 def cdrs_upsert(*, partner: Partner, items: list[CdrData]) -> UpsertResult:

@@ -14,7 +14,7 @@ from django.test import Client
 
 from drivers.models import Token
 from drivers.services import driver_create, token_issue
-from roaming.models import Cdr, ChargingSession, ImmutableCdr
+from roaming.models import Cdr, ChargingSession, ImmutableCdr, Tariff
 from roaming.ocpi.v2_2_1.mapping import CdrData
 from roaming.services import cdrs as cdr_services
 from tests.examples import example
@@ -251,3 +251,33 @@ def test_admin_lists_cdrs_with_their_flags_and_shows_the_cdr_as_received(
     page = detail.content.decode()
     assert "<pre>" in page
     assert "&quot;F.Rooseveltlaan 3A&quot;" in page  # pretty-printed raw JSON, escaped
+
+
+def _tariff(ocpi: OcpiTestClient, tariff_id: str) -> Tariff:
+    body = {
+        **example("tariffs/tariff_put_example.json"),
+        "country_code": "BE",
+        "party_id": "BEC",
+        "id": tariff_id,
+        "last_updated": "2015-06-29T20:39:09Z",
+    }
+    assert ocpi.put(f"/ocpi/2.2.1/tariffs/BE/BEC/{tariff_id}", body).status_code == 1000
+    return Tariff.objects.get(ocpi_id=tariff_id)
+
+
+def test_a_cdr_is_linked_to_the_tariffs_it_names_that_we_hold(ocpi: OcpiTestClient) -> None:
+    named, other = _tariff(ocpi, "12"), _tariff(ocpi, "13")  # the example CDR names tariff 12
+    assert ocpi.post(URL, _cdr()).http_status == 201
+    assert ocpi.post(URL, _cdr()).http_status == 200  # a repeat links nothing twice
+    cdr = Cdr.objects.get()
+    assert list(cdr.linked_tariffs.all()) == [named]
+    assert list(other.cdrs.all()) == []
+
+
+def test_tariffs_named_only_in_charging_periods_are_linked_and_unknown_ones_ignored(ocpi: OcpiTestClient) -> None:
+    held = _tariff(ocpi, "P1")
+    body = _cdr(tariffs=[])
+    body["charging_periods"] = [{**p, "tariff_id": "P1"} for p in body["charging_periods"]]
+    body["charging_periods"].append({**body["charging_periods"][0], "tariff_id": "NOT-HELD"})
+    assert ocpi.post(URL, body).http_status == 201
+    assert list(Cdr.objects.get().linked_tariffs.all()) == [held]
