@@ -70,6 +70,10 @@ def gunicorn(*, port: int, workers: int, threads: int, **extra_env: str) -> Iter
             "warning",
             "--keep-alive",
             "30",
+            # A listening socket per worker, so the kernel spreads connections across workers. With one
+            # shared socket the first worker to wake takes most keep-alive connections: measured here, 13
+            # of 16 connections waited 60 ms on one worker while 3 others got answers in 9 ms.
+            "--reuse-port",
         ],
         cwd=ROOT,
         env=env(**extra_env),
