@@ -124,6 +124,30 @@ def test_cpo_rotates_its_credentials_and_its_old_token_survives_the_grace_period
     assert CredentialsToken.objects.filter(partner=partner, valid_until__isnull=False).count() == 1
 
 
+def test_wrong_tokens_and_wrong_party_headers_get_envelopes_over_http(
+    sim_registered_with_us: Partner, sim: Simulator, emsp: str
+) -> None:
+    url = f"{emsp}/ocpi/2.2.1/tariffs/NL/SIM/NOPE"
+    wrong = _get(url, "not-a-token-we-issued")
+    assert (wrong.status_code, wrong.json()["status_code"]) == (401, 2000)
+    token = "Token " + base64.b64encode((sim.outbound_token or "").encode()).decode()
+    not_theirs = requests.get(
+        url,
+        headers={"Authorization": token, "OCPI-from-country-code": "DE", "OCPI-from-party-id": "XYZ"},
+        timeout=10,
+    )
+    assert (not_theirs.status_code, not_theirs.json()["status_code"]) == (403, 2001)
+    assert "DE/XYZ" in not_theirs.json()["status_message"]
+    theirs = requests.get(
+        url,
+        headers={"Authorization": token, "OCPI-from-country-code": "NL", "OCPI-from-party-id": "SIM"},
+        timeout=10,
+    )
+    assert theirs.status_code == 404  # routed to the tariffs module: the tariff is just unknown
+    assert theirs.json()["status_code"] != 1000
+    assert theirs.json()["timestamp"].endswith("Z")
+
+
 def test_cpo_unregisters(sim_registered_with_us: Partner, sim: Simulator, emsp: str) -> None:
     token = sim.outbound_token or ""
     sim.unregister()
