@@ -19,7 +19,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from drivers.models import Token
@@ -28,6 +27,7 @@ from roaming.models.cdrs import cdr_url
 from roaming.ocpi.v2_2_1.mapping import CdrData
 
 from .common import UpsertResult
+from .sessions import is_our_party
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +82,11 @@ def _links(cdr: CdrData) -> _Links:
 
     A CDR POST is on the hot path and these are small look-ups on unique indexes; written as SQL because
     the ORM spends longer composing seven subqueries than the database spends answering them. The token
-    is ours only when the `cdr_token` is under our party (see `token_links`); NULL matches nothing.
+    is ours only when the `cdr_token` is under our party (`is_our_party`); NULL matches nothing.
     """
     fields = cdr.fields
     party = [cdr.country_code, cdr.party_id]
-    ours = cdr.token_party == (settings.OCPI_COUNTRY_CODE.upper(), settings.OCPI_PARTY_ID.upper())
-    token = [fields["token_uid"] if ours else None, fields["token_type"]]
+    token = [fields["token_uid"] if is_our_party(cdr.token_party) else None, fields["token_type"]]
     credit_reference = fields["credit_reference_id"] if fields["credit"] else None
     with connection.cursor() as cursor:
         cursor.execute(

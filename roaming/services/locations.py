@@ -272,20 +272,21 @@ def evse_status_patch(*, party: Party, location_id: str, evse_uid: str, status: 
     of what the CPO sent (successful status PATCHes skip the request log, see
     OCPI_REQUEST_LOG_STATUS_PATCHES). REMOVED goes through `evse_patch`, which also sets `removed_at`.
     """
-    key = (party[0], party[1], location_id, evse_uid)
-    pk, applied = _apply_status(key, status, last_updated)
+    pk, applied = _apply_status(party, location_id, evse_uid, status, last_updated)
     if pk is None:
         raise UnknownObject(f"Unknown EVSE {evse_uid} at location {party[0]}/{party[1]}/{location_id}.")
     if not applied:
         raise StaleUpdate(f"EVSE {evse_uid}: stored last_updated is newer.")
 
 
-def _apply_status(key: tuple[str, str, str, str], status: str, last_updated: datetime) -> tuple[int | None, bool]:
+def _apply_status(
+    party: Party, location_id: str, evse_uid: str, status: str, last_updated: datetime
+) -> tuple[int | None, bool]:
     """The EVSE's primary key (None: unknown) and whether the update was applied (not older than stored).
 
     A new status also appends a history row; the same status with a newer time only moves last_updated.
     """
-    country_code, party_id, location_id, evse_uid = key
+    country_code, party_id = party
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
@@ -302,9 +303,11 @@ def _apply_status(key: tuple[str, str, str, str], status: str, last_updated: dat
     with transaction.atomic():
         pk = (
             Evse.objects.filter(
-                location__country_code=country_code, location__party_id=party_id, location__ocpi_id=location_id
+                location__country_code=country_code,
+                location__party_id=party_id,
+                location__ocpi_id=location_id,
+                uid=evse_uid,
             )
-            .filter(uid=evse_uid)
             .values_list("pk", flat=True)
             .first()
         )

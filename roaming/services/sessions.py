@@ -83,14 +83,18 @@ def party_condition(keys: Iterable[ObjectKey], id_field: str = "ocpi_id") -> Q:
     return condition
 
 
-def token_links(keys: Iterable[TokenKey]) -> dict[TokenKey, Token | None]:
-    """Our tokens for the `cdr_token`s of sessions and CDRs.
+def is_our_party(party: Party) -> bool:
+    """Whether a `cdr_token`'s issuer is us.
 
     OCPI identifies a token by its issuer's party and its uid: a `cdr_token` under another eMSP's party
     is never taken for ours, even if the uid matches (we would bill our driver for someone else's charge).
     """
-    ours = (settings.OCPI_COUNTRY_CODE.upper(), settings.OCPI_PARTY_ID.upper())
-    return {key: token_get(key[2], key[3]) if key[:2] == ours else None for key in set(keys)}
+    return party == (settings.OCPI_COUNTRY_CODE.upper(), settings.OCPI_PARTY_ID.upper())
+
+
+def token_links(keys: Iterable[TokenKey]) -> dict[TokenKey, Token | None]:
+    """Our tokens for the `cdr_token`s of sessions and CDRs (see `is_our_party`)."""
+    return {key: token_get(key[2], key[3]) if is_our_party(key[:2]) else None for key in set(keys)}
 
 
 def location_pks(keys: Iterable[ObjectKey]) -> dict[ObjectKey, int]:
