@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from emsp.lib.bulkupsert import bulk_upsert
 from roaming.models import Partner
 
 Party = tuple[str, str]
@@ -52,16 +53,15 @@ class ObjectData(Protocol):
 
 
 D = TypeVar("D", bound=ObjectData)
-M = TypeVar("M", bound=models.Model)
 
 
 def upsert_objects(
-    model: type[M], *, partner: Partner, items: list[D], update_fields: tuple[str, ...]
-) -> tuple[UpsertResult, list[tuple[M, D]]]:
+    model: type[models.Model], *, partner: Partner, items: list[D], update_fields: tuple[str, ...]
+) -> tuple[UpsertResult, list[tuple[int, D]]]:
     """Create or replace CPO-owned objects keyed by (country_code, party_id, id), in bulk.
 
     The newest of duplicates in the batch wins; an item older than what we hold is stale, one whose
-    content hash is unchanged is not rewritten. Returns the counts and the (row, item) pairs written,
+    content hash is unchanged is not rewritten. Returns the counts and the (pk, item) pairs written,
     for the caller to write their children. Call inside a transaction.
     """
     result = UpsertResult()
@@ -101,24 +101,25 @@ def upsert_objects(
         to_write.append(item)
     if not to_write:
         return result, []
-    rows = model._default_manager.bulk_create(
+    written = bulk_upsert(
+        model,
         [
-            model(
-                partner=partner,
-                country_code=i.country_code,
-                party_id=i.party_id,
-                ocpi_id=i.ocpi_id,
-                content_hash=i.content_hash,
-                removed_at=None,
+            {
+                "partner_id": partner.pk,
+                "country_code": i.country_code,
+                "party_id": i.party_id,
+                "ocpi_id": i.ocpi_id,
+                "content_hash": i.content_hash,
+                "removed_at": None,
                 **i.fields,
-            )
+            }
             for i in to_write
         ],
-        update_conflicts=True,
         unique_fields=("country_code", "party_id", "ocpi_id"),
-        update_fields=(*update_fields, "content_hash", "removed_at", "updated_at"),
+        update_fields=(*update_fields, "content_hash", "removed_at"),
+        returning=("pk", "country_code", "party_id", "ocpi_id"),
     )
-    return result, list(zip(rows, to_write, strict=True))
+    return result, [(pk, latest[(country_code, party_id, ocpi_id)]) for pk, country_code, party_id, ocpi_id in written]
 
 
 def mark_unlisted(model: type[models.Model], *, partner: Partner, parties: set[Party], listed: set[ObjectKey]) -> int:

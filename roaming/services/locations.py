@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from emsp.lib.bulkupsert import bulk_upsert
 from roaming.models import Connector, Evse, EvseStatus, EvseStatusChange, Location, Partner
 from roaming.ocpi.v2_2_1.mapping import ConnectorData, EvseData, LocationData
 
@@ -78,11 +79,11 @@ def locations_upsert(*, partner: Partner, items: list[LocationData]) -> UpsertRe
     with transaction.atomic():
         result, written = upsert_objects(Location, partner=partner, items=items, update_fields=_LOCATION_FIELDS)
         if written:
-            _write_evses({row.pk: item.evses for row, item in written}, replace=True)
+            _write_evses({pk: item.evses for pk, item in written}, replace=True)
     return result
 
 
-def _write_evses(evses_by_location: dict[int, list[EvseData]], *, replace: bool) -> list[Evse]:
+def _write_evses(evses_by_location: dict[int, list[EvseData]], *, replace: bool) -> None:
     """Upsert EVSEs (and their connectors); with `replace`, EVSEs not listed are marked removed."""
     location_ids = list(evses_by_location)
     old = {
@@ -91,63 +92,52 @@ def _write_evses(evses_by_location: dict[int, list[EvseData]], *, replace: bool)
             "id", "location_id", "uid", "status", "removed_at"
         )
     }
-    rows = [
-        Evse(location_id=location_id, uid=e.uid, removed_at=None, **e.fields)
-        for location_id, evses in evses_by_location.items()
-        for e in evses
-    ]
-    written = (
-        Evse.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=("location", "uid"),
-            update_fields=(*_EVSE_FIELDS, "removed_at"),
-            batch_size=2000,
-        )
-        if rows
-        else []
+    written = bulk_upsert(
+        Evse,
+        [
+            {"location_id": location_id, "uid": e.uid, "removed_at": None, **e.fields}
+            for location_id, evses in evses_by_location.items()
+            for e in evses
+        ],
+        unique_fields=("location_id", "uid"),
+        update_fields=(*_EVSE_FIELDS, "removed_at"),
+        returning=("pk", "location_id", "uid", "status", "last_updated"),
     )
 
     history = [
-        EvseStatusChange(evse_id=evse.pk, status=evse.status, changed_at=evse.last_updated)
-        for evse in written
-        if (previous := old.get((evse.location_id, evse.uid))) is None or previous["status"] != evse.status
+        EvseStatusChange(evse_id=pk, status=status, changed_at=last_updated)
+        for pk, location_id, uid, status, last_updated in written
+        if (previous := old.get((location_id, uid))) is None or previous["status"] != status
     ]
     EvseStatusChange.objects.bulk_create(history, batch_size=2000)
 
     if replace:
-        listed = {(e.location_id, e.uid) for e in written}
+        listed = {(location_id, uid) for _, location_id, uid, _, _ in written}
         gone = [row["id"] for key, row in old.items() if key not in listed and row["removed_at"] is None]
         if gone:
             Evse.objects.filter(pk__in=gone).update(removed_at=timezone.now())
 
     data_by_key = {(location_id, e.uid): e for location_id, evses in evses_by_location.items() for e in evses}
-    _write_connectors({evse.pk: data_by_key[(evse.location_id, evse.uid)].connectors for evse in written}, replace=True)
-    return written
+    _write_connectors(
+        {pk: data_by_key[(location_id, uid)].connectors for pk, location_id, uid, _, _ in written}, replace=True
+    )
 
 
 def _write_connectors(connectors_by_evse: dict[int, list[ConnectorData]], *, replace: bool) -> None:
     rows = [
-        Connector(evse_id=evse_id, ocpi_id=c.ocpi_id, removed_at=None, **c.fields)
+        {"evse_id": evse_id, "ocpi_id": c.ocpi_id, "removed_at": None, **c.fields}
         for evse_id, connectors in connectors_by_evse.items()
         for c in connectors
     ]
     if replace:
-        listed = {(r.evse_id, r.ocpi_id) for r in rows}
+        listed = {(r["evse_id"], r["ocpi_id"]) for r in rows}
         existing = Connector.objects.filter(evse_id__in=list(connectors_by_evse), removed_at__isnull=True).values_list(
             "id", "evse_id", "ocpi_id"
         )
         gone = [pk for pk, evse_id, ocpi_id in existing if (evse_id, ocpi_id) not in listed]
         if gone:
             Connector.objects.filter(pk__in=gone).update(removed_at=timezone.now())
-    if rows:
-        Connector.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=("evse", "ocpi_id"),
-            update_fields=(*_CONNECTOR_FIELDS, "removed_at"),
-            batch_size=2000,
-        )
+    bulk_upsert(Connector, rows, unique_fields=("evse_id", "ocpi_id"), update_fields=(*_CONNECTOR_FIELDS, "removed_at"))
 
 
 # --- EVSE and connector PUT ----------------------------------------------------------------------------

@@ -32,17 +32,17 @@ def tariffs_upsert(*, partner: Partner, items: list[TariffData]) -> UpsertResult
     with transaction.atomic():
         result, written = upsert_objects(Tariff, partner=partner, items=items, update_fields=_TARIFF_FIELDS)
         if written:
-            _replace_elements([row for row, _ in written], [item for _, item in written])
+            _replace_elements([pk for pk, _ in written], [item for _, item in written])
     return result
 
 
-def _replace_elements(tariffs: list[Tariff], items: list[TariffData]) -> None:
+def _replace_elements(tariff_ids: list[int], items: list[TariffData]) -> None:
     """Elements have no identity of their own in OCPI: a changed tariff gets its list anew."""
-    TariffElement.objects.filter(tariff__in=tariffs).delete()
+    TariffElement.objects.filter(tariff_id__in=tariff_ids).delete()
     elements = TariffElement.objects.bulk_create(
         [
-            TariffElement(tariff=tariff, position=position, restrictions=element.restrictions)
-            for tariff, item in zip(tariffs, items, strict=True)
+            TariffElement(tariff_id=tariff_id, position=position, restrictions=element.restrictions)
+            for tariff_id, item in zip(tariff_ids, items, strict=True)
             for position, element in enumerate(item.elements)
         ]
     )

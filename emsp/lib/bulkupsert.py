@@ -1,0 +1,101 @@
+"""INSERT ... ON CONFLICT DO UPDATE for a pull-sync page's worth of rows (thousands at a time).
+
+On PostgreSQL the rows travel by COPY into a temporary table and are merged by one INSERT ... SELECT.
+`bulk_create(update_conflicts=True)` builds a model instance per row and quotes every value into the SQL
+text; for a full pull of a big CPO network that was half of the syncing process's CPU time. Elsewhere
+(SQLite, the embedded default) this is `bulk_create`.
+
+Rows are dicts keyed by attname (`location_id`, not `location`). Fields a row leaves out get their
+default; `auto_now` and `auto_now_add` fields get the current time (an update keeps `auto_now_add`
+unless it is listed in `update_fields`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+
+def bulk_upsert(
+    model: type[models.Model],
+    rows: Sequence[dict[str, Any]],
+    *,
+    unique_fields: Sequence[str],
+    update_fields: Sequence[str],
+    returning: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """Insert `rows`, updating `update_fields` where `unique_fields` already exist.
+
+    Returns, for every row written, the values of the `returning` attnames (`"pk"` for the key), in no
+    particular order: match them to your rows by a unique field. Duplicate keys in `rows` are an error,
+    as in one INSERT.
+    """
+    if not rows:
+        return []
+    opts = model._meta
+    names = list(rows[0])
+    fields = [f for f in opts.concrete_fields if not f.primary_key]
+    now = timezone.now()
+    fixed = {
+        f.attname: now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default()
+        for f in fields
+        if f.attname not in rows[0]
+    }
+    if connection.vendor != "postgresql":
+        objs = model._default_manager.bulk_create(
+            [model(**fixed, **row) for row in rows],
+            update_conflicts=True,
+            unique_fields=list(unique_fields),
+            update_fields=[*update_fields, *(f.name for f in fields if getattr(f, "auto_now", False))],
+        )
+        return [tuple(getattr(obj, name) for name in returning) for obj in objs]
+
+    by_attname = {f.attname: f for f in fields}
+    column_of = {"pk": str(opts.pk.column)} | {key: str(f.column) for f in fields for key in (f.name, f.attname)}
+    columns = [column_of[name] for name in [*names, *fixed]]
+    convert = [_to_copy(by_attname[name]) for name in names]
+    constant = [_to_copy(by_attname[name])(value) for name, value in fixed.items()]
+    updates = [column_of[name] for name in update_fields]
+    updates += [f.column for f in fields if getattr(f, "auto_now", False) and f.column not in updates]
+    quote = connection.ops.quote_name
+    table, temporary = quote(opts.db_table), quote(f"_upsert_{opts.db_table}")
+    column_list = ", ".join(quote(c) for c in columns)
+    conflict = ", ".join(quote(column_of[name]) for name in unique_fields)
+    assignments = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in updates)
+    returned = ", ".join(quote(column_of[name]) for name in returning)
+
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # Names below come from the model's metadata, quoted; values travel only through COPY.
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {temporary} ON COMMIT DROP AS SELECT {column_list} FROM {table} WITH NO DATA"  # noqa: S608
+        )
+        with cursor.cursor.copy(f"COPY {temporary} ({column_list}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([conv(row[name]) for name, conv in zip(names, convert, strict=True)] + constant)
+        cursor.execute(
+            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {temporary} "  # noqa: S608
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {assignments}" + (f" RETURNING {returned}" if returning else "")
+        )
+        written = cursor.fetchall() if returning else []
+        cursor.execute(f"DROP TABLE {temporary}")
+    return [tuple(row) for row in written]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _to_copy(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
+    """How a field's Python value goes into COPY: JSON as its text, the rest as psycopg dumps it."""
+    if isinstance(field, models.JSONField):
+        encoder = field.encoder
+
+        def dump(value: Any) -> str | None:
+            return None if value is None else json.dumps(value, cls=encoder)
+
+        return dump
+    return _same

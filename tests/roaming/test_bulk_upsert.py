@@ -1,0 +1,99 @@
+"""`bulk_upsert`: COPY + INSERT ... ON CONFLICT on PostgreSQL, bulk_create elsewhere; same results on both."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import IntegrityError
+
+from emsp.lib.bulkupsert import bulk_upsert
+from roaming.models import Location, Partner
+
+from .conftest import registered_partner
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _row(partner: Partner, ocpi_id: str, **changes: Any) -> dict[str, Any]:
+    return {
+        "partner_id": partner.pk,
+        "country_code": "NL",
+        "party_id": "CPO",
+        "ocpi_id": ocpi_id,
+        "address": "Stationsplein 1",
+        "city": "Utrecht",
+        "country": "NLD",
+        "latitude": Decimal("52.0907370"),
+        "longitude": Decimal("5.1214200"),
+        "facilities": ["CAFE"],
+        "opening_times": None,
+        "extra": {"note": 'quotes " and \\ backslashes\tand tabs', "nested": {"n": 1}},
+        "last_updated": T0,
+        **changes,
+    }
+
+
+def _upsert(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return bulk_upsert(
+        Location,
+        rows,
+        unique_fields=("country_code", "party_id", "ocpi_id"),
+        update_fields=("city", "extra", "opening_times", "last_updated"),
+        returning=("pk", "ocpi_id"),
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inserts_then_updates_only_the_listed_fields() -> None:
+    partner, _ = registered_partner("Upsert CPO", [("NL", "CPO")])
+    created = _upsert([_row(partner, "L1"), _row(partner, "L2")])
+    assert sorted(ocpi_id for _, ocpi_id in created) == ["L1", "L2"]
+    first = Location.objects.get(ocpi_id="L1")
+    assert {pk for pk, _ in created} == set(Location.objects.values_list("pk", flat=True))
+    assert first.extra == {"note": 'quotes " and \\ backslashes\tand tabs', "nested": {"n": 1}}
+    assert first.facilities == ["CAFE"]
+    assert first.opening_times is None
+    assert first.latitude == Decimal("52.0907370")
+    assert first.publish is True
+    assert first.charging_when_closed is True
+    assert first.created_at is not None
+    assert first.updated_at is not None
+
+    later = datetime(2026, 2, 1, tzinfo=UTC)
+    updated = _upsert(
+        [
+            _row(
+                partner,
+                "L1",
+                city="Amersfoort",
+                address="Not updated",
+                opening_times={"twentyfourseven": True},
+                last_updated=later,
+            )
+        ]
+    )
+    assert updated == [(first.pk, "L1")]  # same row, no new key
+    again = Location.objects.get(pk=first.pk)
+    assert again.city == "Amersfoort"
+    assert again.opening_times == {"twentyfourseven": True}
+    assert again.last_updated == later
+    assert again.address == "Stationsplein 1"  # not in update_fields
+    assert again.created_at == first.created_at  # auto_now_add kept on update
+    assert again.updated_at > first.updated_at  # auto_now moves
+    assert Location.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_upsert_writes_nothing() -> None:
+    partner, _ = registered_partner("Upsert CPO", [("NL", "CPO")])
+    with pytest.raises(IntegrityError):
+        _upsert([_row(partner, "L1"), _row(partner, "L2", address=None)])  # address is NOT NULL
+    assert not Location.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nothing_to_write() -> None:
+    assert _upsert([]) == []
