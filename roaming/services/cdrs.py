@@ -2,8 +2,8 @@
 
 `cdr_store` is idempotent: a CDR whose (country_code, party_id, id) we already hold creates nothing,
 whether it comes again by POST (a retry, a duplicate delivery), in a pull page, or twice at the same
-moment (the unique constraint decides; the loser's insert fails inside a savepoint and it answers with
-the stored row). A CDR with the id of a stored one but other content is NOT stored: CDRs are immutable
+moment (the unique constraint decides: on PostgreSQL the loser's INSERT ... ON CONFLICT DO NOTHING inserts
+nothing, elsewhere it fails inside a savepoint; either way it answers with the stored row). A CDR with the id of a stored one but other content is NOT stored: CDRs are immutable
 and a CPO corrects one with a credit CDR and a new CDR under a new id. The first one stays, and the
 caller is told about the conflict.
 
@@ -17,9 +17,11 @@ from __future__ import annotations
 import logging
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import cache
 from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Field
 
 from drivers.models import Token
 from roaming.models import Cdr, ChargingSession, Location, Partner, Tariff
@@ -38,6 +40,9 @@ class StoredCdr:
     created: bool
     #: A CDR with this id but other content was stored before; it was kept and this one refused.
     conflict: bool = False
+    #: For a new CDR: whether its token is one of ours, and the CDR it credits if it is a credit we can link.
+    token_known: bool = True
+    credit_for_pk: int | None = None
 
     @property
     def url(self) -> str:
@@ -125,12 +130,46 @@ SELECT
 
 def cdr_store(*, partner: Partner, cdr: CdrData) -> StoredCdr:
     """Store a CDR unless we hold it already (see the module docstring)."""
+    on_postgresql = connection.vendor == "postgresql"
+    stored = _insert_linked(partner, cdr) if on_postgresql else _store_in_steps(partner, cdr)
+    if stored.created:
+        _log_unresolved(cdr, stored)
+    return stored
+
+
+def _log_unresolved(cdr: CdrData, stored: StoredCdr) -> None:
+    if not stored.token_known:
+        logger.warning(
+            "CDR %s/%s/%s is for a token we don't know (%s %s): stored and flagged",
+            cdr.country_code,
+            cdr.party_id,
+            cdr.ocpi_id,
+            cdr.fields["token_type"],
+            cdr.fields["token_uid"],
+        )
+    if cdr.fields["credit"] and stored.credit_for_pk is None:
+        logger.warning(
+            "Credit CDR %s/%s/%s credits %r, which we don't hold",
+            cdr.country_code,
+            cdr.party_id,
+            cdr.ocpi_id,
+            cdr.fields["credit_reference_id"],
+        )
+
+
+def _found_again(cdr: CdrData, stored: tuple[int, str]) -> StoredCdr:
+    existing = _existing(cdr, stored)
+    if not existing.conflict:
+        _link_tariffs(existing.pk, cdr)  # tariffs that arrived since the first POST, or a first POST cut short
+    return existing
+
+
+def _store_in_steps(partner: Partner, cdr: CdrData) -> StoredCdr:
+    """The portable path: look up the links, INSERT, link tariffs and waiting credits, in a transaction when
+    there is more than the INSERT to write."""
     links = _links(cdr)
     if links.stored_pk is not None and links.stored_hash is not None:
-        existing = _existing(cdr, (links.stored_pk, links.stored_hash))
-        if not existing.conflict:
-            _link_tariffs(existing.pk, cdr)  # completes a first POST that stopped before its tariff links
-        return existing
+        return _found_again(cdr, (links.stored_pk, links.stored_hash))
 
     fields = cdr.fields
     unknown_token = links.token_pk is None
@@ -168,18 +207,92 @@ def cdr_store(*, partner: Partner, cdr: CdrData) -> StoredCdr:
         if stored is None:
             raise
         return _existing(cdr, stored)  # the same CDR stored at the same moment by another request
-    if unknown_token:
-        logger.warning(
-            "CDR %s/%s/%s is for a token we don't know (%s %s): stored and flagged",
-            cdr.country_code,
-            cdr.party_id,
-            cdr.ocpi_id,
-            fields["token_type"],
-            fields["token_uid"],
-        )
-    if row.credit and links.credit_for_pk is None:
-        logger.warning("Credit CDR %s credits %r, which we don't hold", row, row.credit_reference_id)
-    return StoredCdr(pk=row.pk, created=True)
+    return StoredCdr(pk=row.pk, created=True, token_known=not unknown_token, credit_for_pk=links.credit_for_pk)
+
+
+def _insert_linked(partner: Partner, cdr: CdrData) -> StoredCdr:
+    """PostgreSQL: the INSERT with every link, the tariff links and the waiting credits, in one statement.
+
+    A CDR POST is on the hot path and every round trip costs more than the work it carries. ON CONFLICT DO
+    NOTHING makes a CDR we hold already, or one stored at the same moment by another request, insert
+    nothing; the stored one is then read and compared.
+    """
+    fields = cdr.fields
+    row = Cdr(
+        partner=partner,
+        country_code=cdr.country_code,
+        party_id=cdr.party_id,
+        ocpi_id=cdr.ocpi_id,
+        raw=cdr.raw,
+        content_hash=cdr.content_hash,
+        **fields,
+    )
+    party = [cdr.country_code, cdr.party_id]
+    tariff_ids = _tariff_ids(cdr)
+    params = [
+        fields["token_uid"] if is_our_party(cdr.token_party) else None, fields["token_type"],
+        *(field.get_db_prep_save(field.pre_save(row, add=True), connection) for field in _value_fields()),
+        *party, fields["ocpi_session_id"] or None,
+        *party, fields["cdr_location"]["id"],
+        *party, fields["credit_reference_id"] if fields["credit"] else None,
+        *([*party, *tariff_ids] if tariff_ids else []),
+        not fields["credit"], *party, cdr.ocpi_id,
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_linked_sql(len(tariff_ids)), params)
+        inserted = cursor.fetchone()
+    if inserted is None:
+        stored = _stored(cdr)
+        if stored is None:  # a conflict on a row nobody holds: the database would have to be corrupt
+            raise IntegrityError(f"CDR {cdr.country_code}/{cdr.party_id}/{cdr.ocpi_id} was neither stored nor found")
+        return _found_again(cdr, stored)
+    pk, token_pk, credit_for_pk = inserted
+    return StoredCdr(pk=pk, created=True, token_known=token_pk is not None, credit_for_pk=credit_for_pk)
+
+
+# Filled by the statement's look-ups rather than from the CDR's values.
+_LINK_COLUMNS = ("token_id", "driver_id", "unknown_token", "session_id", "location_id", "credit_for_id")
+
+
+@cache
+def _value_fields() -> list[Field]:
+    return [f for f in Cdr._meta.concrete_fields if not f.primary_key and f.attname not in _LINK_COLUMNS]
+
+
+@cache
+def _insert_linked_sql(tariff_count: int) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(name) for name in [*(f.column for f in _value_fields()), *_LINK_COLUMNS])
+    values = ", ".join(["%s"] * len(_value_fields()))
+    tariff_links = ""
+    if tariff_count:
+        tariff_links = f"""
+, tariff_links AS (
+    INSERT INTO {Cdr.linked_tariffs.through._meta.db_table} (cdr_id, tariff_id)
+    SELECT new.id, tariff.id FROM new JOIN {Tariff._meta.db_table} tariff
+        ON tariff.country_code = %s AND tariff.party_id = %s AND tariff.ocpi_id IN ({", ".join(["%s"] * tariff_count)})
+    ON CONFLICT DO NOTHING
+)"""  # noqa: S608 - table names from the models
+    return f"""
+WITH token AS (SELECT id, driver_id FROM {Token._meta.db_table} WHERE uid = %s AND type = %s)
+, new AS (
+    INSERT INTO {_CDR} ({columns}) VALUES (
+        {values},
+        (SELECT id FROM token), (SELECT driver_id FROM token), NOT EXISTS (SELECT 1 FROM token),
+        (SELECT id FROM {ChargingSession._meta.db_table} WHERE country_code = %s AND party_id = %s AND ocpi_id = %s),
+        (SELECT id FROM {Location._meta.db_table} WHERE country_code = %s AND party_id = %s AND ocpi_id = %s),
+        (SELECT id FROM {_CDR} WHERE country_code = %s AND party_id = %s AND ocpi_id = %s)
+    )
+    ON CONFLICT (country_code, party_id, ocpi_id) DO NOTHING
+    RETURNING id, token_id, credit_for_id
+){tariff_links}
+, credits AS (
+    UPDATE {_CDR} waiting SET credit_for_id = new.id FROM new
+    WHERE %s AND waiting.country_code = %s AND waiting.party_id = %s AND waiting.credit_reference_id = %s
+        AND waiting.credit AND waiting.credit_for_id IS NULL
+)
+SELECT id, token_id, credit_for_id FROM new
+"""  # noqa: S608 - table and column names from the models, values as parameters
 
 
 def _tariff_ids(cdr: CdrData) -> list[str]:

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
 
 from drivers.models import Token
@@ -86,20 +87,25 @@ def test_a_resend_with_another_last_updated_or_number_spelling_is_the_same_cdr(o
 
 
 def test_concurrent_duplicates_make_one_row(ocpi: OcpiTestClient) -> None:
-    """Two POSTs of one CDR at the same moment: both miss the lookup, the unique constraint decides."""
+    """Two POSTs of one CDR at the same moment: both miss the lookup, the unique constraint decides.
+
+    On PostgreSQL the INSERT ... ON CONFLICT DO NOTHING is itself the check: a second POST, concurrent or
+    not, inserts nothing and reads the stored row. Elsewhere the links lookup comes first, so its miss
+    (the other request had not committed yet) is simulated.
+    """
     first = ocpi.post(URL, _cdr())
     real_links = cdr_services._links
 
     def not_committed_yet(cdr: CdrData) -> Any:
         return real_links(cdr)._replace(stored_pk=None, stored_hash=None)
 
-    # The first lookup misses (the other request has not committed yet); the one after the failed insert finds it.
     with (
         mock.patch.object(cdr_services, "_links", side_effect=not_committed_yet) as links,
         mock.patch.object(cdr_services, "_stored", wraps=cdr_services._stored) as lookup,
     ):
         again = ocpi.post(URL, _cdr())
-    assert (links.call_count, lookup.call_count) == (1, 1)
+    expected_links_calls = 0 if connection.vendor == "postgresql" else 1
+    assert (links.call_count, lookup.call_count) == (expected_links_calls, 1)
     assert (again.http_status, again.status_code) == (200, 1000)
     assert again.headers["Location"] == first.headers["Location"]
     assert Cdr.objects.count() == 1
