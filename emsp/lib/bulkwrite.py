@@ -16,6 +16,8 @@ from typing import Generic, TypeVar
 from django.conf import settings
 from django.db import connection, models
 
+from .bulkupsert import bulk_insert
+
 M = TypeVar("M", bound=models.Model)
 
 logger = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ class BulkWriter(Generic[M]):
             rows, self._rows = self._rows, []
         if rows:
             try:
-                self.model._default_manager.bulk_create(rows, batch_size=500)
+                bulk_insert(self.model, rows)
             except Exception:
                 logger.exception("could not write %d %s rows", len(rows), self.model.__name__)
 

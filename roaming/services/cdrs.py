@@ -2,10 +2,13 @@
 
 `cdr_store` is idempotent: a CDR whose (country_code, party_id, id) we already hold creates nothing,
 whether it comes again by POST (a retry, a duplicate delivery), in a pull page, or twice at the same
-moment (the unique constraint decides: on PostgreSQL the loser's INSERT ... ON CONFLICT DO NOTHING inserts
-nothing, elsewhere it fails inside a savepoint; either way it answers with the stored row). A CDR with the id of a stored one but other content is NOT stored: CDRs are immutable
-and a CPO corrects one with a credit CDR and a new CDR under a new id. The first one stays, and the
-caller is told about the conflict.
+moment (the unique constraint decides: on PostgreSQL the loser's INSERT ... ON CONFLICT DO NOTHING
+inserts nothing, elsewhere it fails inside a savepoint; either way it answers with the stored row). A CDR
+with the id of a stored one but other content is NOT stored: CDRs are immutable and a CPO corrects one
+with a credit CDR and a new CDR under a new id. The first one stays, and the caller is told about the
+conflict.
+
+On PostgreSQL a new CDR is one statement (`_insert_linked`); elsewhere the links are looked up first.
 
 Links are resolved on the way in: token and driver (an unknown token is flagged, the CDR kept),
 location, session (also later, when the session arrives after its CDR), the tariffs it names that we hold

@@ -1,4 +1,4 @@
-"""`bulk_upsert`: COPY + INSERT ... ON CONFLICT on PostgreSQL, bulk_create elsewhere; same results on both."""
+"""`bulk_upsert` and `bulk_insert`: COPY on PostgreSQL, bulk_create elsewhere; same results on both."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 from django.db import IntegrityError
+from django.utils import timezone
 
-from emsp.lib.bulkupsert import bulk_upsert
-from roaming.models import Location, Partner
+from emsp.lib.bulkupsert import bulk_insert, bulk_upsert
+from emsp.lib.bulkwrite import BulkWriter
+from roaming.models import Location, OcpiRequestLog, Partner
 
 from .conftest import registered_partner
 
@@ -97,3 +99,31 @@ def test_a_failed_upsert_writes_nothing() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_nothing_to_write() -> None:
     assert _upsert([]) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_insert_writes_new_rows_as_given_with_their_automatic_times() -> None:
+    partner, _ = registered_partner("Insert CPO", [("NL", "CPO")])
+    before = timezone.now()
+    bulk_insert(Location, [Location(**_row(partner, "L1")), Location(**_row(partner, "L2", opening_times={"a": 1}))])
+    first, second = Location.objects.order_by("ocpi_id")
+    assert first.extra == {"note": 'quotes " and \\ backslashes\tand tabs', "nested": {"n": 1}}
+    assert (first.opening_times, second.opening_times) == (None, {"a": 1})
+    assert (first.latitude, first.facilities, first.partner_id) == (Decimal("52.0907370"), ["CAFE"], partner.pk)
+    assert first.created_at >= before
+    assert first.updated_at >= before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_background_writer_writes_request_log_rows_when_flushed(settings: Any) -> None:
+    settings.BULK_WRITE_FLUSH_SECONDS = 3600  # the thread waits; the test flushes
+    partner, _ = registered_partner("Log CPO", [("NL", "CPO")])
+    writer: BulkWriter[OcpiRequestLog] = BulkWriter(OcpiRequestLog)
+    for n in range(3):
+        writer.add(
+            OcpiRequestLog(direction="IN", partner=partner, method="POST", url=f"/ocpi/{n}", request_body='{"a":\t"b"}')
+        )
+    assert not OcpiRequestLog.objects.exists()
+    writer.flush()
+    rows = list(OcpiRequestLog.objects.order_by("url").values_list("url", "partner_id", "request_body"))
+    assert rows == [(f"/ocpi/{n}", partner.pk, '{"a":\t"b"}') for n in range(3)]
