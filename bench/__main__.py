@@ -18,6 +18,10 @@ from typing import Any
 from .loadgen import LoadResult
 from .servers import DATABASE_URL, ROOT, free_port, fresh_database, gunicorn
 
+# The paced authorization run: 16 CPO platforms asking about 15 times a second each. A network of 100,000 EVSEs
+# starts a few dozen charges a second at its busiest; the saturated run measures capacity instead.
+AUTHORIZE_RATE = 250
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
@@ -76,6 +80,10 @@ def main() -> None:
         authorize = bench_authorize(port=port, token=token, seconds=seconds)
         results["authorize"] = _load(authorize)
         print(f"  {authorize.summary()}")
+        print(f"real-time authorization paced at {AUTHORIZE_RATE} req/s over 16 connections ...", flush=True)
+        paced = bench_authorize(port=port, token=token, seconds=seconds, rate=AUTHORIZE_RATE)
+        results["authorize_paced"] = _load(paced) | {"rate": AUTHORIZE_RATE}
+        print(f"  {paced.summary()}")
         print(f"CDR POST ingest: 16 connections, {seconds:.0f} s ...", flush=True)
         cdrs = bench_cdr_ingest(port=port, token=token, seconds=seconds)
         results["cdr_ingest"] = _load(cdrs)
@@ -93,6 +101,7 @@ def markdown_table(results: dict[str, Any], *, workers: int, threads: int) -> st
     sync, patch = results["sync"], results["status_patch"]
     full, inc, n = sync["full"], sync["incremental"], sync["network"]
     ours, base, auth, cdrs = patch["ours"], patch["baseline"], results["authorize"], results["cdr_ingest"]
+    paced = results["authorize_paced"]
 
     def mark(ok: bool) -> str:
         return "met" if ok else "**not met**"
@@ -128,6 +137,12 @@ def markdown_table(results: dict[str, Any], *, workers: int, threads: int) -> st
             f"{auth['rps']} req/s, p99 {auth['p99_ms']} ms",
             "p99 < 30 ms",
             mark(auth["p99_ms"] < 30),
+        ),
+        (
+            f"for reference: the same, paced at {paced['rate']} req/s",
+            f"p50 {paced['p50_ms']} ms, p99 {paced['p99_ms']} ms",
+            "",
+            "",
         ),
         ("CDR POST ingest, 16 clients", f"{cdrs['rps']} CDRs/s", ">= 500/s", mark(cdrs["rps"] >= 500)),
     ]

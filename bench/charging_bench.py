@@ -30,7 +30,10 @@ def _driver_tokens(count: int) -> list[tuple[str, str]]:
     return list(Token.objects.filter(driver=driver).values_list("uid", "contract_id")[:count])
 
 
-def bench_authorize(*, port: int, token: str, seconds: float, connections: int = 16) -> LoadResult:
+def bench_authorize(
+    *, port: int, token: str, seconds: float, connections: int = 16, rate: float | None = None
+) -> LoadResult:
+    """Saturated (`rate` None: each connection asks again as soon as it has its answer) or paced."""
     from roaming.models import Location
 
     host = f"127.0.0.1:{port}"
@@ -47,7 +50,7 @@ def bench_authorize(*, port: int, token: str, seconds: float, connections: int =
         for n, (uid, _) in enumerate(cards * 200)
     ]
     run_load("127.0.0.1", port, requests[:1000], connections=connections, seconds=2)  # warm-up
-    return run_load("127.0.0.1", port, requests[1000:], connections=connections, seconds=seconds)
+    return run_load("127.0.0.1", port, requests[1000:], connections=connections, seconds=seconds, rate=rate)
 
 
 def _cdr(n: int, party: tuple[str, str], uid: str, contract_id: str, location: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """A small HTTP/1.1 load generator: N keep-alive connections on loopback, pre-built requests,
-per-request latency. asyncio streams and no HTTP library, so it costs little CPU next to the server
-it measures (both share this machine's two cores)."""
+per-request latency, as fast as answers come or at a fixed rate. asyncio streams and no HTTP library,
+so it costs little CPU next to the server it measures (both share this machine's two cores)."""
 
 from __future__ import annotations
 
@@ -65,13 +65,28 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def _worker(
-    host: str, port: int, requests: Sequence[bytes], start: int, step: int, deadline: float, result: LoadResult
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    start: int,
+    step: int,
+    deadline: float,
+    result: LoadResult,
+    interval: float | None,
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     index = start
+    # Paced: this connection's sends are scheduled `interval` apart (offset per connection), and latency
+    # counts from the scheduled time, so a slow answer that delays the next send is not hidden.
+    scheduled = time.perf_counter() + (interval * start / step if interval else 0.0)
     try:
         while index < len(requests) and time.monotonic() < deadline:
-            sent = time.perf_counter()
+            if interval:
+                await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+                sent = scheduled
+                scheduled += interval
+            else:
+                sent = time.perf_counter()
             writer.write(requests[index])
             try:
                 status = await _read_response(reader)
@@ -91,17 +106,30 @@ async def _worker(
         writer.close()
 
 
-async def _run(host: str, port: int, requests: Sequence[bytes], connections: int, seconds: float) -> LoadResult:
+async def _run(
+    host: str, port: int, requests: Sequence[bytes], connections: int, seconds: float, rate: float | None
+) -> LoadResult:
     result = LoadResult(requests=0, errors=0, seconds=0.0, latencies_ms=[], statuses={})
     started = time.monotonic()
     deadline = started + seconds
-    await asyncio.gather(*(_worker(host, port, requests, i, connections, deadline, result) for i in range(connections)))
+    interval = connections / rate if rate else None
+    await asyncio.gather(
+        *(_worker(host, port, requests, i, connections, deadline, result, interval) for i in range(connections))
+    )
     result.seconds = time.monotonic() - started
     return result
 
 
 def run_load(
-    host: str, port: int, requests: Sequence[bytes], *, connections: int = 16, seconds: float = 10.0
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    *,
+    connections: int = 16,
+    seconds: float = 10.0,
+    rate: float | None = None,
 ) -> LoadResult:
-    """Send `requests` (each used once, spread over the connections) until done or `seconds` pass."""
-    return asyncio.run(_run(host, port, requests, connections, seconds))
+    """Send `requests` (each used once, spread over the connections) until done or `seconds` pass: each
+    connection sends its next request as soon as it has the answer, or, with `rate`, the connections
+    together send `rate` requests a second on a fixed schedule."""
+    return asyncio.run(_run(host, port, requests, connections, seconds, rate))
