@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from contextlib import nullcontext
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
@@ -262,7 +262,7 @@ def _value_fields() -> list[Field]:
     return [f for f in Cdr._meta.concrete_fields if not f.primary_key and f.attname not in _LINK_COLUMNS]
 
 
-@cache
+@lru_cache(maxsize=32)  # keyed by how many tariffs a CDR names: a handful in practice
 def _insert_linked_sql(tariff_count: int) -> str:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(name) for name in [*(f.column for f in _value_fields()), *_LINK_COLUMNS])
