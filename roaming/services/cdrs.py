@@ -85,17 +85,51 @@ class _Links(NamedTuple):
     credits_waiting: bool
 
 
+class _Keys(NamedTuple):
+    """What a new CDR's links are looked up by (None matches nothing)."""
+
+    token_uid: str | None  # only when the `cdr_token` is under our party (`is_our_party`)
+    token_type: str
+    session_id: str | None
+    location_id: str
+    credited_id: str | None  # for a credit CDR, the id of the CDR it credits
+
+
+def _keys(cdr: CdrData) -> _Keys:
+    fields = cdr.fields
+    return _Keys(
+        token_uid=fields["token_uid"] if is_our_party(cdr.token_party) else None,
+        token_type=fields["token_type"],
+        session_id=fields["ocpi_session_id"] or None,
+        location_id=fields["cdr_location"]["id"],
+        credited_id=fields["credit_reference_id"] if fields["credit"] else None,
+    )
+
+
+def _unsaved(partner: Partner, cdr: CdrData, **links: object) -> Cdr:
+    """The new CDR row with every column taken from the CDR; `links` are the resolved foreign keys."""
+    return Cdr(
+        partner=partner,
+        country_code=cdr.country_code,
+        party_id=cdr.party_id,
+        ocpi_id=cdr.ocpi_id,
+        raw=cdr.raw,
+        content_hash=cdr.content_hash,
+        **links,
+        **cdr.fields,
+    )
+
+
 def _links(cdr: CdrData) -> _Links:
     """Whether we hold the CDR already, and every row a new one links to, in one statement.
 
     A CDR POST is on the hot path and these are small look-ups on unique indexes; written as SQL because
     the ORM spends longer composing seven subqueries than the database spends answering them. The token
-    is ours only when the `cdr_token` is under our party (`is_our_party`); NULL matches nothing.
+    is ours only when the `cdr_token` is under our party (`_keys`); NULL matches nothing.
     """
-    fields = cdr.fields
+    keys = _keys(cdr)
     party = [cdr.country_code, cdr.party_id]
-    token = [fields["token_uid"] if is_our_party(cdr.token_party) else None, fields["token_type"]]
-    credit_reference = fields["credit_reference_id"] if fields["credit"] else None
+    token = [keys.token_uid, keys.token_type]
     with connection.cursor() as cursor:
         cursor.execute(
             _LINKS_SQL,
@@ -104,9 +138,9 @@ def _links(cdr: CdrData) -> _Links:
                 *party, cdr.ocpi_id,
                 *token,
                 *token,
-                *party, fields["ocpi_session_id"] or None,
-                *party, fields["cdr_location"]["id"],
-                *party, credit_reference,
+                *party, keys.session_id,
+                *party, keys.location_id,
+                *party, keys.credited_id,
                 *party, cdr.ocpi_id, True,
             ],
         )  # fmt: skip
@@ -174,28 +208,23 @@ def _store_in_steps(partner: Partner, cdr: CdrData) -> StoredCdr:
     if links.stored_pk is not None and links.stored_hash is not None:
         return _found_again(cdr, (links.stored_pk, links.stored_hash))
 
-    fields = cdr.fields
     unknown_token = links.token_pk is None
     # A lone INSERT needs no transaction; a savepoint only inside the caller's transaction (so that a
     # duplicate does not break it), and a transaction when the credits waiting for this CDR are linked too.
     needs_block = links.credits_waiting or connection.in_atomic_block
     try:
         with transaction.atomic() if needs_block else nullcontext():
-            row = Cdr.objects.create(
-                partner=partner,
-                country_code=cdr.country_code,
-                party_id=cdr.party_id,
-                ocpi_id=cdr.ocpi_id,
+            row = _unsaved(
+                partner,
+                cdr,
                 session_id=links.session_pk,
                 token_id=links.token_pk,
                 driver_id=links.driver_pk,
                 unknown_token=unknown_token,
                 location_id=links.location_pk,
                 credit_for_id=links.credit_for_pk,
-                raw=cdr.raw,
-                content_hash=cdr.content_hash,
-                **fields,
             )
+            row.save()
             if links.credits_waiting and not row.credit:
                 Cdr.objects.filter(
                     country_code=row.country_code,
@@ -220,26 +249,18 @@ def _insert_linked(partner: Partner, cdr: CdrData) -> StoredCdr:
     NOTHING makes a CDR we hold already, or one stored at the same moment by another request, insert
     nothing; the stored one is then read and compared.
     """
-    fields = cdr.fields
-    row = Cdr(
-        partner=partner,
-        country_code=cdr.country_code,
-        party_id=cdr.party_id,
-        ocpi_id=cdr.ocpi_id,
-        raw=cdr.raw,
-        content_hash=cdr.content_hash,
-        **fields,
-    )
+    row = _unsaved(partner, cdr)
+    keys = _keys(cdr)
     party = [cdr.country_code, cdr.party_id]
     tariff_ids = _tariff_ids(cdr)
     params = [
-        fields["token_uid"] if is_our_party(cdr.token_party) else None, fields["token_type"],
+        keys.token_uid, keys.token_type,
         *(field.get_db_prep_save(field.pre_save(row, add=True), connection) for field in _value_fields()),
-        *party, fields["ocpi_session_id"] or None,
-        *party, fields["cdr_location"]["id"],
-        *party, fields["credit_reference_id"] if fields["credit"] else None,
+        *party, keys.session_id,
+        *party, keys.location_id,
+        *party, keys.credited_id,
         *([*party, *tariff_ids] if tariff_ids else []),
-        not fields["credit"], *party, cdr.ocpi_id,
+        not row.credit, *party, cdr.ocpi_id,
     ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(_insert_linked_sql(len(tariff_ids)), params)
