@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Now
 from django.utils import timezone
+
+from emsp.lib.prepared import PreparedQuery
 
 from .models import Driver, Token, TokenChange
 
 
 class Allowed:
-    """The verdicts of `token_may_charge`, named as OCPI's AllowedType."""
+    """The verdicts of the charging rule, named as OCPI's AllowedType."""
 
     ALLOWED = "ALLOWED"
     BLOCKED = "BLOCKED"
@@ -28,26 +31,64 @@ class Verdict:
     reason: str  # for the driver (OCPI `info`) and for support
 
 
+# The rule that decides whether a token may charge now: the first of these that holds refuses it, and a
+# token none of them holds for is allowed (valid, active, not expired, driver in good standing and under
+# the credit limit if one is set). It is a database expression, so real-time authorization can decide and
+# record the decision in one statement; every verdict comes from here.
+CHARGE_REFUSALS: tuple[tuple[Verdict, Q], ...] = (
+    (Verdict(Allowed.BLOCKED, "This card is blocked."), Q(status__in=[Token.Status.BLOCKED, Token.Status.LOST])),
+    (Verdict(Allowed.EXPIRED, "This card has expired."), Q(status=Token.Status.EXPIRED) | Q(expires_at__lte=Now())),
+    (Verdict(Allowed.NOT_ALLOWED, "This card is not activated yet."), ~Q(status=Token.Status.ACTIVE)),
+    (
+        Verdict(Allowed.NOT_ALLOWED, "Your account is suspended; please contact us."),
+        ~Q(driver__standing=Driver.Standing.GOOD),
+    ),
+    (
+        Verdict(Allowed.NO_CREDIT, "Your credit limit is reached."),
+        Q(driver__credit_limit__isnull=False, driver__outstanding__gte=F("driver__credit_limit")),
+    ),
+)
+ALLOWED = Verdict(Allowed.ALLOWED, "")
+
+
+def charge_refusal() -> Case:
+    """The index in CHARGE_REFUSALS of the first refusal that holds for a token, NULL if none does."""
+    return Case(
+        *(When(condition, then=Value(index)) for index, (_, condition) in enumerate(CHARGE_REFUSALS)),
+        default=None,
+        output_field=IntegerField(),
+    )
+
+
+def verdict(refusal: int | None) -> Verdict:
+    """The verdict for a `charge_refusal()` value."""
+    return ALLOWED if refusal is None else CHARGE_REFUSALS[refusal][0]
+
+
+def tokens_with_verdict() -> QuerySet[Token]:
+    """Tokens with their driver and `refusal` (see `charge_refusal`)."""
+    return Token.objects.select_related("driver").annotate(refusal=charge_refusal())
+
+
+# Real-time authorization asks these while a driver waits at the charger: compiled once per process.
+token_with_verdict_query = PreparedQuery(
+    lambda uid, type: tokens_with_verdict().filter(uid=uid, type=type), "uid", "type"
+)
+_token_with_driver = PreparedQuery(
+    lambda uid, type: Token.objects.select_related("driver").filter(uid=uid, type=type), "uid", "type"
+)
+
+
 def token_get(uid: str, type: str = Token.Type.RFID) -> Token | None:
-    return Token.objects.select_related("driver").filter(uid=uid, type=type).first()
+    """The token with its driver; (uid, type) is unique."""
+    found = _token_with_driver.all(uid=uid, type=type)
+    return found[0] if found else None
 
 
-def token_may_charge(token: Token, *, now: datetime | None = None) -> Verdict:
-    """Whether this token may start a charge now: valid, not blocked, not expired, driver in good
-    standing, and not over the driver's credit limit if one is set."""
-    now = now or timezone.now()
-    if token.status in (Token.Status.BLOCKED, Token.Status.LOST):
-        return Verdict(Allowed.BLOCKED, "This card is blocked.")
-    if token.status == Token.Status.EXPIRED or (token.expires_at and token.expires_at <= now):
-        return Verdict(Allowed.EXPIRED, "This card has expired.")
-    if token.status != Token.Status.ACTIVE:
-        return Verdict(Allowed.NOT_ALLOWED, "This card is not activated yet.")
-    driver: Driver = token.driver
-    if driver.standing != Driver.Standing.GOOD:
-        return Verdict(Allowed.NOT_ALLOWED, "Your account is suspended; please contact us.")
-    if driver.credit_limit is not None and driver.outstanding >= driver.credit_limit:
-        return Verdict(Allowed.NO_CREDIT, "Your credit limit is reached.")
-    return Verdict(Allowed.ALLOWED, "")
+def token_with_verdict(uid: str, type: str = Token.Type.RFID) -> tuple[Token, Verdict] | None:
+    """The token with its driver, and whether it may charge now."""
+    found = token_with_verdict_query.all(uid=uid, type=type)
+    return (found[0], verdict(found[0].refusal)) if found else None  # type: ignore[attr-defined]
 
 
 def tokens_for_partners() -> QuerySet[Token]:

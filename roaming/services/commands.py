@@ -21,7 +21,7 @@ from django.utils import timezone
 from pydantic import BaseModel, ValidationError
 
 from drivers.models import Token
-from drivers.selectors import Allowed, token_get, token_may_charge
+from drivers.selectors import Allowed, token_with_verdict
 from roaming.models import Authorization, Command, Location, Partner, PartnerEndpoint
 from roaming.ocpi.client import OcpiClient, OcpiClientError
 from roaming.ocpi.v2_2_1 import CommandResponse
@@ -54,10 +54,10 @@ class CommandRefused(Exception):
 
 def _preauthorize(token: Token) -> Token:
     """The token as it is now (a card blocked a moment ago must not start anything), if it may charge."""
-    current = token_get(token.uid, token.type)
-    if current is None:
+    found = token_with_verdict(token.uid, token.type)
+    if found is None:
         raise CommandRefused(f"Unknown token {token.uid}.")
-    verdict = token_may_charge(current)
+    current, verdict = found
     if verdict.allowed != Allowed.ALLOWED:
         raise CommandRefused(verdict.reason or f"Token not allowed ({verdict.allowed}).", allowed=verdict.allowed)
     return current

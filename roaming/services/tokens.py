@@ -13,16 +13,28 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
+from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from drivers.models import Token, TokenChange
-from drivers.selectors import Verdict, token_changes_after, token_may_charge
+from drivers.selectors import (
+    CHARGE_REFUSALS,
+    Allowed,
+    Verdict,
+    token_changes_after,
+    token_with_verdict,
+    token_with_verdict_query,
+    verdict,
+)
 from emsp.lib.tasks import enqueue
 from roaming.models import Authorization, Partner, PartnerEndpoint, PartnerRole, TokenPushCursor
+from roaming.models.authorizations import new_authorization_reference
 from roaming.ocpi.client import OcpiClient, OcpiClientError
 from roaming.ocpi.v2_2_1.mapping import token_to_ocpi
 
@@ -39,22 +51,84 @@ TOKEN_PUSH_BATCH = 500
 
 
 def token_authorize(
-    *, partner: Partner, token: Token, location_id: str = "", evse_uids: Iterable[str] = ()
-) -> tuple[Verdict, Authorization]:
-    """Decide whether `token` may charge now and record the decision under a fresh reference.
+    *, partner: Partner, uid: str, type: str, location_id: str = "", evse_uids: Iterable[str] = ()
+) -> tuple[Token, Verdict, Authorization] | None:
+    """Decide whether our token `uid` may charge now and record the decision under a fresh reference; None
+    for a token we do not know.
 
-    One INSERT: this runs while a driver waits at the charger.
+    This runs while a driver waits at the charger. On PostgreSQL it is one statement: the token and its
+    driver are read, the charging rule applied and the authorization inserted in a single round trip.
     """
-    verdict = token_may_charge(token)
-    authorization = Authorization.objects.create(
-        partner=partner,
-        token=token,
-        allowed=verdict.allowed,
-        location_id=location_id,
-        evse_uids=list(evse_uids),
-        source=Authorization.Source.REALTIME,
+    fields = {
+        "partner": partner,
+        "location_id": location_id,
+        "evse_uids": list(evse_uids),
+        "source": Authorization.Source.REALTIME,
+    }
+    if connection.vendor == "postgresql":
+        return _authorize_in_one_statement(uid, type, **fields)
+    found = token_with_verdict(uid, type)
+    if found is None:
+        return None
+    token, decided = found
+    return token, decided, Authorization.objects.create(token=token, allowed=decided.allowed, **fields)
+
+
+def _authorize_in_one_statement(uid: str, type: str, **fields: Any) -> tuple[Token, Verdict, Authorization] | None:
+    query = token_with_verdict_query
+    select, params = query.sql(uid=uid, type=type)
+    reference = new_authorization_reference()
+    evse_uids = Authorization._meta.get_field("evse_uids").get_db_prep_save(fields["evse_uids"], connection)
+    allowed_by_refusal = [value for i, (refused, _) in enumerate(CHARGE_REFUSALS) for value in (i, refused.allowed)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _authorize_statement(select, query.width(), query.position("id"), query.position("refusal")),
+            [
+                *params,
+                fields["partner"].pk,
+                reference,
+                *allowed_by_refusal,
+                Allowed.ALLOWED,
+                fields["location_id"],
+                evse_uids,
+                fields["source"],
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    token = query.instances([row[:-2]])[0]
+    decided = verdict(token.refusal)  # type: ignore[attr-defined]
+    authorization = Authorization(
+        pk=row[-2], created_at=row[-1], token=token, reference=reference, allowed=decided.allowed, **fields
     )
-    return verdict, authorization
+    authorization._state.adding = False  # it is stored
+    return token, decided, authorization
+
+
+@lru_cache(maxsize=4)
+def _authorize_statement(select: str, width: int, token_id: int, refusal: int) -> str:
+    """WITH token AS (the token, its driver and its refusal), recorded AS (INSERT the authorization ... SELECT
+    FROM token) SELECT token's columns and the authorization's id and created_at. No row: unknown token."""
+    q = connection.ops.quote_name
+    table = q(Authorization._meta.db_table)
+    columns = ", ".join(f"c{i}" for i in range(width))
+    column = {field.name: field.column for field in Authorization._meta.concrete_fields}
+    inserted = ", ".join(
+        q(column[name])
+        for name in ("partner", "token", "reference", "allowed", "location_id", "evse_uids", "source", "created_at")
+    )
+    whens = " ".join("WHEN %s THEN %s" for _ in CHARGE_REFUSALS)
+    return f"""
+WITH token ({columns}) AS ({select}),
+recorded AS (
+    INSERT INTO {table} ({inserted})
+    SELECT %s, token.c{token_id}, %s, CASE token.c{refusal} {whens} ELSE %s END, %s, %s, %s, CURRENT_TIMESTAMP
+    FROM token
+    RETURNING {q("id")}, {q("created_at")}
+)
+SELECT token.*, recorded.{q("id")}, recorded.{q("created_at")} FROM token, recorded
+"""  # noqa: S608 - table and column names from the models, values as parameters
 
 
 # --- Push to CPOs ---------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from drivers.models import Driver, Token, TokenChange
-from drivers.selectors import Allowed, token_changes_after, token_get, token_may_charge
+from drivers.selectors import Allowed, Verdict, token_changes_after, token_get, token_with_verdict
 from drivers.services import (
     TokenStateError,
     driver_create,
@@ -39,14 +39,20 @@ def test_issued_token_has_an_emaid_under_our_party_and_logs_a_change(driver: Dri
     assert [c.reason for c in TokenChange.objects.filter(token=token)] == ["issued"]
 
 
+def _verdict(token: Token) -> Verdict:
+    found = token_with_verdict(token.uid, token.type)
+    assert found is not None
+    return found[1]
+
+
 def test_lifecycle_transitions_and_their_log(driver: Driver) -> None:
     token = token_issue(driver=driver, uid="CARD1", activate=False)
-    assert token_may_charge(token).allowed == Allowed.NOT_ALLOWED
+    assert _verdict(token).allowed == Allowed.NOT_ALLOWED
     token = token_activate(token=token)
     token = token_block(token=token)
-    assert token_may_charge(token).allowed == Allowed.BLOCKED
+    assert _verdict(token).allowed == Allowed.BLOCKED
     token = token_unblock(token=token)
-    assert token_may_charge(token).allowed == Allowed.ALLOWED
+    assert _verdict(token).allowed == Allowed.ALLOWED
     token = token_report_lost(token=token)
     with pytest.raises(TokenStateError):
         token_unblock(token=token)
@@ -68,7 +74,7 @@ def test_blocking_twice_changes_nothing_the_second_time(driver: Driver) -> None:
 
 def test_expiry(driver: Driver) -> None:
     token = token_issue(driver=driver, uid="CARD3", expires_at=timezone.now() - timedelta(minutes=1))
-    assert token_may_charge(token).allowed == Allowed.EXPIRED
+    assert _verdict(token).allowed == Allowed.EXPIRED
     assert tokens_expire_due() == 1
     assert Token.objects.get(pk=token.pk).status == Token.Status.EXPIRED
 
@@ -78,13 +84,13 @@ def test_driver_standing_and_credit_limit(driver: Driver) -> None:
     driver.credit_limit = Decimal("50.00")
     driver.outstanding = Decimal("49.99")
     driver.save()
-    assert token_may_charge(token_get("CARD4") or token).allowed == Allowed.ALLOWED
+    assert _verdict(token).allowed == Allowed.ALLOWED
     driver.outstanding = Decimal("50.00")
     driver.save()
-    assert token_may_charge(token_get("CARD4") or token).allowed == Allowed.NO_CREDIT
+    assert _verdict(token).allowed == Allowed.NO_CREDIT
     driver.standing = Driver.Standing.SUSPENDED
     driver.save()
-    verdict = token_may_charge(token_get("CARD4") or token)
+    verdict = _verdict(token)
     assert verdict.allowed == Allowed.NOT_ALLOWED
     assert "suspended" in verdict.reason
 

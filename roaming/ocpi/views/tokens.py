@@ -2,7 +2,7 @@
 
 `GET {tokens_url}` pages through every token we issued (valid or not: a CPO must learn about blocked ones).
 `POST {tokens_url}/{token_uid}/authorize[?type=RFID]` answers an AuthorizationInfo while a driver waits at the
-charger, so it is kept to one read (token with its driver) and one write (the authorization record).
+charger, so it is kept to one statement on PostgreSQL (see `token_authorize`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from drivers.models import Token
-from drivers.selectors import Allowed, token_get, tokens_for_partners
+from drivers.selectors import Allowed, tokens_for_partners
 from roaming.services.tokens import token_authorize
 
 from ..envelope import OcpiResponse
@@ -40,18 +40,18 @@ class TokenAuthorizeView(OcpiView):
         if token_type not in _TOKEN_TYPES:
             raise InvalidParameters(f"Unknown token type {token_type!r}.")
         references = self._references(request)
-        token = token_get(token_uid, token_type)
-        if token is None and token_uid.upper() != token_uid:
-            # uid is a CiString: CPOs may write an RFID uid in another case than the card reader gave us.
-            token = token_get(token_uid.upper(), token_type)
-        if token is None:
+        location_id, evse_uids = (references.location_id, references.evse_uids) if references else ("", ())
+        decided = None
+        # uid is a CiString: CPOs may write an RFID uid in another case than the card reader gave us.
+        for uid in dict.fromkeys((token_uid, token_uid.upper())):
+            decided = token_authorize(
+                partner=self.caller.partner, uid=uid, type=token_type, location_id=location_id, evse_uids=evse_uids
+            )
+            if decided is not None:
+                break
+        if decided is None:
             raise UnknownToken(f"Unknown token {token_uid} ({token_type}).")
-        verdict, authorization = token_authorize(
-            partner=self.caller.partner,
-            token=token,
-            location_id=references.location_id if references else "",
-            evse_uids=references.evse_uids if references else (),
-        )
+        token, verdict, authorization = decided
         info: dict[str, Any] = {
             "allowed": verdict.allowed,
             "token": token_to_ocpi(token),
