@@ -22,9 +22,10 @@ them digit for digit.
 from __future__ import annotations
 
 import json
+import json.encoder
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import Enum, StrEnum
@@ -442,6 +443,11 @@ def parse_json(tp: type[_T], body: bytes | str) -> _T:
     return parse_data(tp, loads(body))
 
 
+# A JSON string literal, non-ASCII kept as is: what json.dumps(text, ensure_ascii=False) gives, without
+# building an encoder for every string.
+_quote: Callable[[str], str] = json.encoder.encode_basestring
+
+
 def _encode(value: Any, out: list[str], exclude_none: bool) -> None:
     # Checked in this order because bool is an int and StrEnum members are strs.
     if value is None:
@@ -451,7 +457,7 @@ def _encode(value: Any, out: list[str], exclude_none: bool) -> None:
     elif value is False:
         out.append("false")
     elif isinstance(value, str):
-        out.append(json.dumps(str(value), ensure_ascii=False))
+        out.append(_quote(str(value)))
     elif isinstance(value, int):
         out.append(int.__repr__(int(value)))
     elif isinstance(value, Decimal):
@@ -465,9 +471,9 @@ def _encode(value: Any, out: list[str], exclude_none: bool) -> None:
             raise ValueError(f"{value} is not a JSON number")
         out.append(float.__repr__(value))
     elif isinstance(value, datetime):
-        out.append(json.dumps(format_datetime(value)))
+        out.append(_quote(format_datetime(value)))
     elif isinstance(value, date):
-        out.append(json.dumps(value.isoformat()))
+        out.append(_quote(value.isoformat()))
     elif isinstance(value, Enum):
         _encode(value.value, out, exclude_none)
     elif isinstance(value, BaseModel):
@@ -481,7 +487,7 @@ def _encode(value: Any, out: list[str], exclude_none: bool) -> None:
             if not first:
                 out.append(",")
             first = False
-            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(_quote(key))
             out.append(":")
             _encode(item, out, exclude_none)
         out.append("}")
