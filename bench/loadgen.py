@@ -18,6 +18,7 @@ class LoadResult:
     seconds: float
     latencies_ms: list[float]
     statuses: dict[int, int]
+    reconnects: int = 0  # answers that closed their connection (Connection: close): a new one was opened
 
     @property
     def throughput(self) -> float:
@@ -34,7 +35,7 @@ class LoadResult:
             f"{self.requests} requests in {self.seconds:.2f} s = {self.throughput:.0f} req/s, "
             f"p50 {self.percentile(50):.1f} ms, p99 {self.percentile(99):.1f} ms, "
             f"mean {statistics.fmean(self.latencies_ms) if self.latencies_ms else 0:.1f} ms, "
-            f"errors {self.errors}, statuses {self.statuses}"
+            f"errors {self.errors}, reconnects {self.reconnects}, statuses {self.statuses}"
         )
 
 
@@ -46,12 +47,14 @@ def build_request(method: str, path: str, host: str, body: bytes = b"", headers:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """The status and whether the server keeps the connection open."""
     status_line = await reader.readline()
     if not status_line:
         raise ConnectionError("server closed the connection")
     status = int(status_line.split()[1])
     length = 0
+    keep_alive = True
     while True:
         line = await reader.readline()
         if line in (b"\r\n", b"\n", b""):
@@ -59,9 +62,11 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value.strip())
+        elif name.strip().lower() == b"connection" and value.strip().lower() == b"close":
+            keep_alive = False
     if length:
         await reader.readexactly(length)
-    return status
+    return status, keep_alive
 
 
 async def _worker(
@@ -89,7 +94,7 @@ async def _worker(
                 sent = time.perf_counter()
             writer.write(requests[index])
             try:
-                status = await _read_response(reader)
+                status, keep_alive = await _read_response(reader)
             except (ConnectionError, asyncio.IncompleteReadError):
                 result.errors += 1
                 writer.close()
@@ -102,6 +107,10 @@ async def _worker(
                 result.errors += 1
             result.requests += 1
             index += step
+            if not keep_alive:
+                result.reconnects += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
     finally:
         writer.close()
 
