@@ -253,14 +253,13 @@ def _insert_linked(partner: Partner, cdr: CdrData) -> StoredCdr:
     keys = _keys(cdr)
     party = [cdr.country_code, cdr.party_id]
     tariff_ids = _tariff_ids(cdr)
+    # At most 50 parameters, so psycopg keeps the statement's parsed form (it re-parses longer ones each time).
     params = [
-        keys.token_uid, keys.token_type,
+        keys.token_uid, keys.token_type, *party,
         *(field.get_db_prep_save(field.pre_save(row, add=True), connection) for field in _value_fields()),
-        *party, keys.session_id,
-        *party, keys.location_id,
-        *party, keys.credited_id,
-        *([*party, *tariff_ids] if tariff_ids else []),
-        not row.credit, *party, cdr.ocpi_id,
+        keys.session_id, keys.location_id, keys.credited_id,
+        *tariff_ids,
+        not row.credit, cdr.ocpi_id,
     ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(_insert_linked_sql(len(tariff_ids)), params)
@@ -293,26 +292,30 @@ def _insert_linked_sql(tariff_count: int) -> str:
         tariff_links = f"""
 , tariff_links AS (
     INSERT INTO {Cdr.linked_tariffs.through._meta.db_table} (cdr_id, tariff_id)
-    SELECT new.id, tariff.id FROM new JOIN {Tariff._meta.db_table} tariff
-        ON tariff.country_code = %s AND tariff.party_id = %s AND tariff.ocpi_id IN ({", ".join(["%s"] * tariff_count)})
+    SELECT new.id, tariff.id FROM new, party JOIN {Tariff._meta.db_table} tariff
+        ON tariff.country_code = party.country_code AND tariff.party_id = party.party_id
+        AND tariff.ocpi_id IN ({", ".join(["%s"] * tariff_count)})
     ON CONFLICT DO NOTHING
 )"""  # noqa: S608 - table names from the models
     return f"""
 WITH token AS (SELECT id, driver_id FROM {Token._meta.db_table} WHERE uid = %s AND type = %s)
+, party AS (SELECT %s::text AS country_code, %s::text AS party_id)
 , new AS (
     INSERT INTO {_CDR} ({columns}) VALUES (
         {values},
         (SELECT id FROM token), (SELECT driver_id FROM token), NOT EXISTS (SELECT 1 FROM token),
-        (SELECT id FROM {ChargingSession._meta.db_table} WHERE country_code = %s AND party_id = %s AND ocpi_id = %s),
-        (SELECT id FROM {Location._meta.db_table} WHERE country_code = %s AND party_id = %s AND ocpi_id = %s),
-        (SELECT id FROM {_CDR} WHERE country_code = %s AND party_id = %s AND ocpi_id = %s)
+        (SELECT s.id FROM {ChargingSession._meta.db_table} s JOIN party USING (country_code, party_id)
+            WHERE s.ocpi_id = %s),
+        (SELECT l.id FROM {Location._meta.db_table} l JOIN party USING (country_code, party_id) WHERE l.ocpi_id = %s),
+        (SELECT c.id FROM {_CDR} c JOIN party USING (country_code, party_id) WHERE c.ocpi_id = %s)
     )
     ON CONFLICT (country_code, party_id, ocpi_id) DO NOTHING
     RETURNING id, token_id, credit_for_id
 ){tariff_links}
 , credits AS (
-    UPDATE {_CDR} waiting SET credit_for_id = new.id FROM new
-    WHERE %s AND waiting.country_code = %s AND waiting.party_id = %s AND waiting.credit_reference_id = %s
+    UPDATE {_CDR} waiting SET credit_for_id = new.id FROM new, party
+    WHERE %s AND waiting.country_code = party.country_code AND waiting.party_id = party.party_id
+        AND waiting.credit_reference_id = %s
         AND waiting.credit AND waiting.credit_for_id IS NULL
 )
 SELECT id, token_id, credit_for_id FROM new
