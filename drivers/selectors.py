@@ -48,7 +48,7 @@ CHARGE_REFUSALS: tuple[tuple[Verdict, Q], ...] = (
         Q(driver__credit_limit__isnull=False, driver__outstanding__gte=F("driver__credit_limit")),
     ),
 )
-ALLOWED = Verdict(Allowed.ALLOWED, "")
+_MAY_CHARGE = Verdict(Allowed.ALLOWED, "")
 
 
 def charge_refusal() -> Case:
@@ -62,7 +62,7 @@ def charge_refusal() -> Case:
 
 def verdict(refusal: int | None) -> Verdict:
     """The verdict for a `charge_refusal()` value."""
-    return ALLOWED if refusal is None else CHARGE_REFUSALS[refusal][0]
+    return _MAY_CHARGE if refusal is None else CHARGE_REFUSALS[refusal][0]
 
 
 def tokens_with_verdict() -> QuerySet[Token]:
@@ -70,7 +70,7 @@ def tokens_with_verdict() -> QuerySet[Token]:
     return Token.objects.select_related("driver").annotate(refusal=charge_refusal())
 
 
-# Real-time authorization asks these while a driver waits at the charger: compiled once per process.
+# Real-time authorization asks these while a driver waits at the charger: compiled once per thread.
 token_with_verdict_query = PreparedQuery(
     lambda uid, type: tokens_with_verdict().filter(uid=uid, type=type), "uid", "type"
 )

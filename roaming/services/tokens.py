@@ -102,7 +102,7 @@ def _authorize_in_one_statement(uid: str, type: str, **fields: Any) -> tuple[Tok
     authorization = Authorization(
         pk=row[-2], created_at=row[-1], token=token, reference=reference, allowed=decided.allowed, **fields
     )
-    authorization._state.adding = False  # it is stored
+    authorization._state.adding, authorization._state.db = False, connection.alias  # it is stored
     return token, decided, authorization
 
 
@@ -125,9 +125,9 @@ recorded AS (
     INSERT INTO {table} ({inserted})
     SELECT %s, token.c{token_id}, %s, CASE token.c{refusal} {whens} ELSE %s END, %s, %s, %s, CURRENT_TIMESTAMP
     FROM token
-    RETURNING {q("id")}, {q("created_at")}
+    RETURNING {q(column["id"])}, {q(column["created_at"])}
 )
-SELECT token.*, recorded.{q("id")}, recorded.{q("created_at")} FROM token, recorded
+SELECT token.*, recorded.{q(column["id"])}, recorded.{q(column["created_at"])} FROM token, recorded
 """  # noqa: S608 - table and column names from the models, values as parameters
 
 
