@@ -64,6 +64,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# OCPI requests (machine to machine: no session, cookies, CSRF or HTML) skip the rest: emsp/handlers.py.
+OCPI_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]
+
 ROOT_URLCONF = "emsp.urls"
 WSGI_APPLICATION = "emsp.wsgi.application"
 

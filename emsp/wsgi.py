@@ -1,9 +1,8 @@
-"""WSGI entry point (gunicorn emsp.wsgi)."""
+"""WSGI entry point (gunicorn emsp.wsgi). OCPI requests take a shorter middleware stack: emsp/handlers.py."""
 
 import os
 
-from django.core.wsgi import get_wsgi_application
+from emsp.handlers import get_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "emsp.settings")
-
-application = get_wsgi_application()
+application = get_application()

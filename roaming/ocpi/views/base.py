@@ -81,6 +81,7 @@ class OcpiView(View):
             response = OcpiResponse(status_code=3000, status_message="Internal server error.", http_status=500)
             error_text = f"{type(exc).__name__}: {exc}"
 
+        response["Content-Length"] = str(len(response.content))  # no CommonMiddleware on OCPI requests
         response["X-Request-ID"] = request_id
         response["X-Correlation-ID"] = correlation_id
         if self.module not in CONFIGURATION_MODULES:
