@@ -70,18 +70,15 @@ def tokens_with_verdict() -> QuerySet[Token]:
     return Token.objects.select_related("driver").annotate(refusal=charge_refusal())
 
 
-# Real-time authorization asks these while a driver waits at the charger: compiled once per thread.
+# Real-time authorization asks this while a driver waits at the charger: compiled once per thread.
 token_with_verdict_query = PreparedQuery(
     lambda uid, type: tokens_with_verdict().filter(uid=uid, type=type), "uid", "type"
-)
-_token_with_driver = PreparedQuery(
-    lambda uid, type: Token.objects.select_related("driver").filter(uid=uid, type=type), "uid", "type"
 )
 
 
 def token_get(uid: str, type: str = Token.Type.RFID) -> Token | None:
     """The token with its driver; (uid, type) is unique."""
-    found = _token_with_driver.all(uid=uid, type=type)
+    found = token_with_verdict_query.all(uid=uid, type=type)
     return found[0] if found else None
 
 

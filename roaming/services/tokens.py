@@ -74,12 +74,15 @@ def token_authorize(
     return token, decided, Authorization.objects.create(token=token, allowed=decided.allowed, **fields)
 
 
+# The statement's CASE: refusal index -> the `allowed` value stored with the authorization.
+_ALLOWED_BY_REFUSAL = [value for i, (refused, _) in enumerate(CHARGE_REFUSALS) for value in (i, refused.allowed)]
+
+
 def _authorize_in_one_statement(uid: str, type: str, **fields: Any) -> tuple[Token, Verdict, Authorization] | None:
     query = token_with_verdict_query
     select, params = query.sql(uid=uid, type=type)
     reference = new_authorization_reference()
     evse_uids = Authorization._meta.get_field("evse_uids").get_db_prep_save(fields["evse_uids"], connection)
-    allowed_by_refusal = [value for i, (refused, _) in enumerate(CHARGE_REFUSALS) for value in (i, refused.allowed)]
     with connection.cursor() as cursor:
         cursor.execute(
             _authorize_statement(select, query.width(), query.position("id"), query.position("refusal")),
@@ -87,7 +90,7 @@ def _authorize_in_one_statement(uid: str, type: str, **fields: Any) -> tuple[Tok
                 *params,
                 fields["partner"].pk,
                 reference,
-                *allowed_by_refusal,
+                *_ALLOWED_BY_REFUSAL,
                 Allowed.ALLOWED,
                 fields["location_id"],
                 evse_uids,
