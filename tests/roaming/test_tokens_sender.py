@@ -214,6 +214,26 @@ def test_authorize_is_one_statement_on_postgresql_once_the_caller_is_known(
         assert ocpi.post(_authorize(card.uid), {"location_id": "L1"}).data["allowed"] == "ALLOWED"
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_authorize_statement_is_prepared_after_a_few_runs(ocpi: OcpiTestClient, card: Token) -> None:
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                ['%INSERT INTO "roaming_authorization"%'],
+            )
+            return int(cursor.fetchone()[0])
+
+    # Different values each time, the same statement to PostgreSQL: prepared once it has run five times.
+    for n in range(4):
+        assert ocpi.post(_authorize(card.uid), {"location_id": f"L{n}"}).status_code == 1000
+    assert prepared() == 0
+    for n in range(4, 6):
+        assert ocpi.post(_authorize(card.uid), {"location_id": f"L{n}", "evse_uids": [f"E{n}"]}).status_code == 1000
+    assert prepared() == 1
+    assert Authorization.objects.filter(location_id="L5", evse_uids=["E5"]).count() == 1
+
+
 # --- push to CPOs -------------------------------------------------------------------------------------
 
 
