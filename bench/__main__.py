@@ -184,7 +184,8 @@ def _print_sync(sync: dict[str, Any]) -> None:
     n, full, inc = sync["network"], sync["full"], sync["incremental"]
     print(f"  network: {n['locations']} locations, {n['evses']} EVSEs, {n['connectors']} connectors")
     print(
-        f"  full pull: {full['seconds']:.1f} s, peak RSS {full['peak_rss_mb']:.0f} MB, {full['pages']} pages, "
+        f"  full pull: {full['seconds']:.1f} s ({full['cpu_seconds']:.1f} s CPU in the syncing process), "
+        f"peak RSS {full['peak_rss_mb']:.0f} MB, {full['pages']} pages, "
         f"{full['created']} created"
     )
     print(

@@ -20,12 +20,14 @@ def main() -> None:
     started = time.perf_counter()
     run = sync_partner(partner=partner, module=module, full=mode == "full")
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_mb = usage.ru_maxrss / 1024
     print(
         json.dumps(
             {
                 "seconds": seconds,
                 "peak_rss_mb": peak_mb,
+                "cpu_seconds": usage.ru_utime + usage.ru_stime,
                 "pages": run.pages,
                 "seen": run.seen,
                 "created": run.created,
