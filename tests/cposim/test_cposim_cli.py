@@ -84,8 +84,7 @@ def test_serve_registers_runs_live_and_stops_on_sigterm(emsp: Any) -> None:
             "10",
             "--register-with",
             f"{emsp.base_url}/emsp/versions",
-            "--token-a",
-            emsp.token_a,
+            f"--token-a={emsp.token_a}",  # a token may start with "-"
             "--live",
             "--status-rate",
             "50",

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from typing import Any
 
 from django.conf import settings
@@ -53,9 +54,13 @@ class Command(BaseCommand):
         if simulator:
             self.stdout.write(f"  CPO simulator:        http://127.0.0.1:{options['sim_port']}/ocpi/versions")
         self.stdout.write("Press Ctrl+C to stop.\n")
+        stopping = threading.Event()
+        if simulator:
+            threading.Thread(target=self._watch, args=(simulator, stopping), daemon=True).start()
         try:
             call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, use_threading=True)
         finally:
+            stopping.set()
             if beat:
                 beat.set()
             if simulator and simulator.poll() is None:
@@ -64,6 +69,14 @@ class Command(BaseCommand):
                     simulator.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     simulator.kill()
+
+    def _watch(self, simulator: subprocess.Popen[bytes], stopping: threading.Event) -> None:
+        """Say so when the simulator dies under a running platform, instead of leaving a quiet demo."""
+        code = simulator.wait()
+        if not stopping.is_set():
+            self.stderr.write(
+                f"The CPO simulator stopped (exit code {code}); its output is above. The platform runs on without it."
+            )
 
     def _demo_user(self) -> None:
         user_model = get_user_model()
@@ -97,21 +110,27 @@ class Command(BaseCommand):
             partner.status = Partner.Status.INVITED
             partner.save(update_fields=["status", "updated_at"])
             token_a = partner_new_invitation_token(partner=partner)
-        command = [
-            sys.executable,
-            "-m",
-            "cposim",
-            "serve",
-            "--port",
-            str(options["sim_port"]),
-            "--seed",
-            "42",
-            "--locations",
-            str(options["sim_locations"]),
-            "--register-with",
-            our_versions_url(),
-            "--token-a",
-            token_a,
-            "--live",
-        ]
+        command = simulator_command(
+            port=options["sim_port"],
+            locations=options["sim_locations"],
+            versions_url=our_versions_url(),
+            token_a=token_a,
+        )
         return subprocess.Popen(command)
+
+
+def simulator_command(*, port: int, locations: int, versions_url: str, token_a: str) -> list[str]:
+    """The simulator's command line. Values that may start with "-" (a URL-safe token does one time in 64)
+    are joined to their option with "=", or argparse would read them as an option of their own."""
+    return [
+        sys.executable,
+        "-m",
+        "cposim",
+        "serve",
+        f"--port={port}",
+        "--seed=42",
+        f"--locations={locations}",
+        f"--register-with={versions_url}",
+        f"--token-a={token_a}",
+        "--live",
+    ]
