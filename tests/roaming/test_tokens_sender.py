@@ -220,11 +220,12 @@ def test_authorize_statement_is_prepared_after_a_few_runs(ocpi: OcpiTestClient, 
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-                ['%INSERT INTO "roaming_authorization"%'],
+                [f'%INSERT INTO "{Authorization._meta.db_table}"%'],
             )
             return int(cursor.fetchone()[0])
 
     # Different values each time, the same statement to PostgreSQL: prepared once it has run five times.
+    # (Each test starts with none: psycopg forgets its prepared statements when the test's transaction rolls back.)
     for n in range(4):
         assert ocpi.post(_authorize(card.uid), {"location_id": f"L{n}"}).status_code == 1000
     assert prepared() == 0
