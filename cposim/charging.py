@@ -33,6 +33,13 @@ OCCUPIED = ("CHARGING", "BLOCKED", "RESERVED")
 HOUR = Decimal(3600)
 
 
+PROFILE_TYPES = ("CHEAP", "FAST", "GREEN", "REGULAR")
+
+
+class PreferencesNotTaken(Exception):
+    """No charging preferences for this session: unknown here, or its EVSE is not CHARGING_PREFERENCES_CAPABLE."""
+
+
 class ChargingError(Exception):
     """A session cannot start or stop; `result` is the matching CommandResultType."""
 
@@ -250,6 +257,37 @@ class Charging:
             log.info("session %s ACTIVE at %s W", session_id, run.power_w)
             self.set_evse_status(index, evse["uid"], "CHARGING")
             return session
+
+    def set_preferences(self, session_id: str, preferences: dict[str, Any]) -> str:
+        """The ChargingPreferencesResponse to the driver's wishes (already checked for shape); accepted ones are
+        kept. This CPO has no energy-mix signal (GREEN), needs a departure time to charge CHEAP, and says
+        NOT_POSSIBLE when the energy needed cannot flow before departure at this session's power."""
+        with self.lock:
+            if self.store.get("session", session_id) is None:
+                raise PreferencesNotTaken(f"Unknown session {session_id}")
+            run = self.runs.get(session_id)
+            if run is None:
+                return "NOT_POSSIBLE"  # the session has ended
+            evse = find_evse(render_location(self.network, self.overlay, run.location_index), run.evse_uid)
+            if evse is None or "CHARGING_PREFERENCES_CAPABLE" not in evse.get("capabilities", []):
+                raise PreferencesNotTaken(f"EVSE {run.evse_uid} does not take charging preferences")
+            profile = preferences["profile_type"]
+            if profile not in PROFILE_TYPES or profile == "GREEN":
+                return "PROFILE_TYPE_NOT_SUPPORTED"
+            departure = preferences.get("departure_time")
+            if profile == "CHEAP" and not departure:
+                return "DEPARTURE_REQUIRED"
+            if departure:
+                now = self.clock.epoch()
+                self._progress(run, now)
+                seconds_left = int(protocol.parse_dt(departure).timestamp()) - now
+                need = preferences.get("energy_need")
+                need_wh = int(dec(need) * 1000) if need is not None else 0
+                if seconds_left <= 0 or run.energy_wh + run.power_w * seconds_left // 3600 < need_wh:
+                    return "NOT_POSSIBLE"
+            self.store.put("preferences", session_id, dict(preferences))
+            log.info("session %s: charging preferences %s accepted", session_id, profile)
+            return "ACCEPTED"
 
     def _save(self, run: Run, session: dict[str, Any]) -> None:
         self.store.put("session", run.session_id, session)

@@ -11,11 +11,13 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 from cposim import protocol
 from cposim.chaos import Chaos
+from cposim.charging import Charging, PreferencesNotTaken
 from cposim.commands import COMMAND_TYPES, Commands
 from cposim.config import SimConfig
 from cposim.credentials import Caller, Credentials
@@ -84,6 +86,7 @@ class Endpoints:
         store: Store,
         credentials: Credentials,
         commands: Commands,
+        charging: Charging,
         chaos: Chaos,
         base_url: Callable[[], str],
         stopping: threading.Event,
@@ -95,6 +98,7 @@ class Endpoints:
         self.store = store
         self.credentials = credentials
         self.commands = commands
+        self.charging = charging
         self.chaos = chaos
         self.base_url = base_url
         self.stopping = stopping
@@ -170,8 +174,7 @@ class Endpoints:
             return self._tokens(rest, request), None
         if module == "sessions" and len(rest) == 2 and rest[1] == "charging_preferences":
             self._method(request, "PUT")
-            # No EVSE of the simulator is CHARGING_PREFERENCES_CAPABLE; spec: HTTP 404 + 2001.
-            raise _not_found(protocol.INVALID_PARAMETERS, "Charging preferences not supported")
+            return self._charging_preferences(rest[0], self._body(request)), None
         self._method(request, "GET")
         if module == "locations" and rest:
             return self._location_object(rest), None
@@ -311,6 +314,29 @@ class Endpoints:
         if connector is None:
             raise _not_found(protocol.UNKNOWN_LOCATION, "Unknown connector")
         return Response.ok(connector)
+
+    # Sender interface: charging preferences --------------------------------------------------
+
+    def _charging_preferences(self, session_id: str, body: Any) -> Response:
+        if not isinstance(body, dict):
+            raise Rejected(
+                Response.error(400, protocol.INVALID_PARAMETERS, "Body must be a ChargingPreferences object")
+            )
+        if not body.get("profile_type"):
+            return Response.error(200, protocol.INVALID_PARAMETERS, "Missing required field: profile_type")
+        try:
+            if body.get("departure_time") is not None:
+                protocol.parse_dt(body["departure_time"])
+            if body.get("energy_need") is not None:
+                Decimal(str(body["energy_need"]))
+        except (ValueError, ArithmeticError):
+            return Response.error(200, protocol.INVALID_PARAMETERS, "Invalid departure_time or energy_need")
+        try:
+            answer = self.charging.set_preferences(session_id, body)
+        except PreferencesNotTaken as exc:
+            # Spec: an EVSE without CHARGING_PREFERENCES_CAPABLE is answered HTTP 404 with 2001.
+            raise _not_found(protocol.INVALID_PARAMETERS, str(exc)) from None
+        return Response.ok(answer)
 
     # Receiver interface: tokens -------------------------------------------------------------
 

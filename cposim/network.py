@@ -317,8 +317,11 @@ class Network:
             capabilities = ["REMOTE_START_STOP_CAPABLE", "RFID_READER"]
             if fast:
                 capabilities += ["CONTACTLESS_CARD_SUPPORT", "CREDIT_CARD_PAYABLE"]
-            elif any(spec[1] == "SOCKET" for spec in template.connectors):
-                capabilities.append("UNLOCK_CAPABLE")
+            else:
+                # Smart charging over a long AC stay: the driver's preferences shape the charge.
+                capabilities.append("CHARGING_PREFERENCES_CAPABLE")
+                if any(spec[1] == "SOCKET" for spec in template.connectors):
+                    capabilities.append("UNLOCK_CAPABLE")
             if reservable:
                 capabilities.append("RESERVABLE")
             evse: dict[str, Any] = {

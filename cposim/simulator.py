@@ -149,6 +149,7 @@ class Simulator:
             store=self.store,
             credentials=self.credentials,
             commands=self.command_handler,
+            charging=self.charging,
             chaos=self.chaos,
             base_url=lambda: self.base_url,
             stopping=self._stopping,
@@ -474,6 +475,10 @@ class Simulator:
 
     def session(self, session_id: str) -> dict[str, Any] | None:
         return self.store.get("session", session_id)
+
+    def charging_preferences(self, session_id: str) -> dict[str, Any] | None:
+        """The preferences this CPO last accepted for the session."""
+        return self.store.get("preferences", session_id)
 
     def active_session_ids(self) -> list[str]:
         return list(self.charging.runs)

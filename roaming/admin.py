@@ -7,9 +7,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
@@ -23,6 +25,7 @@ from roaming.models import (
     LIVE_SESSION_STATUSES,
     Authorization,
     Cdr,
+    ChargingPreferencesRequest,
     ChargingSession,
     Command,
     Connector,
@@ -40,6 +43,7 @@ from roaming.models import (
     TokenPushCursor,
 )
 from roaming.services import partners as partner_services
+from roaming.services.charging_preferences import PreferencesRefused, session_preferences_send
 from roaming.services.partners import HandshakeError
 from roaming.services.schedules import MODULES, RECORD_MODULES
 from roaming.services.tokens import token_changes_enqueue, token_push_cursor, token_push_partners
@@ -525,6 +529,36 @@ def _money(excl_vat: Any, incl_vat: Any, currency: str) -> str:
     return text + (f" ({incl_vat.normalize():f} incl. VAT)" if incl_vat is not None else "")
 
 
+class PreferencesForm(forms.Form):
+    profile_type = forms.ChoiceField(choices=ChargingPreferencesRequest.ProfileType.choices)
+    departure_time = forms.DateTimeField(required=False, help_text="UTC, e.g. 2026-11-25 18:30.")
+    energy_need = forms.DecimalField(
+        required=False, min_value=0, max_digits=9, decimal_places=3, help_text="kWh needed by departure."
+    )
+    discharge_allowed = forms.BooleanField(required=False, help_text="The car may feed energy back (V2G).")
+
+
+class PreferencesInline(admin.TabularInline[ChargingPreferencesRequest, ChargingSession]):
+    model = ChargingPreferencesRequest
+    extra = 0
+    fields = (
+        "created_at",
+        "profile_type",
+        "departure_time",
+        "energy_need",
+        "discharge_allowed",
+        "state",
+        "response",
+        "error",
+    )
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = "charging preferences sent to the CPO"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(ChargingSession)
 class ChargingSessionAdmin(ReadOnlyAdmin):
     list_display = (
@@ -544,6 +578,51 @@ class ChargingSessionAdmin(ReadOnlyAdmin):
     list_select_related = ("driver__user", "location", "partner")
     show_full_result_count = False
     ordering = ("-start_date_time",)
+    readonly_fields = ("charging_preferences",)
+    inlines = (PreferencesInline,)
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(self.preferences_view)
+        name = "roaming_chargingsession_preferences"
+        return [path("<path:object_id>/charging-preferences/", view, name=name), *super().get_urls()]
+
+    @admin.display(description="Charging preferences")
+    def charging_preferences(self, obj: ChargingSession) -> str:
+        current = selectors.preferences_in_force(obj)
+        text = f"{current.profile_type} (accepted {current.answered_at:%Y-%m-%d %H:%M})" if current else "none accepted"
+        if not obj.is_live:
+            return text
+        url = reverse("admin:roaming_chargingsession_preferences", args=[obj.pk])
+        return format_html('{} · <a href="{}">Send charging preferences to the CPO</a>', text, url)
+
+    def preferences_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Staff send a driver's charging preferences for a live session (e.g. on the phone with the driver)."""
+        if not request.user.has_perm("roaming.add_chargingpreferencesrequest"):
+            raise PermissionDenied
+        session = get_object_or_404(ChargingSession.objects.select_related("partner"), pk=object_id)
+        form = PreferencesForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                sent = session_preferences_send(session, **form.cleaned_data)
+            except PreferencesRefused as exc:
+                form.add_error(None, exc.message)
+            else:
+                accepted = sent.response == ChargingPreferencesRequest.Response.ACCEPTED
+                outcome = sent.response or sent.get_state_display()
+                self.message_user(
+                    request,
+                    f"{session.ocpi_id}: the CPO answered {outcome}. {sent.error}".strip(),
+                    messages.SUCCESS if accepted else messages.WARNING,
+                )
+                return HttpResponseRedirect(reverse("admin:roaming_chargingsession_change", args=[session.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "session": session,
+            "title": f"Charging preferences for session {session.ocpi_id}",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/roaming/chargingsession/charging_preferences.html", context)
 
     @admin.display(description="Party")
     def party(self, obj: ChargingSession) -> str:

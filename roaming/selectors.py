@@ -8,6 +8,7 @@ from drivers.models import TokenChange
 from roaming.models import (
     Authorization,
     Cdr,
+    ChargingPreferencesRequest,
     ChargingSession,
     Command,
     Connector,
@@ -90,3 +91,12 @@ def cdr_of_parties(pk: int, parties: frozenset[Party]) -> Cdr | None:
     """A stored CDR, only if it belongs to one of the asking connection's parties."""
     cdr = Cdr.objects.filter(pk=pk).first()
     return cdr if cdr is not None and (cdr.country_code, cdr.party_id) in parties else None
+
+
+def preferences_in_force(session: ChargingSession) -> ChargingPreferencesRequest | None:
+    """The charging preferences the CPO charges this session by: the latest it accepted."""
+    return (
+        session.preference_requests.filter(response=ChargingPreferencesRequest.Response.ACCEPTED)
+        .order_by("-created_at", "-pk")
+        .first()
+    )

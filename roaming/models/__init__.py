@@ -4,7 +4,7 @@ from .commands import Command
 from .locations import Connector, Evse, EvseStatus, EvseStatusChange, Location
 from .partners import CredentialsToken, Partner, PartnerEndpoint, PartnerRole, hash_token, new_token
 from .requestlog import OcpiRequestLog
-from .sessions import LIVE_SESSION_STATUSES, ChargingSession, SessionStatus
+from .sessions import LIVE_SESSION_STATUSES, ChargingPreferencesRequest, ChargingSession, SessionStatus
 from .sync import SyncRun
 from .tariffs import PriceComponent, Tariff, TariffElement
 from .tokenpush import TokenPushCursor
@@ -13,6 +13,7 @@ __all__ = [
     "LIVE_SESSION_STATUSES",
     "Authorization",
     "Cdr",
+    "ChargingPreferencesRequest",
     "ChargingSession",
     "Command",
     "Connector",

@@ -90,3 +90,51 @@ class ChargingSession(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in LIVE_SESSION_STATUSES
+
+
+class ChargingPreferencesRequest(models.Model):
+    """Charging preferences we sent a CPO for one of its sessions (OCPI 2.2.1), and what it answered.
+
+    Each request is kept: the driver may change their mind during a session, and the latest ACCEPTED one is
+    what the CPO charges by (it also decides which of a connector's tariffs applies: PROFILE_CHEAP, ...).
+    """
+
+    class ProfileType(models.TextChoices):
+        CHEAP = "CHEAP"
+        FAST = "FAST"
+        GREEN = "GREEN"
+        REGULAR = "REGULAR"
+
+    class State(models.TextChoices):
+        PENDING = "PENDING", "Stored, not yet answered"
+        ANSWERED = "ANSWERED", "The CPO answered (see response)"
+        NOT_SUPPORTED = "NOT_SUPPORTED", "The CPO takes no charging preferences for this EVSE"
+        FAILED = "FAILED", "Could not be delivered to the CPO"
+
+    class Response(models.TextChoices):
+        ACCEPTED = "ACCEPTED"
+        DEPARTURE_REQUIRED = "DEPARTURE_REQUIRED"
+        ENERGY_NEED_REQUIRED = "ENERGY_NEED_REQUIRED"
+        NOT_POSSIBLE = "NOT_POSSIBLE"
+        PROFILE_TYPE_NOT_SUPPORTED = "PROFILE_TYPE_NOT_SUPPORTED"
+
+    session = models.ForeignKey(ChargingSession, on_delete=models.CASCADE, related_name="preference_requests")
+    profile_type = models.CharField(max_length=8, choices=ProfileType.choices)
+    departure_time = models.DateTimeField(null=True, blank=True)
+    energy_need = models.DecimalField(
+        max_digits=9, decimal_places=3, null=True, blank=True, help_text="kWh the driver wants by departure."
+    )
+    discharge_allowed = models.BooleanField(default=False)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    # Not limited to the choices: a value from a newer spec edition is kept as sent.
+    response = models.CharField(max_length=32, choices=Response.choices, blank=True)
+    error = models.TextField(blank=True, help_text="Why it was not delivered, or the CPO's refusal.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "charging preferences request"
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.profile_type} for {self.session.ocpi_id}: {self.response or self.state}"

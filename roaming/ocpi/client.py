@@ -99,9 +99,11 @@ class OcpiClient:
         self.correlation_id = str(uuid.uuid4())
 
     @classmethod
-    def for_partner(cls, partner: Partner, **kwargs: Any) -> OcpiClient:
-        role = partner.roles.order_by("pk").first()
-        to_party = (role.country_code, role.party_id) if role else None
+    def for_partner(cls, partner: Partner, *, to_party: tuple[str, str] | None = None, **kwargs: Any) -> OcpiClient:
+        """A client for the partner; functional calls address `to_party`, by default its first party."""
+        if to_party is None:
+            role = partner.roles.order_by("pk").first()
+            to_party = (role.country_code, role.party_id) if role else None
         return cls(
             partner.outgoing_token, partner=partner, base64_token=partner.token_base64, to_party=to_party, **kwargs
         )

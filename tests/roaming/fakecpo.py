@@ -23,6 +23,7 @@ from roaming.models import Partner, PartnerEndpoint
 
 TOKENS_URL = "https://cpo.example.com/ocpi/2.2.1/tokens"
 COMMANDS_URL = "https://cpo.example.com/ocpi/2.2.1/commands"
+SESSIONS_URL = "https://cpo.example.com/ocpi/2.2.1/sessions"
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Call:
     method: str
     url: str
     body: Any
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -42,10 +44,12 @@ class FakeCpo:
     command_timeout: int = 30
     # Runs while the CPO handles a command POST, before it answers (e.g. to post the result early).
     on_command: Callable[[Call], None] | None = None
+    # The ChargingPreferencesResponse; "" answers HTTP 404 + 2001 (the EVSE takes no preferences).
+    preferences_response: str = "ACCEPTED"
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         data = kwargs.get("data")
-        call = Call(method, url, json.loads(data) if data else None)
+        call = Call(method, url, json.loads(data) if data else None, dict(kwargs.get("headers") or {}))
         self.calls.append(call)
         if self.down or (self.down_for and self.down_for in url):
             return _response(method, url, 500, {"status_code": 3000, "status_message": "down"})
@@ -56,6 +60,10 @@ class FakeCpo:
                 self.on_command(call)
             data = {"result": self.command_response, "timeout": self.command_timeout}
             return _response(method, url, 200, {"data": data, "status_code": 1000})
+        if url.startswith(SESSIONS_URL) and url.endswith("/charging_preferences"):
+            if not self.preferences_response:
+                return _response(method, url, 404, {"status_code": 2001, "status_message": "not capable"})
+            return _response(method, url, 200, {"data": self.preferences_response, "status_code": 1000})
         return _response(method, url, 200, {"status_code": 1000})
 
     def puts(self) -> list[Call]:
