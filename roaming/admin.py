@@ -599,8 +599,9 @@ class ChargingSessionAdmin(ReadOnlyAdmin):
         """Staff send a driver's charging preferences for a live session (e.g. on the phone with the driver)."""
         if not request.user.has_perm("roaming.add_chargingpreferencesrequest"):
             raise PermissionDenied
-        session = get_object_or_404(ChargingSession.objects.select_related("partner"), pk=object_id)
-        form = PreferencesForm(request.POST or None)
+        session = get_object_or_404(ChargingSession.objects.select_related("partner", "token"), pk=object_id)
+        default = session.token.default_profile_type if session.token else ""
+        form = PreferencesForm(request.POST or None, initial={"profile_type": default or "REGULAR"})
         if request.method == "POST" and form.is_valid():
             try:
                 sent = session_preferences_send(session, **form.cleaned_data)

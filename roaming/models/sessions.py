@@ -12,6 +12,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from drivers.models import Token
+
 
 class SessionStatus(models.TextChoices):
     PENDING = "PENDING"
@@ -99,11 +101,7 @@ class ChargingPreferencesRequest(models.Model):
     what the CPO charges by (it also decides which of a connector's tariffs applies: PROFILE_CHEAP, ...).
     """
 
-    class ProfileType(models.TextChoices):
-        CHEAP = "CHEAP"
-        FAST = "FAST"
-        GREEN = "GREEN"
-        REGULAR = "REGULAR"
+    ProfileType = Token.ProfileType  # the profiles a token may also name as its default
 
     class State(models.TextChoices):
         PENDING = "PENDING", "Stored, not yet answered"

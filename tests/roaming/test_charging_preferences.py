@@ -11,11 +11,13 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from drivers.models import Token
+from drivers.services import token_issue
 from roaming.models import ChargingPreferencesRequest, ChargingSession, Evse, Location, Partner, PartnerEndpoint
 from roaming.selectors import preferences_in_force
 from roaming.services.charging_preferences import PreferencesRefused, session_preferences_send
 from tests.roaming.conftest import registered_partner
-from tests.roaming.fakecpo import SESSIONS_URL, FakeCpo, connect, install_fake_cpo
+from tests.roaming.fakecpo import SESSIONS_URL, FakeCpo, connect, install_fake_cpo, make_driver
 
 pytestmark = pytest.mark.django_db
 
@@ -177,7 +179,14 @@ def test_staff_send_preferences_from_the_session_page(
     page = f"/admin/roaming/chargingsession/{session.pk}/change/"
     form_url = f"/admin/roaming/chargingsession/{session.pk}/charging-preferences/"
     assert form_url in admin_client.get(page).content.decode()
-    assert admin_client.get(form_url).status_code == 200
+    # The form starts from the profile the driver's card names as its default.
+    driver = make_driver()
+    session.token = token_issue(driver=driver, uid="04A1B2C3")
+    Token.objects.filter(pk=session.token.pk).update(default_profile_type="FAST")
+    session.save()
+    form = admin_client.get(form_url)
+    assert form.status_code == 200
+    assert '<option value="FAST" selected>' in form.content.decode()
 
     answer = admin_client.post(
         form_url, {"profile_type": "CHEAP", "departure_time": "2026-11-25 18:30", "energy_need": "12"}, follow=True
