@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -49,7 +50,19 @@ class TokenAdmin(admin.ModelAdmin[Token]):
     list_select_related = ("driver__user",)
     raw_id_fields = ("driver",)
     readonly_fields = ("contract_id", "status", "last_updated", "created_at")
-    actions = ("block", "unblock", "report_lost")
+    actions = ("activate", "block", "unblock", "report_lost")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Token | None = None) -> tuple[str, ...]:
+        # A token is its (uid, type) at every CPO: another card is another token, never an edit.
+        fixed = ("uid", "type", "driver") if obj is not None else ()
+        return (*self.readonly_fields, *fixed)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {"issuer": settings.OCPI_BUSINESS_NAME, **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request: HttpRequest, obj: Token, form: Any, change: bool) -> None:
+        # Through the service: a new token needs its eMAID, and CPOs must hear of every edit.
+        services.token_save(token=obj)
 
     def _each(self, request: HttpRequest, queryset: QuerySet[Token], change: Callable[..., Token], done: str) -> None:
         for token in queryset:
@@ -59,6 +72,10 @@ class TokenAdmin(admin.ModelAdmin[Token]):
                 self.message_user(request, f"{token}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, f"{token}: {done}; every connected CPO will be told.")
+
+    @admin.action(description="Activate (an issued card the driver has received)")
+    def activate(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
+        self._each(request, queryset, services.token_activate, "activated")
 
     @admin.action(description="Block (refuse charging everywhere)")
     def block(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:

@@ -63,6 +63,19 @@ def token_issue(
     return token
 
 
+def token_save(*, token: Token) -> Token:
+    """Save a token staff created or edited by hand (back office). A new one gets an eMAID, our issuer and
+    its driver's language; every save is stamped and logged like any other change, so CPOs get it."""
+    with transaction.atomic():
+        new = token._state.adding
+        if new:
+            token.contract_id = token.contract_id or new_contract_id()
+            token.issuer = token.issuer or settings.OCPI_BUSINESS_NAME
+            token.language = token.language or token.driver.language
+        _changed(token, "issued" if new else "edited")
+    return token
+
+
 def _transition(token: Token, *, to: str, allowed_from: tuple[str, ...], reason: str) -> Token:
     with transaction.atomic():
         locked = Token.objects.select_for_update().get(pk=token.pk)

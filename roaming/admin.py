@@ -453,11 +453,15 @@ class TokenPushCursorAdmin(ReadOnlyAdmin):
 
 
 class RoamingTokenAdmin(TokenAdmin):
-    """The drivers' token admin, plus: a block, unblock or loss is pushed to every CPO at once. (`drivers`
+    """The drivers' token admin, plus: every change staff make is pushed to every CPO at once. (`drivers`
     cannot call `roaming`; the periodic push would pick the change up within a minute anyway.)"""
 
     def _each(self, request: HttpRequest, queryset: QuerySet[Token], change: Any, done: str) -> None:
         super()._each(request, queryset, change, done)
+        token_changes_enqueue()
+
+    def save_model(self, request: HttpRequest, obj: Token, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
         token_changes_enqueue()
 
 

@@ -408,3 +408,53 @@ def test_admin_block_action_pushes_at_once(
         )
     assert reply.status_code == 200
     assert fake_cpo.puts()[-1].body["valid"] is False
+
+
+def test_tokens_added_and_edited_in_the_admin_reach_the_cpo(
+    connected: Partner,
+    fake_cpo: FakeCpo,
+    driver: Driver,
+    admin_client: Client,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    form = {
+        "driver": driver.pk,
+        "uid": "0A0B0C0D",
+        "type": "RFID",
+        "visual_number": "CARD-77",
+        "issuer": "Example EMSP",
+        "whitelist": "ALLOWED",
+        "group_id": "",
+        "language": "",
+        "default_profile_type": "",
+        "energy_contract_supplier": "",
+        "energy_contract_id": "",
+        "expires_at_0": "",
+        "expires_at_1": "",
+    }
+    assert 'value="Example EMSP"' in admin_client.get("/admin/drivers/token/add/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post("/admin/drivers/token/add/", form).status_code == 302
+    card = Token.objects.get(uid="0A0B0C0D")
+    assert card.contract_id.startswith("NL-EMS-C")
+    assert (card.status, card.language) == (Token.Status.ISSUED, driver.language)
+    added = fake_cpo.puts()[-1]
+    assert added.url.endswith("/NL/EMS/0A0B0C0D?type=RFID")
+    assert (added.body["contract_id"], added.body["valid"]) == (card.contract_id, False)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post("/admin/drivers/token/", {"action": "activate", "_selected_action": [card.pk]})
+    assert fake_cpo.puts()[-1].body["valid"] is True
+
+    change_url = f"/admin/drivers/token/{card.pk}/change/"
+    assert 'name="uid"' not in admin_client.get(change_url).content.decode()  # another uid is another token
+    before = Token.objects.get(pk=card.pk).last_updated
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post(change_url, {**form, "uid": "FFFFFFFF", "whitelist": "NEVER"}).status_code == 302
+
+    card.refresh_from_db()
+    assert (card.uid, card.whitelist) == ("0A0B0C0D", "NEVER")
+    assert card.last_updated > before
+    assert list(card.changes.values_list("reason", flat=True).order_by("pk")) == ["issued", "activated", "edited"]
+    edited = fake_cpo.puts()[-1]
+    assert (edited.body["uid"], edited.body["whitelist"]) == ("0A0B0C0D", "NEVER")
