@@ -422,8 +422,10 @@ class Simulator:
         token: dict[str, Any] | None = None,
         connector_id: str | None = None,
         auth_method: str = "WHITELIST",
+        authorization_reference: str | None = None,
     ) -> dict[str, Any]:
-        """Start a session without asking the EMSP (a whitelisted token); returns the Session."""
+        """Start a session without asking the EMSP (a whitelisted token); returns the Session. With an
+        `authorization_reference` it is, say, the charger starting a commanded session after all."""
         self._settle()
         if token is None:
             party = self.credentials.peer_party() or ("NL", "EMS")
@@ -440,6 +442,7 @@ class Simulator:
             connector_id=connector_id,
             cdr_token=token,
             auth_method=auth_method,
+            authorization_reference=authorization_reference,
         )
 
     def advance(self, seconds: int) -> list[dict[str, Any]]:

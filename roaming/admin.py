@@ -582,13 +582,19 @@ class ChargingSessionAdmin(ReadOnlyAdmin):
     list_select_related = ("driver__user", "location", "partner")
     show_full_result_count = False
     ordering = ("-start_date_time",)
-    readonly_fields = ("charging_preferences",)
+    readonly_fields = ("started_by", "charging_preferences")
     inlines = (PreferencesInline,)
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view(self.preferences_view)
         name = "roaming_chargingsession_preferences"
         return [path("<path:object_id>/charging-preferences/", view, name=name), *super().get_urls()]
+
+    @admin.display(description="Started by command")
+    def started_by(self, obj: ChargingSession) -> str:
+        # Whatever the command's result said: a charger may start after a TIMEOUT or FAILED one.
+        command = selectors.command_for_authorization_reference(obj.authorization_reference)
+        return format_html("{} (result {})", _admin_link(command), command.result or "pending") if command else "-"
 
     @admin.display(description="Charging preferences")
     def charging_preferences(self, obj: ChargingSession) -> str:

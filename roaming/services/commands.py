@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from drivers.models import Token
 from drivers.selectors import Allowed, token_with_verdict
-from roaming.models import Authorization, Command, Location, Partner, PartnerEndpoint
+from roaming.models import Authorization, ChargingSession, Command, Location, Partner, PartnerEndpoint
 from roaming.ocpi.client import OcpiClient, OcpiClientError
 from roaming.ocpi.v2_2_1 import CommandResponse
 from roaming.ocpi.v2_2_1.commands import CancelReservation, ReserveNow, StartSession, StopSession, UnlockConnector
@@ -102,9 +102,11 @@ def _create_and_send(
     body: dict[str, Any],
     token: Token | None = None,
     authorize: Authorization | None = None,
+    to_party: Party | None = None,
     **fields: str,
 ) -> Command:
-    """Store the command (and its authorization) first, commit, then POST it once."""
+    """Store the command (and its authorization) first, commit, then POST it once, addressed to the party
+    that owns the location or session (`to_party`; a CPO platform may host several)."""
     url = _commands_url(partner)
     command = Command(partner=partner, type=command_type, token=token, **fields)
     if authorize is not None:
@@ -118,12 +120,13 @@ def _create_and_send(
         if authorize is not None:
             authorize.save()
         command.save()
-    return _send(command, f"{url}/{command_type}")
+    return _send(command, f"{url}/{command_type}", to_party)
 
 
-def _send(command: Command, url: str) -> Command:
+def _send(command: Command, url: str, to_party: Party | None) -> Command:
     try:
-        answer = OcpiClient.for_partner(command.partner).post(url, command.request, module="commands")
+        client = OcpiClient.for_partner(command.partner, to_party=to_party)
+        answer = client.post(url, command.request, module="commands")
         response = CommandResponse.model_validate(answer.data)
     except OcpiClientError as exc:
         return _delivery_failed(command, str(exc))
@@ -197,6 +200,7 @@ def command_start_session(
         body=body,
         token=token,
         authorize=_authorization(location.partner, token, location.ocpi_id, evse_uid),
+        to_party=(location.country_code, location.party_id),
         location_id=location.ocpi_id,
         evse_uid=evse_uid or "",
         connector_id=connector_id or "",
@@ -205,11 +209,17 @@ def command_start_session(
 
 def command_stop_session(session_id: str, partner: Partner) -> Command:
     """Ask the CPO to stop one of its sessions (the session id is the CPO's)."""
+    party = (
+        ChargingSession.objects.filter(partner=partner, ocpi_id=session_id)
+        .values_list("country_code", "party_id")
+        .first()
+    )
     return _create_and_send(
         partner=partner,
         command_type=Command.Type.STOP_SESSION,
         model=StopSession,
         body={"session_id": session_id},
+        to_party=party,
         session_id=session_id,
     )
 
@@ -243,6 +253,7 @@ def command_reserve_now(
         body=body,
         token=token,
         authorize=authorization,
+        to_party=(location.country_code, location.party_id),
         location_id=location.ocpi_id,
         evse_uid=evse_uid or "",
         reservation_id=reservation_id,
@@ -269,6 +280,7 @@ def command_unlock_connector(
         command_type=Command.Type.UNLOCK_CONNECTOR,
         model=UnlockConnector,
         body={"location_id": location.ocpi_id, "evse_uid": evse_uid, "connector_id": connector_id},
+        to_party=(location.country_code, location.party_id),
         location_id=location.ocpi_id,
         evse_uid=evse_uid,
         connector_id=connector_id,

@@ -19,7 +19,7 @@ from django.utils import timezone
 from cposim import Simulator
 from drivers.models import Driver, Token
 from drivers.services import token_block, token_issue
-from roaming.models import Authorization, Command, Partner, TokenPushCursor
+from roaming.models import Authorization, ChargingSession, Command, Partner, TokenPushCursor
 from roaming.ocpi.client import OcpiClient
 from roaming.selectors import command_for_authorization_reference, token_changes_pending
 from roaming.services.commands import command_start_session, command_stop_session, commands_time_out
@@ -286,6 +286,43 @@ def test_a_result_that_never_comes_becomes_timeout(partner: Partner, sim: Simula
     command.refresh_from_db()
     assert (command.state, command.result, command.result_local) == ("DONE", "TIMEOUT", True)
     assert command_for_authorization_reference(command.authorization_reference) == command
+
+
+@pytest.mark.parametrize(("forced", "recorded"), [("NONE", "TIMEOUT"), ("FAILED", "FAILED")])
+def test_a_session_the_charger_starts_after_a_timeout_or_failed_result_is_accepted_and_linked(
+    partner: Partner, sim: Simulator, driver: Driver, admin_client: Client, forced: str, recorded: str
+) -> None:
+    card = token_issue(driver=driver, uid=f"CARD-{forced}")
+    ((location_id, evse_uid),) = _available_evses(sim, 1)
+    sim.command_results["START_SESSION"] = forced
+    command = command_start_session(card, location_id, evse_uid)
+    sim.flush()
+    command.refresh_from_db()
+    assert command.deadline is not None
+    commands_time_out(now=command.deadline + timedelta(seconds=1))
+    command.refresh_from_db()
+    assert (command.state, command.result) == ("DONE", recorded)
+    assert not ChargingSession.objects.exists()
+
+    # The charger starts after all (field notes 4): the CPO pushes the session with the command's reference.
+    cdr_token = {"country_code": "NL", "party_id": "EMS", "uid": card.uid, "type": "RFID"}
+    started = sim.start_session(
+        location_id,
+        evse_uid,
+        token={**cdr_token, "contract_id": card.contract_id},
+        auth_method="COMMAND",
+        authorization_reference=command.authorization_reference,
+    )
+
+    session = ChargingSession.objects.get(ocpi_id=started["id"])
+    assert (session.status, session.token, session.driver) == ("ACTIVE", card, driver)
+    assert session.authorization_reference == command.authorization_reference
+    assert command_for_authorization_reference(session.authorization_reference) == command
+    command.refresh_from_db()
+    assert command.result == recorded  # the command's own record is not rewritten
+    page = admin_client.get(f"/admin/roaming/chargingsession/{session.pk}/change/").content.decode()
+    assert f"/admin/roaming/command/{command.pk}/change/" in page
+    assert f"(result {recorded})" in page
 
 
 def test_a_command_result_from_another_partner_is_404(

@@ -4,6 +4,7 @@ command's own response_url."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
 
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from drivers.models import Driver, Token
 from drivers.services import token_block, token_issue
-from roaming.models import Authorization, Command, Partner
+from roaming.models import Authorization, ChargingSession, Command, Location, Partner
 from roaming.ocpi.v2_2_1.commands import StartSession
 from roaming.selectors import command_for_authorization_reference
 from roaming.services.commands import (
@@ -290,3 +291,28 @@ def test_admin_lists_commands(partner: Partner, fake_cpo: FakeCpo, card: Token, 
     assert admin_client.get(f"/admin/roaming/command/{command.pk}/change/").status_code == 200
     authorizations = admin_client.get("/admin/roaming/authorization/?source__exact=command")
     assert command.authorization_reference in authorizations.content.decode()
+
+
+def test_commands_are_addressed_to_the_party_that_owns_the_location_or_session(
+    cpo: tuple[Partner, str], fake_cpo: FakeCpo, card: Token
+) -> None:
+    """The CPO platform hosts BE/BEC and DE/ALL: a command about a DE/ALL location goes to DE/ALL."""
+    partner = connect(cpo[0])
+    now = timezone.now()
+    location = Location.objects.create(
+        partner=partner, country_code="DE", party_id="ALL", ocpi_id="LOC-DE", address="Hauptstr. 1", city="Köln",
+        country="DEU", latitude=Decimal("50.94"), longitude=Decimal("6.96"), last_updated=now,
+    )  # fmt: skip
+    ChargingSession.objects.create(
+        partner=partner, country_code="DE", party_id="ALL", ocpi_id="S-DE", status="ACTIVE", start_date_time=now,
+        kwh=0, auth_method="COMMAND", ocpi_location_id=location.ocpi_id, evse_uid="E1", connector_id="1",
+        currency="EUR", token_uid=card.uid, token_type="RFID", contract_id=card.contract_id, last_updated=now,
+    )  # fmt: skip
+
+    command_start_session(card, "LOC-DE", "E1")
+    command_unlock_connector("LOC-DE", "E1", "1")
+    command_stop_session("S-DE", partner)
+    command_cancel_reservation("R1", partner)  # nothing tells the party: the connection's first
+
+    to = [(c.headers["OCPI-to-country-code"], c.headers["OCPI-to-party-id"]) for c in fake_cpo.calls]
+    assert to == [("DE", "ALL"), ("DE", "ALL"), ("DE", "ALL"), ("BE", "BEC")]
