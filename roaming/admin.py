@@ -46,7 +46,12 @@ from roaming.services import partners as partner_services
 from roaming.services.charging_preferences import PreferencesRefused, session_preferences_send
 from roaming.services.partners import HandshakeError
 from roaming.services.schedules import MODULES, RECORD_MODULES
-from roaming.services.tokens import token_changes_enqueue, token_push_cursor, token_push_partners
+from roaming.services.tokens import (
+    token_changes_enqueue,
+    token_push_cursor,
+    token_push_partners,
+    token_push_skip_head,
+)
 from roaming.tasks import push_tokens_task, sync_partner_task
 
 
@@ -429,7 +434,7 @@ class TokenPushCursorAdmin(ReadOnlyAdmin):
         "next_attempt_at",
     )
     list_select_related = ("partner",)
-    actions = ("push_now",)
+    actions = ("push_now", "skip_refused_token")
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         # Every partner that takes our tokens is listed, also before its first push.
@@ -450,6 +455,16 @@ class TokenPushCursorAdmin(ReadOnlyAdmin):
         for cursor in queryset.select_related("partner"):
             enqueue(push_tokens_task, cursor.partner_id)
             self.message_user(request, f"{cursor.partner}: push started.")
+
+    @admin.action(description="Skip the first pending token (one the CPO refuses; sent again at its next change)")
+    def skip_refused_token(self, request: HttpRequest, queryset: QuerySet[TokenPushCursor]) -> None:
+        for cursor in queryset.select_related("partner"):
+            token = token_push_skip_head(partner=cursor.partner)
+            if token is None:
+                self.message_user(request, f"{cursor.partner}: nothing to skip.", messages.WARNING)
+                continue
+            enqueue(push_tokens_task, cursor.partner_id)
+            self.message_user(request, f"{cursor.partner}: token {token} skipped; pushing the rest.")
 
 
 class RoamingTokenAdmin(TokenAdmin):

@@ -216,6 +216,22 @@ def push_token_changes(*, partner: Partner, only_when_due: bool = False, limit: 
         TokenPushCursor.objects.filter(pk=cursor.pk).update(locked_until=None)
 
 
+def token_push_skip_head(*, partner: Partner) -> Token | None:
+    """Move the partner's cursor past the first token it has not received: for a token the CPO refuses
+    for good (OCPI 2xxx), which would otherwise hold up every later change, blocks of stolen cards included.
+    Staff decide; the token is sent again at its next change. Returns the token skipped, if any."""
+    cursor = token_push_cursor(partner)
+    ordered = _in_order(token_changes_after(cursor.last_change_id, limit=TOKEN_PUSH_BATCH))
+    if not ordered or ordered[0][1] is None:
+        return None  # nothing pending (or its changes are still settling)
+    token, upto = ordered[0]
+    TokenPushCursor.objects.filter(pk=cursor.pk, last_change_id=cursor.last_change_id).update(
+        last_change_id=upto, failures=0, last_error="", next_attempt_at=None
+    )
+    logger.warning("token push to partner %s: token %s skipped by staff", partner.pk, token.uid)
+    return token
+
+
 def _in_order(changes: list[TokenChange]) -> list[tuple[Token, int | None]]:
     """Each changed token once, in order of first appearance, with how far the cursor may move once it and
     every token before it were delivered (None: not past any change yet)."""

@@ -40,6 +40,7 @@ class FakeCpo:
     down: bool = False  # every request: HTTP 500 + OCPI 3000
     refuse: bool = False  # every request: OCPI 2001 (a permanent error)
     down_for: str = ""  # requests whose URL contains this: HTTP 500 + OCPI 3000
+    refuse_for: str = ""  # requests whose URL contains this: OCPI 2001
     command_response: str = "ACCEPTED"
     command_timeout: int = 30
     # Runs while the CPO handles a command POST, before it answers (e.g. to post the result early).
@@ -53,7 +54,7 @@ class FakeCpo:
         self.calls.append(call)
         if self.down or (self.down_for and self.down_for in url):
             return _response(method, url, 500, {"status_code": 3000, "status_message": "down"})
-        if self.refuse:
+        if self.refuse or (self.refuse_for and self.refuse_for in url):
             return _response(method, url, 200, {"status_code": 2001, "status_message": "refused"})
         if url.startswith(COMMANDS_URL):
             if self.on_command is not None:

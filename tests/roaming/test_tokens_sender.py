@@ -343,6 +343,49 @@ def test_a_refused_push_is_permanent_and_stays_pending(connected: Partner, fake_
     assert token_changes_pending(TokenPushCursor.objects.get(partner=connected)) == 1
 
 
+def test_staff_skip_a_token_the_cpo_refuses_and_the_changes_after_it_flow(
+    connected: Partner,
+    fake_cpo: FakeCpo,
+    driver: Driver,
+    admin_client: Client,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    refused = token_issue(driver=driver, uid="BAD")
+    stolen = token_issue(driver=driver, uid="STOLEN")
+    token_block(token=stolen)
+    fake_cpo.refuse_for = "/BAD?"
+    assert push_token_changes(partner=connected).permanent
+    cursor = TokenPushCursor.objects.get(partner=connected)
+    assert token_changes_pending(cursor) == 3  # the stolen card's block waits behind the refused token
+
+    with django_capture_on_commit_callbacks(execute=True):
+        page = admin_client.post(
+            "/admin/roaming/tokenpushcursor/",
+            {"action": "skip_refused_token", "_selected_action": [cursor.pk]},
+            follow=True,
+        )
+    assert f"token {refused} skipped; pushing the rest" in page.content.decode()
+    cursor.refresh_from_db()
+    assert token_changes_pending(cursor) == 0
+    assert (cursor.failures, cursor.last_error) == (0, "")
+    assert [(c.body["uid"], c.body["valid"]) for c in fake_cpo.puts()] == [("BAD", True), ("STOLEN", False)]
+
+    # The skipped token is sent again at its next change (and refused again, for staff to see).
+    token_block(token=refused)
+    assert push_token_changes(partner=connected).permanent
+    assert fake_cpo.puts()[-1].body["uid"] == "BAD"
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            "/admin/roaming/tokenpushcursor/", {"action": "skip_refused_token", "_selected_action": [cursor.pk]}
+        )
+    nothing = admin_client.post(
+        "/admin/roaming/tokenpushcursor/",
+        {"action": "skip_refused_token", "_selected_action": [cursor.pk]},
+        follow=True,
+    )
+    assert "nothing to skip" in nothing.content.decode()
+
+
 def test_the_task_does_not_raise_in_process_and_the_next_run_delivers(
     connected: Partner, fake_cpo: FakeCpo, driver: Driver
 ) -> None:
