@@ -41,6 +41,14 @@ class DriverAdmin(admin.ModelAdmin[Driver]):
     raw_id_fields = ("user",)
     inlines = (TokenInline,)
 
+    def save_model(self, request: HttpRequest, obj: Driver, form: Any, change: bool) -> None:
+        standing = obj.standing
+        if change and "standing" in form.changed_data:
+            obj.standing = form.initial["standing"]  # changed by the service, which tells the CPOs
+        super().save_model(request, obj, form, change)
+        if obj.standing != standing:
+            obj.standing = services.driver_set_standing(driver=obj, standing=standing).standing
+
 
 @admin.register(Token)
 class TokenAdmin(admin.ModelAdmin[Token]):

@@ -90,8 +90,9 @@ class Token(models.Model):
 
     @property
     def valid(self) -> bool:
-        """OCPI `valid`: may this token charge at all (before per-session checks)?"""
-        return self.status == self.Status.ACTIVE
+        """OCPI `valid`: may this token charge at all (before per-session checks)? Not while its driver is
+        suspended: a CPO that whitelists the token would otherwise let it charge without asking us."""
+        return self.status == self.Status.ACTIVE and self.driver.standing == Driver.Standing.GOOD
 
 
 class TokenChange(models.Model):

@@ -90,7 +90,7 @@ def token_with_verdict(uid: str, type: str = Token.Type.RFID) -> tuple[Token, Ve
 
 def tokens_for_partners() -> QuerySet[Token]:
     """What CPOs may pull (every token we issued, valid or not: they must know about blocked ones)."""
-    return Token.objects.all()
+    return Token.objects.select_related("driver")
 
 
 def token_changes_after(change_id: int, *, limit: int = 500) -> list[TokenChange]:
@@ -99,6 +99,6 @@ def token_changes_after(change_id: int, *, limit: int = 500) -> list[TokenChange
     horizon = timezone.now() - timedelta(seconds=settings.TOKEN_CHANGE_SETTLE_SECONDS)
     return list(
         TokenChange.objects.filter(pk__gt=change_id, created_at__lte=horizon)
-        .select_related("token")
+        .select_related("token__driver")
         .order_by("pk")[:limit]
     )

@@ -22,6 +22,20 @@ def driver_create(*, user: User, language: str = "en", currency: str = "EUR") ->
     return Driver.objects.create(user=user, language=language, currency=currency)
 
 
+def driver_set_standing(*, driver: Driver, standing: str) -> Driver:
+    """Suspend or reinstate a driver. Their tokens' OCPI `valid` follows, so each is logged as changed and
+    every CPO hears of it (a CPO that whitelists a token does not ask us before letting it charge)."""
+    with transaction.atomic():
+        locked = Driver.objects.select_for_update().get(pk=driver.pk)
+        if locked.standing == standing:
+            return locked
+        locked.standing = standing
+        locked.save(update_fields=["standing"])
+        for token in locked.tokens.all():
+            _changed(token, f"driver {standing}")
+    return locked
+
+
 def new_contract_id() -> str:
     """An eMAID under our own country code and party id: CC-PPP-C + 8 characters + check character."""
     body = secrets.token_hex(4).upper()

@@ -501,3 +501,42 @@ def test_tokens_added_and_edited_in_the_admin_reach_the_cpo(
     assert list(card.changes.values_list("reason", flat=True).order_by("pk")) == ["issued", "activated", "edited"]
     edited = fake_cpo.puts()[-1]
     assert (edited.body["uid"], edited.body["whitelist"]) == ("0A0B0C0D", "NEVER")
+
+
+def test_suspending_a_driver_invalidates_their_tokens_at_every_cpo(
+    connected: Partner, fake_cpo: FakeCpo, driver: Driver, card: Token, admin_client: Client, ocpi: OcpiTestClient
+) -> None:
+    app = token_issue(driver=driver, uid="APP-1", type=Token.Type.APP_USER)
+    push_token_changes(partner=connected)
+    before = Token.objects.get(pk=card.pk).last_updated
+
+    form = {
+        "user": driver.user_id,
+        "standing": "suspended",
+        "language": driver.language,
+        "currency": driver.currency,
+        "credit_limit": "",
+        "outstanding": "0",
+        "tokens-TOTAL_FORMS": "2",
+        "tokens-INITIAL_FORMS": "2",
+        "tokens-0-id": card.pk,
+        "tokens-0-driver": driver.pk,
+        "tokens-1-id": app.pk,
+        "tokens-1-driver": driver.pk,
+    }
+    assert admin_client.post(f"/admin/drivers/driver/{driver.pk}/change/", form).status_code == 302
+    driver.refresh_from_db()
+    assert driver.standing == "suspended"
+    assert push_token_changes(partner=connected).sent == 2
+    assert {(c.body["uid"], c.body["valid"]) for c in fake_cpo.puts()[-2:]} == {(card.uid, False), ("APP-1", False)}
+    assert Token.objects.get(pk=card.pk).last_updated > before  # CPOs that pull see it too
+    pulled = {t["uid"]: t["valid"] for t in ocpi.get("/ocpi/2.2.1/tokens").data}
+    assert pulled == {card.uid: False, "APP-1": False}
+
+    assert (
+        admin_client.post(f"/admin/drivers/driver/{driver.pk}/change/", {**form, "standing": "good"}).status_code == 302
+    )
+    assert push_token_changes(partner=connected).sent == 2
+    assert {c.body["valid"] for c in fake_cpo.puts()[-2:]} == {True}
+    reasons = list(card.changes.values_list("reason", flat=True).order_by("pk"))
+    assert reasons == ["issued", "driver suspended", "driver good"]
