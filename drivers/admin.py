@@ -42,12 +42,10 @@ class DriverAdmin(admin.ModelAdmin[Driver]):
     inlines = (TokenInline,)
 
     def save_model(self, request: HttpRequest, obj: Driver, form: Any, change: bool) -> None:
-        standing = obj.standing
-        if change and "standing" in form.changed_data:
-            obj.standing = form.initial["standing"]  # changed by the service, which tells the CPOs
+        # The standing goes through the service, which tells every CPO (the tokens' `valid` follows it).
+        standing, obj.standing = obj.standing, form.initial.get("standing", Driver.Standing.GOOD)
         super().save_model(request, obj, form, change)
-        if obj.standing != standing:
-            obj.standing = services.driver_set_standing(driver=obj, standing=standing).standing
+        obj.standing = services.driver_set_standing(driver=obj, standing=standing).standing
 
 
 @admin.register(Token)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -13,31 +12,27 @@ import pytest
 import requests
 from django.contrib.auth import get_user_model
 
-from cposim import SimConfig, Simulator
+from cposim import Simulator
 from drivers.models import Token
 from drivers.services import driver_create, token_issue
 from roaming.models import Cdr, ChargingSession, Location, Partner
 from roaming.ocpi.v2_2_1.mapping import session_to_ocpi
 from roaming.ocpi.v2_2_1.types import dumps
 from roaming.sync import sync_partner
+from tests.integration.conftest import SIM_START, simulated_cpo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
-    # A frozen simulated clock: every timestamp and energy figure is the same on every run.
-    config = SimConfig(
-        seed=7, locations=12, country_code="NL", party_id="SIM", start_time=datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    )
-    with Simulator(config) as simulator:
+    with simulated_cpo(start_time=SIM_START) as simulator:
         yield simulator
 
 
 @pytest.fixture
-def partner(sim_registered_with_us: Partner) -> Partner:
-    assert sync_partner(partner=sim_registered_with_us, module="locations", full=True).status == "succeeded"
-    return sim_registered_with_us
+def partner(located_partner: Partner) -> Partner:
+    return located_partner
 
 
 @pytest.fixture

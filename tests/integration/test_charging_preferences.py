@@ -4,34 +4,26 @@ sessions Sender, with each of its answers kept; an EVSE that takes none is refus
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
-from cposim import SimConfig, Simulator
+from cposim import Simulator
 from roaming.models import ChargingSession, Evse, Partner
 from roaming.selectors import preferences_in_force
 from roaming.services.charging_preferences import PreferencesRefused, session_preferences_send
-from roaming.sync import sync_partner
+from tests.integration.conftest import SIM_START, simulated_cpo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CAPABLE = "CHARGING_PREFERENCES_CAPABLE"
 
 
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
-    config = SimConfig(seed=7, locations=12, country_code="NL", party_id="SIM", start_time=START)  # a frozen clock
-    with Simulator(config) as simulator:
+    with simulated_cpo(start_time=SIM_START) as simulator:
         yield simulator
-
-
-@pytest.fixture
-def partner(sim_registered_with_us: Partner) -> Partner:
-    assert sync_partner(partner=sim_registered_with_us, module="locations", full=True).status == "succeeded"
-    return sim_registered_with_us
 
 
 def _start(sim: Simulator, *, capable: bool) -> ChargingSession:
@@ -46,12 +38,12 @@ def _start(sim: Simulator, *, capable: bool) -> ChargingSession:
     return ChargingSession.objects.select_related("partner").get(ocpi_id=started["id"])
 
 
-def test_the_cpo_answers_each_wish_and_charges_by_the_one_it_accepted(partner: Partner, sim: Simulator) -> None:
+def test_the_cpo_answers_each_wish_and_charges_by_the_one_it_accepted(located_partner: Partner, sim: Simulator) -> None:
     session = _start(sim, capable=True)
     sim.advance(600)
 
     # CHEAP needs a departure time at this CPO; GREEN it cannot do; 500 kWh will not flow in 4 hours.
-    departure = START + timedelta(hours=4)
+    departure = SIM_START + timedelta(hours=4)
     answers = [
         session_preferences_send(session, profile_type="CHEAP").response,
         session_preferences_send(session, profile_type="GREEN", departure_time=departure).response,
@@ -82,7 +74,9 @@ def test_the_cpo_answers_each_wish_and_charges_by_the_one_it_accepted(partner: P
         session_preferences_send(session, profile_type="FAST")
 
 
-def test_an_evse_without_the_capability_is_refused_here_and_at_the_cpo(partner: Partner, sim: Simulator) -> None:
+def test_an_evse_without_the_capability_is_refused_here_and_at_the_cpo(
+    located_partner: Partner, sim: Simulator
+) -> None:
     session = _start(sim, capable=False)
 
     with pytest.raises(PreferencesRefused, match="does not take charging preferences"):

@@ -5,12 +5,23 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
-from roaming.models import CredentialsToken, Partner, PartnerRole, hash_token, new_token
+from roaming.models import (
+    ChargingSession,
+    CredentialsToken,
+    Evse,
+    Location,
+    Partner,
+    PartnerRole,
+    hash_token,
+    new_token,
+)
 
 
 @dataclass
@@ -94,3 +105,29 @@ def cpo(db: None) -> tuple[Partner, str]:
 @pytest.fixture
 def ocpi(client: Client, cpo: tuple[Partner, str]) -> OcpiTestClient:
     return OcpiTestClient(client, cpo[1])
+
+
+def running_session(
+    partner: Partner,
+    party: tuple[str, str],
+    *,
+    session_id: str = "S-42",
+    location_id: str = "LOC9",
+    evse_uid: str = "E1",
+    capabilities: list[str] | None = None,
+    status: str = "ACTIVE",
+) -> ChargingSession:
+    """A session of `party` at EVSE E1 of a location we hold (E1 with `capabilities`), written straight to the
+    database; `evse_uid` other than E1 is an EVSE we don't hold."""
+    now = timezone.now()
+    location = Location.objects.create(
+        partner=partner, country_code=party[0], party_id=party[1], ocpi_id=location_id, address="Street 1",
+        city="Gent", country="BEL", latitude=Decimal("51.05"), longitude=Decimal("3.72"), last_updated=now,
+    )  # fmt: skip
+    Evse.objects.create(location=location, uid="E1", capabilities=capabilities or [], last_updated=now)
+    return ChargingSession.objects.create(
+        partner=partner, country_code=party[0], party_id=party[1], ocpi_id=session_id, status=status,
+        start_date_time=now, kwh=Decimal("3.2"), auth_method="COMMAND", ocpi_location_id=location_id,
+        evse_uid=evse_uid, connector_id="1", currency="EUR", token_uid="04A1B2C3", token_type="RFID",
+        contract_id="NL-EMS-C00000001-X", location=location, last_updated=now,
+    )  # fmt: skip

@@ -9,14 +9,13 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
-from django.utils import timezone
 
 from drivers.models import Token
 from drivers.services import token_issue
-from roaming.models import ChargingPreferencesRequest, ChargingSession, Evse, Location, Partner, PartnerEndpoint
+from roaming.models import ChargingPreferencesRequest, ChargingSession, Partner, PartnerEndpoint
 from roaming.selectors import preferences_in_force
 from roaming.services.charging_preferences import PreferencesRefused, session_preferences_send
-from tests.roaming.conftest import registered_partner
+from tests.roaming.conftest import registered_partner, running_session
 from tests.roaming.fakecpo import SESSIONS_URL, FakeCpo, connect, install_fake_cpo, make_driver
 
 pytestmark = pytest.mark.django_db
@@ -41,39 +40,7 @@ def _session(
     partner: Partner, *, capabilities: list[str], status: str = "ACTIVE", evse_uid: str = "E1"
 ) -> ChargingSession:
     """A session of the CPO's second party (BE/SMB) at an EVSE with `capabilities`."""
-    now = timezone.now()
-    location = Location.objects.create(
-        partner=partner,
-        country_code="BE",
-        party_id="SMB",
-        ocpi_id="LOC9",
-        address="Rue 1",
-        city="Gent",
-        country="BEL",
-        latitude=Decimal("51.05"),
-        longitude=Decimal("3.72"),
-        last_updated=now,
-    )
-    Evse.objects.create(location=location, uid="E1", capabilities=capabilities, last_updated=now)
-    return ChargingSession.objects.create(
-        partner=partner,
-        country_code="BE",
-        party_id="SMB",
-        ocpi_id="S-42",
-        status=status,
-        start_date_time=now,
-        kwh=Decimal("3.2"),
-        auth_method="COMMAND",
-        ocpi_location_id="LOC9",
-        evse_uid=evse_uid,
-        connector_id="1",
-        currency="EUR",
-        token_uid="04A1B2C3",
-        token_type="RFID",
-        contract_id="NL-EMS-C00000001-X",
-        location=location,
-        last_updated=now,
-    )
+    return running_session(partner, ("BE", "SMB"), capabilities=capabilities, status=status, evse_uid=evse_uid)
 
 
 def test_preferences_are_put_to_the_sessions_sender_and_the_answer_is_kept(partner: Partner, fake_cpo: FakeCpo) -> None:

@@ -4,7 +4,6 @@ command's own response_url."""
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
 
@@ -14,7 +13,7 @@ from django.utils import timezone
 
 from drivers.models import Driver, Token
 from drivers.services import token_block, token_issue
-from roaming.models import Authorization, ChargingSession, Command, Location, Partner
+from roaming.models import Authorization, Command, Partner
 from roaming.ocpi.v2_2_1.commands import StartSession
 from roaming.selectors import command_for_authorization_reference
 from roaming.services.commands import (
@@ -28,7 +27,7 @@ from roaming.services.commands import (
 )
 from roaming.tasks import commands_time_out_task
 from tests.examples import example
-from tests.roaming.conftest import OcpiTestClient, registered_partner
+from tests.roaming.conftest import OcpiTestClient, registered_partner, running_session
 from tests.roaming.fakecpo import COMMANDS_URL, Call, FakeCpo, connect, install_fake_cpo, make_driver
 
 pytestmark = pytest.mark.django_db
@@ -298,16 +297,7 @@ def test_commands_are_addressed_to_the_party_that_owns_the_location_or_session(
 ) -> None:
     """The CPO platform hosts BE/BEC and DE/ALL: a command about a DE/ALL location goes to DE/ALL."""
     partner = connect(cpo[0])
-    now = timezone.now()
-    location = Location.objects.create(
-        partner=partner, country_code="DE", party_id="ALL", ocpi_id="LOC-DE", address="Hauptstr. 1", city="Köln",
-        country="DEU", latitude=Decimal("50.94"), longitude=Decimal("6.96"), last_updated=now,
-    )  # fmt: skip
-    ChargingSession.objects.create(
-        partner=partner, country_code="DE", party_id="ALL", ocpi_id="S-DE", status="ACTIVE", start_date_time=now,
-        kwh=0, auth_method="COMMAND", ocpi_location_id=location.ocpi_id, evse_uid="E1", connector_id="1",
-        currency="EUR", token_uid=card.uid, token_type="RFID", contract_id=card.contract_id, last_updated=now,
-    )  # fmt: skip
+    running_session(partner, ("DE", "ALL"), session_id="S-DE", location_id="LOC-DE")
 
     command_start_session(card, "LOC-DE", "E1")
     command_unlock_connector("LOC-DE", "E1", "1")
