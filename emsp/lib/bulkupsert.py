@@ -28,8 +28,13 @@ def bulk_upsert(
     unique_fields: Sequence[str],
     update_fields: Sequence[str],
     returning: Sequence[str] = (),
+    newer_only: str = "",
 ) -> list[tuple[Any, ...]]:
     """Insert `rows`, updating `update_fields` where `unique_fields` already exist.
+
+    With `newer_only` (a field, e.g. "last_updated"), a stored row is only replaced by a row whose value is at
+    least as new: checked on the locked row, so of two concurrent writers the newer wins whatever the order
+    (PostgreSQL; SQLite's writers take turns, and callers check before writing).
 
     Returns, for every row written, the values of the `returning` attnames (`"pk"` for the key), in no
     particular order: match them to your rows by a unique field. Duplicate keys in `rows` are an error,
@@ -67,6 +72,9 @@ def bulk_upsert(
     column_list = ", ".join(quote(c) for c in columns)
     conflict = ", ".join(quote(column_of[name]) for name in unique_fields)
     assignments = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in updates)
+    if newer_only:
+        newer = quote(column_of[newer_only])
+        assignments += f" WHERE {table}.{newer} <= EXCLUDED.{newer}"
     returned = ", ".join(quote(column_of[name]) for name in returning)
 
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:

@@ -118,7 +118,11 @@ def upsert_objects(
         unique_fields=("country_code", "party_id", "ocpi_id"),
         update_fields=(*update_fields, "content_hash", "removed_at"),
         returning=("pk", "country_code", "party_id", "ocpi_id"),
+        newer_only="last_updated",
     )
+    if lost := len(to_write) - len(written):  # a concurrent writer stored a newer version meanwhile
+        result.stale += lost
+        result.updated = max(result.updated - lost, 0)
     return result, [(pk, latest[(country_code, party_id, ocpi_id)]) for pk, country_code, party_id, ocpi_id in written]
 
 
