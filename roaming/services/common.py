@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
 
@@ -124,6 +125,21 @@ def upsert_objects(
         result.stale += lost
         result.updated = max(result.updated - lost, 0)
     return result, [(pk, latest[(country_code, party_id, ocpi_id)]) for pk, country_code, party_id, ocpi_id in written]
+
+
+def lock_objects(model: type[models.Model], keys: Iterable[ObjectKey]) -> None:
+    """Make concurrent writers of the same CPO objects take turns until the transaction ends.
+
+    For writers that read, decide by rules SQL cannot state in one statement (sessions: the lifecycle at
+    equal timestamps), then write. A row lock would not cover an object that a concurrent request is about
+    to create; a transaction-level advisory lock on the object's key does. Keys are locked in one order,
+    so two batches cannot deadlock. PostgreSQL only: SQLite's writers take turns anyway.
+    """
+    if connection.vendor != "postgresql":
+        return
+    names = sorted({f"{model._meta.db_table}:{cc}/{pid}/{ocpi_id}" for cc, pid, ocpi_id in keys})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest(%s::text[]) k", [names])
 
 
 def mark_unlisted(model: type[models.Model], *, partner: Partner, parties: set[Party], listed: set[ObjectKey]) -> int:

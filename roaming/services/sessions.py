@@ -33,7 +33,7 @@ from drivers.selectors import token_get
 from roaming.models import Cdr, ChargingSession, Location, Partner, SessionStatus
 from roaming.ocpi.v2_2_1.mapping import SessionChanges, SessionData
 
-from .common import ObjectKey, Party, StaleUpdate, UnknownObject, UpsertResult
+from .common import ObjectKey, Party, StaleUpdate, UnknownObject, UpsertResult, lock_objects
 
 #: (country_code, party_id, uid, type) of a `cdr_token`: the eMSP party that issued it, and the token.
 TokenKey = tuple[str, str, str, str]
@@ -153,6 +153,7 @@ def sessions_upsert(*, partner: Partner, items: list[SessionData]) -> UpsertResu
         return result
 
     with transaction.atomic():
+        lock_objects(ChargingSession, latest)  # so what is read below is still what we hold when we write
         existing = {
             (r["country_code"], r["party_id"], r["ocpi_id"]): r
             for r in ChargingSession.objects.filter(party_condition(latest)).values(
@@ -240,6 +241,7 @@ def _link_waiting_cdrs(keys: list[ObjectKey]) -> None:
 def session_patch(*, party: Party, session_id: str, changes: SessionChanges, last_updated: datetime) -> None:
     """Merge a PATCH into a stored session; charging periods are appended."""
     with transaction.atomic():
+        lock_objects(ChargingSession, [(party[0], party[1], session_id)])  # PUTs of it wait, see sessions_upsert
         session = (
             ChargingSession.objects.select_for_update()
             .filter(country_code=party[0], party_id=party[1], ocpi_id=session_id)

@@ -19,7 +19,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from roaming.models import Evse, EvseStatusChange, Location, Partner, PriceComponent, Tariff
+from roaming.models import ChargingSession, Evse, EvseStatusChange, Location, Partner, PriceComponent, Tariff
 from tests.roaming.conftest import OcpiTestClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -143,3 +143,51 @@ def test_concurrent_tariff_puts_keep_the_newest_version(cpo: tuple[Partner, str]
         stored = Tariff.objects.get(ocpi_id=tariff_id)
         assert stored.last_updated == at, tariff_id
         assert list(PriceComponent.objects.filter(element__tariff=stored).values_list("price", flat=True)) == [price]
+
+
+def _session(session_id: str, kwh: Decimal, at: datetime) -> dict[str, Any]:
+    return {
+        "country_code": "BE", "party_id": "BEC", "id": session_id, "start_date_time": BASE.isoformat(), "kwh": str(kwh),
+        "cdr_token": {"country_code": "NL", "party_id": "EMS", "uid": "04A1B2C3", "type": "RFID",
+                      "contract_id": "NL-EMS-C00000001-X"},
+        "auth_method": "WHITELIST", "location_id": "LOC1", "evse_uid": "E1", "connector_id": "1", "currency": "EUR",
+        "status": "ACTIVE", "last_updated": at.isoformat(),
+    }  # fmt: skip
+
+
+def test_concurrent_session_puts_and_patches_keep_the_newest(cpo: tuple[Partner, str]) -> None:
+    """Sessions are decided in Python (their lifecycle rule), so writers of one session take turns: of
+    concurrent PUTs and PATCHes, the newest is what we hold, whether the session existed before or not."""
+    _, token = cpo
+    rng = random.Random(22)
+    url = "/ocpi/2.2.1/sessions/BE/BEC"
+
+    def versions() -> list[tuple[Decimal, datetime]]:
+        return [
+            (Decimal(rng.randrange(1, 9999)) / 100, BASE + timedelta(seconds=s))
+            for s in rng.sample(range(1, 86_400), CLIENTS)
+        ]
+
+    new = {f"NEW{n}": versions() for n in range(ROUNDS // 6)}  # all clients PUT a session we don't hold yet
+    known = {f"OLD{n}": versions() for n in range(ROUNDS // 6)}  # a few PUT, the others PATCH
+    for session_id in known:
+        OcpiTestClient(Client(), token).put(f"{url}/{session_id}", _session(session_id, Decimal(0), BASE))
+    _in_rounds(
+        token,
+        [
+            [("PUT", f"{url}/{session_id}", _session(session_id, kwh, at)) for kwh, at in updates]
+            for session_id, updates in new.items()
+        ]
+        + [
+            [("PUT", f"{url}/{session_id}", _session(session_id, kwh, at)) for kwh, at in updates[:4]]
+            + [
+                ("PATCH", f"{url}/{session_id}", {"kwh": str(kwh), "last_updated": at.isoformat()})
+                for kwh, at in updates[4:]
+            ]
+            for session_id, updates in known.items()
+        ],
+    )
+    for session_id, updates in {**new, **known}.items():
+        kwh, at = max(updates, key=lambda u: u[1])
+        stored = ChargingSession.objects.get(ocpi_id=session_id)
+        assert (stored.kwh, stored.last_updated) == (kwh, at), session_id
