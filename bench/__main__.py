@@ -114,6 +114,12 @@ def markdown_table(results: dict[str, Any], *, workers: int, threads: int) -> st
             mark(full["seconds"] < 60 and full["peak_rss_mb"] < 300),
         ),
         (
+            "the simulator side of it (its pages fetched alone)",
+            f"{sync['simulator']['seconds']:.1f} s",
+            "< 15 s",
+            mark(sync["simulator"]["seconds"] < 15),
+        ),
+        (
             f"incremental pull, {sync['changed']} locations changed",
             f"{inc['seconds']:.2f} s",
             "< 3 s",
@@ -188,6 +194,7 @@ def _print_sync(sync: dict[str, Any]) -> None:
         f"peak RSS {full['peak_rss_mb']:.0f} MB, {full['pages']} pages, "
         f"{full['created']} created"
     )
+    print(f"  simulator side: {sync['simulator']['seconds']:.1f} s for {sync['simulator']['pages']} pages alone")
     print(
         f"  incremental ({sync['changed']} changed): {inc['seconds']:.2f} s, {inc['seen']} seen, "
         f"{inc['updated']} updated, {inc['unchanged']} unchanged"

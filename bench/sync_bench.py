@@ -8,6 +8,8 @@ import subprocess
 import sys
 from typing import Any
 
+import requests
+
 from .servers import ROOT, env
 from .simproc import SimProcess
 
@@ -24,6 +26,24 @@ def run_sync(partner_id: int, module: str, mode: str) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def simulator_side(partner: Any) -> dict[str, Any]:
+    """The simulator's share of a full pull: every locations page fetched alone, time to its headers summed
+    (the simulator renders a page before it sends them). Keeps the CPO side of a pull measured apart from ours."""
+    from roaming.ocpi.client import encode_token
+
+    headers = {"Authorization": f"Token {encode_token(partner.outgoing_token, base64_encoded=partner.token_base64)}"}
+    url: str | None = f"{partner.endpoint_url('locations', 'SENDER')}?limit=1000"
+    seconds, pages = 0.0, 0
+    with requests.Session() as session:
+        while url:
+            response = session.get(url, headers=headers, timeout=120)
+            response.raise_for_status()
+            seconds += response.elapsed.total_seconds()
+            pages += 1
+            url = response.links.get("next", {}).get("url")
+    return {"seconds": round(seconds, 2), "pages": pages}
+
+
 def bench_sync(*, locations: int, seed: int = 42) -> dict[str, Any]:
     from roaming.services.partners import register_with
 
@@ -32,6 +52,7 @@ def bench_sync(*, locations: int, seed: int = 42) -> dict[str, Any]:
         size = sim.call("count")
         partner = register_with(versions_url=sim.info["versions_url"], token_a=sim.info["token_a"])
         full = run_sync(partner.pk, "locations", "full")
+        simulator = simulator_side(partner)
         changed = sim.call("change", count=max(1, locations // 100))
         incremental = run_sync(partner.pk, "locations", "incremental")
         tariffs = run_sync(partner.pk, "tariffs", "full")
@@ -40,6 +61,7 @@ def bench_sync(*, locations: int, seed: int = 42) -> dict[str, Any]:
     return {
         "network": size,
         "full": full,
+        "simulator": simulator,
         "changed": changed,
         "incremental": incremental,
         "tariffs": tariffs,

@@ -1,10 +1,13 @@
-"""A full pull of a 20,000-location network stays fast on the simulator side."""
+"""The simulator serves a 20,000-location network whole, page by page.
+
+How fast it does is measured by `make bench` (bench/sync_bench.py: the simulator side of a full pull),
+not here: a busy machine would fail a timing assertion by chance.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any
 
 LINK = re.compile(r'^<(?P<url>[^>]+)>; rel="next"$')
@@ -16,13 +19,9 @@ def test_pull_20000_locations_page_by_page(make_sim: Any, emsp: Any, client_fact
     client = client_factory(sim, sim.inbound_token)
     url: str | None = f"{sim.version_url}/locations?limit=1000"
     locations = evses = connectors = pages = 0
-    server_seconds = 0.0
-    began = time.monotonic()
     while url:
         response = client.get(url)
         assert response.status_code == 200
-        # elapsed = until the headers arrived, which the simulator sends after rendering the page
-        server_seconds += response.elapsed.total_seconds()
         for location in json.loads(response.content)["data"]:
             locations += 1
             evses += len(location["evses"])
@@ -30,9 +29,6 @@ def test_pull_20000_locations_page_by_page(make_sim: Any, emsp: Any, client_fact
         pages += 1
         link = response.headers.get("Link")
         url = match.group("url") if link and (match := LINK.match(link)) else None
-    wall = time.monotonic() - began
     assert (locations, pages) == (20_000, 20)
     assert 96_000 <= evses <= 106_000
     assert 192_000 <= connectors <= 212_000
-    assert server_seconds < 15, f"simulator side took {server_seconds:.1f}s"
-    assert wall < 30
