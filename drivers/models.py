@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 
 
 class Driver(models.Model):
@@ -82,7 +83,16 @@ class Token(models.Model):
     last_updated = models.DateTimeField(help_text="Changes whenever anything a CPO sees changes.")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=("uid", "type"), name="unique_token_uid_type")]
+        # OCPI uids are case-insensitive (CiString): one card is one token in whatever case a CPO writes it.
+        # Look-ups compare UPPER(uid) (`drivers.selectors.uid_key`), which this index serves.
+        constraints = [
+            models.UniqueConstraint(
+                Upper("uid"),
+                "type",
+                name="unique_token_uid_upper_type",
+                violation_error_message="A token of this type has this uid already (uids ignore case).",
+            )
+        ]
         indexes = [models.Index(fields=("last_updated",), name="token_last_updated")]
 
     def __str__(self) -> str:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
-from django.db.models.functions import Now
+from django.db.models.functions import Now, Upper
 from django.utils import timezone
 
 from emsp.lib.prepared import PreparedQuery
@@ -70,21 +70,29 @@ def tokens_with_verdict() -> QuerySet[Token]:
     return Token.objects.select_related("driver").annotate(refusal=charge_refusal())
 
 
+def uid_key(uid: str) -> str:
+    """What a token uid is compared by, against UPPER(uid) in the database: OCPI uids are case-insensitive,
+    and CPOs write an RFID uid in another case than the card reader gave us. (OCPI uids are ASCII, where
+    Python's upper() and every database's UPPER() agree.)"""
+    return uid.upper()
+
+
 # Real-time authorization asks this while a driver waits at the charger: compiled once per thread.
+# `uid` is a `uid_key`.
 token_with_verdict_query = PreparedQuery(
-    lambda uid, type: tokens_with_verdict().filter(uid=uid, type=type), "uid", "type"
+    lambda uid, type: tokens_with_verdict().alias(uid_key=Upper("uid")).filter(uid_key=uid, type=type), "uid", "type"
 )
 
 
 def token_get(uid: str, type: str = Token.Type.RFID) -> Token | None:
-    """The token with its driver; (uid, type) is unique."""
-    found = token_with_verdict_query.all(uid=uid, type=type)
+    """The token with its driver, `uid` in any case; (uid in upper case, type) is unique."""
+    found = token_with_verdict_query.all(uid=uid_key(uid), type=type)
     return found[0] if found else None
 
 
 def token_with_verdict(uid: str, type: str = Token.Type.RFID) -> tuple[Token, Verdict] | None:
-    """The token with its driver, and whether it may charge now."""
-    found = token_with_verdict_query.all(uid=uid, type=type)
+    """The token with its driver (`uid` in any case), and whether it may charge now."""
+    found = token_with_verdict_query.all(uid=uid_key(uid), type=type)
     return (found[0], verdict(found[0].refusal)) if found else None  # type: ignore[attr-defined]
 
 

@@ -27,6 +27,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Field
 
 from drivers.models import Token
+from drivers.selectors import uid_key
 from roaming.models import Cdr, ChargingSession, Location, Partner, Tariff
 from roaming.models.cdrs import cdr_url
 from roaming.ocpi.v2_2_1.mapping import CdrData
@@ -88,7 +89,7 @@ class _Links(NamedTuple):
 class _Keys(NamedTuple):
     """What a new CDR's links are looked up by (None matches nothing)."""
 
-    token_uid: str | None  # only when the `cdr_token` is under our party (`is_our_party`)
+    token_uid: str | None  # a `uid_key`; only when the `cdr_token` is under our party (`is_our_party`)
     token_type: str
     session_id: str | None
     location_id: str
@@ -98,7 +99,7 @@ class _Keys(NamedTuple):
 def _keys(cdr: CdrData) -> _Keys:
     fields = cdr.fields
     return _Keys(
-        token_uid=fields["token_uid"] if is_our_party(cdr.token_party) else None,
+        token_uid=uid_key(fields["token_uid"]) if is_our_party(cdr.token_party) else None,
         token_type=fields["token_type"],
         session_id=fields["ocpi_session_id"] or None,
         location_id=fields["cdr_location"]["id"],
@@ -153,8 +154,8 @@ _LINKS_SQL = f"""
 SELECT
     (SELECT id FROM {_CDR} WHERE country_code = %s AND party_id = %s AND ocpi_id = %s),
     (SELECT content_hash FROM {_CDR} WHERE country_code = %s AND party_id = %s AND ocpi_id = %s),
-    (SELECT id FROM {Token._meta.db_table} WHERE uid = %s AND type = %s),
-    (SELECT driver_id FROM {Token._meta.db_table} WHERE uid = %s AND type = %s),
+    (SELECT id FROM {Token._meta.db_table} WHERE UPPER(uid) = %s AND type = %s),
+    (SELECT driver_id FROM {Token._meta.db_table} WHERE UPPER(uid) = %s AND type = %s),
     (SELECT id FROM {ChargingSession._meta.db_table} WHERE country_code = %s AND party_id = %s AND ocpi_id = %s),
     (SELECT id FROM {Location._meta.db_table} WHERE country_code = %s AND party_id = %s AND ocpi_id = %s),
     (SELECT id FROM {_CDR} WHERE country_code = %s AND party_id = %s AND ocpi_id = %s),
@@ -298,7 +299,7 @@ def _insert_linked_sql(tariff_count: int) -> str:
     ON CONFLICT DO NOTHING
 )"""  # noqa: S608 - table names from the models
     return f"""
-WITH token AS (SELECT id, driver_id FROM {Token._meta.db_table} WHERE uid = %s AND type = %s)
+WITH token AS (SELECT id, driver_id FROM {Token._meta.db_table} WHERE UPPER(uid) = %s AND type = %s)
 , party AS (SELECT %s::text AS country_code, %s::text AS party_id)
 , new AS (
     INSERT INTO {_CDR} ({columns}) VALUES (

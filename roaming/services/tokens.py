@@ -30,6 +30,7 @@ from drivers.selectors import (
     token_changes_after,
     token_with_verdict,
     token_with_verdict_query,
+    uid_key,
     verdict,
 )
 from emsp.lib.tasks import enqueue
@@ -80,7 +81,7 @@ _ALLOWED_BY_REFUSAL = [value for i, (refused, _) in enumerate(CHARGE_REFUSALS) f
 
 def _authorize_in_one_statement(uid: str, type: str, **fields: Any) -> tuple[Token, Verdict, Authorization] | None:
     query = token_with_verdict_query
-    select, params = query.sql(uid=uid, type=type)
+    select, params = query.sql(uid=uid_key(uid), type=type)
     reference = new_authorization_reference()
     evse_uids = Authorization._meta.get_field("evse_uids").get_db_prep_save(fields["evse_uids"], connection)
     with connection.cursor() as cursor:

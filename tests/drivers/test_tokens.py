@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from drivers.models import Driver, Token, TokenChange
@@ -112,3 +114,16 @@ def test_same_uid_may_exist_for_different_token_types(driver: Driver) -> None:
     token_issue(driver=driver, uid="SAME", type=Token.Type.RFID)
     app = token_issue(driver=driver, uid="SAME", type=Token.Type.APP_USER)
     assert token_get("SAME", Token.Type.APP_USER) == app
+
+
+def test_a_uid_is_one_token_in_any_case(driver: Driver) -> None:
+    """OCPI uids are case-insensitive: found in any case, and a second token differing only in case is refused,
+    in the back office's form (the constraint's message) and in the database."""
+    card = token_issue(driver=driver, uid="04aBcD")
+    assert token_get("04ABCD") == card
+    assert token_get("04abcd") == card
+    twin = Token(driver=driver, uid="04ABCD", type=Token.Type.RFID, contract_id="NL-EMS-C99999999-X")
+    with pytest.raises(ValidationError, match="uids ignore case"):
+        twin.validate_constraints()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        token_issue(driver=driver, uid="04abcd")

@@ -150,6 +150,17 @@ def test_a_cdr_for_our_token_is_linked_to_the_driver_session_and_location(
     assert cdr.location.ocpi_id == "LOC1"
 
 
+def test_our_token_is_found_whatever_the_case_of_its_uid(ocpi: OcpiTestClient, our_token: Token) -> None:
+    """OCPI uids are case-insensitive: a CPO that writes our card's uid in lower case still bills our driver."""
+    cdr_token = {"country_code": "NL", "party_id": "EMS", "uid": our_token.uid.lower(), "type": "RFID",
+                 "contract_id": our_token.contract_id}  # fmt: skip
+    session = example("sessions/session_example_2_short_finished.json")
+    ocpi.put("/ocpi/2.2.1/sessions/BE/BEC/101", {**session, "cdr_token": cdr_token})
+    assert ocpi.post(URL, _cdr(session_id="101", cdr_token=cdr_token)).http_status == 201
+    assert (ChargingSession.objects.get().token, Cdr.objects.get().token) == (our_token, our_token)
+    assert (Cdr.objects.get().unknown_token, Cdr.objects.get().driver) == (False, our_token.driver)
+
+
 def test_a_session_arriving_after_its_cdr_is_linked_to_it(ocpi: OcpiTestClient) -> None:
     ocpi.post(URL, _cdr(session_id="101"))
     assert Cdr.objects.get().session is None

@@ -195,6 +195,7 @@ def test_token_type_and_uid_case(ocpi: OcpiTestClient, driver: Driver) -> None:
     token_issue(driver=driver, uid="04ABCDEF")
     assert ocpi.post(_authorize("app-7f3a") + "?type=APP_USER", None).data["allowed"] == "ALLOWED"
     assert ocpi.post(_authorize("04abcdef"), None).data["token"]["uid"] == "04ABCDEF"
+    assert ocpi.post(_authorize("APP-7F3A") + "?type=APP_USER", None).data["token"]["uid"] == "app-7f3a"
     assert ocpi.post(_authorize("x") + "?type=CARD", None).status_code == 2001
 
 

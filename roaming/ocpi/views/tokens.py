@@ -41,14 +41,10 @@ class TokenAuthorizeView(OcpiView):
             raise InvalidParameters(f"Unknown token type {token_type!r}.")
         references = self._references(request)
         location_id, evse_uids = (references.location_id, references.evse_uids) if references else ("", ())
-        decided = None
-        # uid is a CiString: CPOs may write an RFID uid in another case than the card reader gave us.
-        for uid in dict.fromkeys((token_uid, token_uid.upper())):
-            decided = token_authorize(
-                partner=self.caller.partner, uid=uid, type=token_type, location_id=location_id, evse_uids=evse_uids
-            )
-            if decided is not None:
-                break
+        # uid is a CiString: our look-up ignores case (drivers.selectors.uid_key).
+        decided = token_authorize(
+            partner=self.caller.partner, uid=token_uid, type=token_type, location_id=location_id, evse_uids=evse_uids
+        )
         if decided is None:
             raise UnknownToken(f"Unknown token {token_uid} ({token_type}).")
         token, verdict, authorization = decided
