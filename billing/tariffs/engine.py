@@ -51,6 +51,7 @@ HOUR_S = Decimal(3600)
 HOUR_US = Decimal(3600 * SECOND_US)
 WH_PER_KWH = Decimal(1000)
 ONE = Decimal(1)
+MICRO = Decimal("0.000001")
 HUNDRED = Decimal(100)
 WEEKDAYS = {day: number for number, day in enumerate(DayOfWeek)}
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -579,7 +580,7 @@ def price_cdr(
                     comp.vat,
                     comp.step,
                     excl,
-                    None if comp.vat_factor is None else excl * comp.vat_factor,
+                    _incl(excl, comp.vat_factor),
                 )
                 lines.append(line)
                 group = reservation_group if is_reservation else (energy_group if dimension is ENERGY else time_group)
@@ -609,7 +610,7 @@ def price_cdr(
                                 comp.vat,
                                 None,
                                 comp.price,
-                                None if comp.vat_factor is None else comp.price * comp.vat_factor,
+                                _incl(comp.price, comp.vat_factor),
                             )
                         )
                     break
@@ -620,6 +621,13 @@ def price_cdr(
     _round_up(lines, time_group, HOUR_S, by_second=True)
     _round_up(lines, reservation_group, HOUR_S, by_second=True)
     return _totals(cdr, lines, compiled_periods[0].tariff, _warnings(cdr, kwh_so_far))
+
+
+def _incl(excl: Decimal, vat_factor: Decimal | None) -> Decimal | None:
+    """The amount incl. VAT; unknown without a VAT rate, except on nothing (a free component is free)."""
+    if vat_factor is not None:
+        return excl * vat_factor
+    return ZERO if not excl else None
 
 
 def _local_cuts(cuts: set[int], spans: list[tuple[int, int]], tods: list[int], start: int, end: int) -> None:
@@ -651,9 +659,9 @@ def _round_up(lines: list[PriceLine], group: _Group, unit: Decimal, *, by_second
     dimension = component.dimension
     total = sum((v for d, v in group.lines if d == dimension), ZERO) * unit  # in Wh or seconds
     exact = total
-    if by_second:
-        # OCPI hours carry 4 decimals (0.36 s), so 10 minutes arrives as 600.12 s; count whole seconds.
-        total = total.to_integral_value(ROUND_HALF_UP)
+    # Times: OCPI hours carry 4 decimals (0.36 s), so 10 minutes arrives as 600.12 s; count whole seconds.
+    # Energy: a sum of parts can be 1e-25 Wh off a whole number, which must not cost a whole step more.
+    total = total.to_integral_value(ROUND_HALF_UP) if by_second else total.quantize(MICRO, ROUND_HALF_UP)
     step = Decimal(component.step) if component.step > 0 else ONE
     billed = (total / step).to_integral_value(ROUND_CEILING) * step
     surplus = (billed - exact) / unit
@@ -665,7 +673,7 @@ def _round_up(lines: list[PriceLine], group: _Group, unit: Decimal, *, by_second
             kind=LineKind.STEP,
             volume=surplus,
             excl_vat=excl,
-            incl_vat=None if component.vat_factor is None else excl * component.vat_factor,
+            incl_vat=_incl(excl, component.vat_factor),
         )
     )
 
