@@ -72,7 +72,7 @@ class Step:
 
 
 def charge(minutes: float | str, kwh: float | str = 0, **dimensions: Any) -> Step:
-    values = {k: v if k == "tariff_id" else D(str(v)) for k, v in dimensions.items()}
+    values: dict[str, Any] = {k: v if k == "tariff_id" else D(str(v)) for k, v in dimensions.items()}
     return Step("charge", D(str(minutes)), D(str(kwh)), **values)
 
 
