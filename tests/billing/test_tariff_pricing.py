@@ -181,7 +181,7 @@ def test_rounding_is_half_up_to_the_minor_unit_at_the_end_only() -> None:
 
 @pytest.mark.parametrize(("currency", "expected"), [("JPY", "13"), ("KWD", "12.500"), ("EUR", "12.50")])
 def test_currencies_round_to_their_own_minor_unit(currency: str, expected: str) -> None:
-    result = price(tariff(element(energy(D("1.25"))), currency=currency), START, charge(60, 10), currency=currency)
+    result = price(tariff(element(energy("1.25")), currency=currency), START, charge(60, 10), currency=currency)
     assert str(result.total.excl_vat) == expected
 
 
