@@ -367,7 +367,7 @@ class _Group:
 
     def __init__(self) -> None:
         self.lines: list[tuple[TariffDimension, Decimal]] = []
-        self.last: tuple[_Component, PriceLine] | None = None
+        self.last: tuple[_Component, int] | None = None  # the last priced component and its line's index
         self.tariff_id = ""
 
 
@@ -510,6 +510,8 @@ def price_cdr(
         flat_list = compiled.lists[phase, FLAT]
         dimension_lists = [compiled.lists[phase, d] for d, _ in volumes]
         done = [ZERO] * len(volumes)  # volume already given to earlier parts, per dimension
+        previous = [-1] * len(volumes)  # index in `lines` of this period's latest line, per dimension
+        groups = (reservation_group,) if is_reservation else (energy_group, time_group, time_group)
         last_part = len(bounds) - 2
         for part in range(last_part + 1):
             a, b = bounds[part], bounds[part + 1]
@@ -544,48 +546,49 @@ def price_cdr(
                     if ok:
                         found = (element, component)
                         break
+                incl: Decimal | None
                 if found is None:
+                    kind, comp_or_none, excl, incl = LineKind.UNPRICED, None, ZERO, ZERO
+                else:
+                    comp_or_none = found[1]
+                    kind, excl = LineKind.VOLUME, volume * comp_or_none.price
+                    incl = _incl(excl, comp_or_none.vat_factor)
+                element_index = None if comp_or_none is None else comp_or_none.element
+                # A part priced like the one before it extends that line: cuts made for other elements'
+                # boundaries should not split the breakdown.
+                at = previous[slot]
+                if at >= 0 and lines[at].kind is kind and lines[at].element == element_index:
+                    before = lines[at]
+                    lines[at] = before._replace(
+                        end=part_end,
+                        volume=before.volume + volume,
+                        excl_vat=before.excl_vat + excl,
+                        incl_vat=None if before.incl_vat is None or incl is None else before.incl_vat + incl,
+                    )
+                else:
+                    previous[slot] = len(lines)
                     lines.append(
                         PriceLine(
-                            LineKind.UNPRICED,
+                            kind,
                             dimension,
                             is_reservation,
                             index,
                             tariff_id,
-                            None,
+                            element_index,
                             part_start,
                             part_end,
                             volume,
-                            ZERO,
-                            None,
-                            None,
-                            ZERO,
-                            ZERO,
+                            ZERO if comp_or_none is None else comp_or_none.price,
+                            None if comp_or_none is None else comp_or_none.vat,
+                            None if comp_or_none is None else comp_or_none.step,
+                            excl,
+                            incl,
                         )
                     )
-                    continue
-                comp = found[1]
-                excl = volume * comp.price
-                line = PriceLine(
-                    LineKind.VOLUME,
-                    dimension,
-                    is_reservation,
-                    index,
-                    tariff_id,
-                    comp.element,
-                    part_start,
-                    part_end,
-                    volume,
-                    comp.price,
-                    comp.vat,
-                    comp.step,
-                    excl,
-                    _incl(excl, comp.vat_factor),
-                )
-                lines.append(line)
-                group = reservation_group if is_reservation else (energy_group if dimension is ENERGY else time_group)
-                group.lines.append((dimension, volume))
-                group.last = (comp, line)
+                if comp_or_none is not None:
+                    group = groups[slot]
+                    group.lines.append((dimension, volume))
+                    group.last = (comp_or_none, previous[slot])
 
             for element, comp in flat_list:
                 ok = holds[element.index]
@@ -655,7 +658,8 @@ def _round_up(lines: list[PriceLine], group: _Group, unit: Decimal, *, by_second
     step, and bill the surplus at that component's price (a STEP line after everything else)."""
     if group.last is None:
         return
-    component, last = group.last
+    component, at = group.last
+    last = lines[at]
     dimension = component.dimension
     total = sum((v for d, v in group.lines if d == dimension), ZERO) * unit  # in Wh or seconds
     exact = total

@@ -251,8 +251,7 @@ def test_fall_back_hour_happens_twice() -> None:
     assert result.total.excl_vat == D("20") + D("4")
     assert priced_time_lines(result) == [
         ("22:00", "00:00", 1, 2),
-        ("00:00", "01:00", 0, 1),
-        ("01:00", "02:00", 0, 1),
+        ("00:00", "02:00", 0, 2),  # 02:00-03:00 CEST then 02:00-03:00 CET, one line
         ("02:00", "04:00", 1, 2),
     ]
 
