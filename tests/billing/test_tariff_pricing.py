@@ -271,3 +271,20 @@ def test_warning_when_volumes_disagree_with_the_cdrs_totals() -> None:
 
 def test_price_type_is_plain() -> None:
     assert Price(D(1)) == Price(excl_vat=D(1), incl_vat=None)
+
+
+def test_the_spec_step_rule_can_make_a_longer_session_cheaper() -> None:
+    """Documented in docs/billing.md: the step and price of the *last* component round the whole time."""
+    two = tariff(
+        element(time("1.20", step=1800), end_time="10:30"),
+        element(time("0.01", step=1)),
+    )
+    assert price(two, "2024-01-08 10:01", charge(29)).total.excl_vat == D("0.60")
+    assert price(two, "2024-01-08 10:01", charge(30)).total.excl_vat == D("0.58")
+
+
+def test_zero_length_periods_and_sessions() -> None:
+    """A period that lasts no time is judged at its instant; a session of no time still gets its start fee."""
+    peak = tariff(element(energy(1), start_time="17:00", end_time="18:00"), element(energy(0), flat(2)))
+    assert price(peak, "2024-01-08 16:00", charge(60), charge(0, 3), charge(60)).energy.excl_vat == 3
+    assert price(peak, "2024-01-08 12:00", charge(0, 0)).total.excl_vat == 2
