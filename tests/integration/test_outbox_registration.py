@@ -1,14 +1,17 @@
 """A registration while the broker is down (issue 20, item 4): the CPO gets its token C, and the first pull
-it calls for waits in the outbox until the broker is back."""
+it calls for waits in the outbox until the broker is back. Also `ocpi_register` without a broker: the first
+pull runs before the command exits."""
 
 from __future__ import annotations
 
 import base64
 import time
 from collections.abc import Callable
+from io import StringIO
 
 import pytest
 import requests
+from django.core.management import call_command
 from pytest_django.fixtures import Settings as DjangoSettings
 
 from cposim import Simulator
@@ -77,3 +80,19 @@ def test_first_pull_runs_once_the_broker_is_back(
         assert time.monotonic() < deadline, list(SyncRun.objects.values_list("module", "status", "error"))
         time.sleep(0.5)
     assert partner.locations.count() == 12
+
+
+def test_ocpi_register_waits_for_the_first_pull_it_started(emsp: str, sim: Simulator, settings: DjangoSettings) -> None:
+    settings.OCPI_SYNC_ON_REGISTER = True
+    settings.EMSP_EAGER_TASKS_IN_THREAD = True  # the embedded default: the pull runs in a thread
+    out = StringIO()
+    call_command("ocpi_register", sim.versions_url, sim.token_a, stdout=out)
+
+    partner = Partner.objects.get(versions_url=sim.versions_url)
+    runs = SyncRun.objects.filter(partner=partner)
+    assert sorted(runs.values_list("module", "status")) == sorted(
+        (str(module), SyncRun.Status.SUCCEEDED) for module in MODULES
+    )
+    assert not OutboxTask.objects.exists()
+    assert "Waiting up to" in out.getvalue()
+    assert "roaming.sync_partner" in out.getvalue()
