@@ -17,6 +17,7 @@ import redis
 import time_machine
 from celery import shared_task
 from django.db import connection, connections, transaction
+from django.test import Client
 from django.utils import timezone
 from pytest_django.fixtures import Settings as DjangoSettings
 
@@ -300,3 +301,45 @@ def test_a_sweeper_skips_rows_another_has_locked_instead_of_waiting(broker_url: 
     assert result == [5]
     assert outbox_sweep().sent == 5  # the rest, once the other let go
     assert sorted(args[0] for _, args in _queued(broker_url, redis_queue)) == list(range(10))
+
+
+# --- What staff see ------------------------------------------------------------------------------------
+
+
+def _stuck_row(value: int, *, minutes_late: int = 0) -> OutboxTask:
+    return OutboxTask.objects.create(
+        task="tests.outbox_probe",
+        args=[value],
+        run_after=timezone.now() - timedelta(minutes=minutes_late),
+        attempts=3,
+        last_error="OperationalError: Error 111 connecting to 127.0.0.1:6379. Connection refused.",
+    )
+
+
+@pytest.mark.django_db
+def test_staff_see_stuck_tasks_and_send_them_now(admin_client: Client) -> None:
+    row = _stuck_row(9)
+    page = admin_client.get("/admin/emsp/outboxtask/").content.decode()
+    assert "tests.outbox_probe" in page
+    assert "Connection refused" in page
+
+    page = admin_client.post(
+        "/admin/emsp/outboxtask/", {"action": "send_now", "_selected_action": [row.pk]}, follow=True
+    ).content.decode()
+    assert "1 sent." in page
+    assert RUNS == [(9, "")]  # no broker in this run: sending is running it here
+    assert not OutboxTask.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_now_with_the_broker_down_says_so_and_keeps_the_task(
+    admin_client: Client, broker_at: Callable[[str], None]
+) -> None:
+    broker_at(closed_port_url())
+    row = _stuck_row(10)
+    page = admin_client.post(
+        "/admin/emsp/outboxtask/", {"action": "send_now", "_selected_action": [row.pk]}, follow=True
+    ).content.decode()
+    assert "0 sent; the broker did not take the rest" in page
+    row.refresh_from_db()
+    assert (row.attempts, row.claimed_until) == (4, None)
