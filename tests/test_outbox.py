@@ -75,6 +75,31 @@ def dropping_broker() -> Iterator[DroppingBroker]:
 
 
 @pytest.fixture
+def blackholed_broker() -> Iterator[str]:
+    """A broker that never answers a connection, as behind a firewall that drops packets: a listening socket
+    whose backlog is full, so the kernel drops every further SYN."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    address = server.getsockname()
+    fillers = [socket.socket() for _ in range(3)]
+    for filler in fillers:
+        filler.setblocking(False)
+        filler.connect_ex(address)
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        try:
+            probe.connect(address)
+        except TimeoutError:
+            pass
+        else:
+            pytest.skip("this kernel accepts connections past a full backlog")
+    yield f"redis://127.0.0.1:{address[1]}/4"
+    for sock in (*fillers, server):
+        sock.close()
+
+
+@pytest.fixture
 def redis_queue(broker_url: str, broker_at: Callable[[str], None]) -> Iterator[str]:
     """Tasks go through the real broker, to a queue of this test's own (deleted afterwards)."""
     queue = f"test-outbox-{uuid.uuid4().hex[:12]}"
@@ -206,6 +231,19 @@ def test_a_closed_broker_port_does_not_hold_up_the_caller(broker_at: Callable[[s
     assert list(OutboxTask.objects.order_by("pk").values_list("attempts", flat=True)) == [1, 0, 0]  # then paused
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(30)  # before: the connection waited on the kernel's SYN retries (over 40 s measured)
+def test_a_blackholed_broker_holds_up_the_caller_and_the_health_check_for_the_timeout_only(
+    client: Client, broker_at: Callable[[str], None], blackholed_broker: str
+) -> None:
+    broker_at(blackholed_broker)
+    enqueue(probe, 12)
+    row = OutboxTask.objects.get()
+    assert row.attempts == 1
+    assert "Timeout" in row.last_error
+    assert client.get("/healthz").status_code == 503
+
+
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_sweeper_publishes_to_redis_and_deletes_the_rows(
@@ -303,7 +341,7 @@ def test_a_sweeper_skips_rows_another_has_locked_instead_of_waiting(broker_url: 
     assert sorted(args[0] for _, args in _queued(broker_url, redis_queue)) == list(range(10))
 
 
-# --- What staff see ------------------------------------------------------------------------------------
+# --- What staff and monitoring see ----------------------------------------------------------------------
 
 
 def _stuck_row(value: int, *, minutes_late: int = 0) -> OutboxTask:
@@ -343,3 +381,21 @@ def test_send_now_with_the_broker_down_says_so_and_keeps_the_task(
     assert "0 sent; the broker did not take the rest" in page
     row.refresh_from_db()
     assert (row.attempts, row.claimed_until) == (4, None)
+
+
+@pytest.mark.django_db
+def test_healthz_reports_the_outbox_backlog(client: Client) -> None:
+    _stuck_row(11, minutes_late=2)
+    OutboxTask.objects.create(task="tests.outbox_probe", run_after=timezone.now() + timedelta(minutes=1))  # not due
+    outbox = client.get("/healthz").json()["outbox"]
+    assert outbox["due"] == 1
+    assert 120 <= outbox["oldest_due_seconds"] < 180
+
+
+@pytest.mark.django_db
+@pytest.mark.timeout(20)
+def test_healthz_with_the_broker_down_answers_503_at_once(client: Client, broker_at: Callable[[str], None]) -> None:
+    broker_at(closed_port_url())
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert (response.json()["database"], response.json()["broker"]) == (True, False)
