@@ -86,7 +86,7 @@ def test_ocpi_register_waits_for_the_first_pull_it_started(emsp: str, sim: Simul
     settings.OCPI_SYNC_ON_REGISTER = True
     settings.EMSP_EAGER_TASKS_IN_THREAD = True  # the embedded default: the pull runs in a thread
     out = StringIO()
-    call_command("ocpi_register", sim.versions_url, sim.token_a, stdout=out)
+    call_command("ocpi_register", "--", sim.versions_url, sim.token_a, stdout=out)  # token A may start with "-"
 
     partner = Partner.objects.get(versions_url=sim.versions_url)
     runs = SyncRun.objects.filter(partner=partner)
