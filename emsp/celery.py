@@ -24,6 +24,8 @@ app.conf.beat_schedule = {
     # Hourly, https://crontab.guru/#5_*_*_*_*
     "purge-expired-credentials-tokens": {"task": "roaming.purge_expired_tokens", "schedule": crontab(minute=5)},
     # Every minute, https://crontab.guru/#*_*_*_*_*
+    "send-task-outbox": {"task": "emsp.outbox_sweep", "schedule": crontab()},
+    # Every minute, https://crontab.guru/#*_*_*_*_*
     "push-token-changes": {"task": "roaming.push_tokens_due", "schedule": crontab()},
     # Every minute, https://crontab.guru/#*_*_*_*_*
     "time-out-commands": {"task": "roaming.commands_time_out", "schedule": crontab()},

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "emsp",
     "drivers",
     "roaming",
     "billing",
@@ -146,6 +147,9 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Embedded mode: run enqueued tasks in a background thread rather than inside the caller's request.
 EMSP_EAGER_TASKS_IN_THREAD = env.bool("EMSP_EAGER_TASKS_IN_THREAD", default=True)
+# Seconds a task sent after a commit may wait for the broker (to connect, then per socket operation). A task
+# the broker does not take stays in the outbox table and is sent by the sweeper (emsp/lib/tasks.py).
+EMSP_TASK_PUBLISH_TIMEOUT = env.float("EMSP_TASK_PUBLISH_TIMEOUT", default=1.0)
 
 # --- Auth, i18n, static ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -19,6 +19,7 @@ from django.utils.html import format_html
 
 from drivers.admin import TokenAdmin
 from drivers.models import Token
+from emsp.lib.admin import ReadOnlyAdmin
 from emsp.lib.tasks import enqueue
 from roaming import selectors
 from roaming.models import (
@@ -239,19 +240,6 @@ class OcpiRequestLogAdmin(admin.ModelAdmin[OcpiRequestLog]):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin[Any]):
-    """What partners send is evidence: staff read it, only the partner changes it."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

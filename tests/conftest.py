@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import os
 import socket
-from urllib.parse import urlparse
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlparse
 
 import pytest
+from django.db import connection
+from pytest_django.fixtures import Settings as DjangoSettings
+
+from emsp.celery import app
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _reachable(url: str) -> bool:
@@ -18,6 +30,15 @@ def _reachable(url: str) -> bool:
         return False
 
 
+def closed_port_url() -> str:
+    """A Redis URL no one listens at (a port just bound and released): every connection is refused, as when
+    Redis is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/4"
+
+
 @pytest.fixture
 def broker_url() -> str:
     """The real broker, when the run is configured with one (CI always is)."""
@@ -27,3 +48,72 @@ def broker_url() -> str:
     if not _reachable(url):
         pytest.fail(f"CELERY_BROKER_URL {url} is set but not reachable")
     return url
+
+
+@pytest.fixture
+def broker_at(monkeypatch: pytest.MonkeyPatch, settings: DjangoSettings) -> Iterator[Callable[[str], None]]:
+    """Send tasks through the broker at the URL given, as production does; the rest of the suite runs them
+    inline (settings_test). Celery reads CELERY_BROKER_URL from the environment before its settings."""
+    eager, default_queue = app.conf.task_always_eager, app.conf.task_default_queue
+    app.conf.task_always_eager = False
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+
+    def point(url: str) -> None:
+        monkeypatch.setenv("CELERY_BROKER_URL", url)
+        monkeypatch.setattr("emsp.lib.tasks._publish_paused_until", 0.0)  # a broker failure of another test
+
+    try:
+        yield point
+    finally:
+        app.conf.task_always_eager, app.conf.task_default_queue = eager, default_queue
+
+
+def _database_url() -> str:
+    """The test database, for a process of our own: it must see what the test committed."""
+    db: dict[str, Any] = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    credentials = quote(db["USER"] or "") + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(broker_url: str, django_db_setup: None) -> Iterator[str]:
+    """A Celery worker in its own process, consuming a queue no other run uses; tasks sent without a queue
+    during the test go to it. It uses the test database (so the test needs one: `django_db`) and sees what
+    the test has committed."""
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "emsp.settings_test",
+        "CELERY_BROKER_URL": broker_url,
+        "DATABASE_URL": _database_url(),
+    }
+    default_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "emsp",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-Q",
+            queue,
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        yield queue
+    finally:
+        app.conf.task_default_queue = default_queue
+        process.terminate()
+        process.wait(timeout=30)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from django.conf import settings
+from django.db import connections
 
 from roaming.models import OcpiRequestLog
 
@@ -139,11 +140,16 @@ class OcpiClient:
             yield from self._pages(url, params, module)
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocpi-prefetch") as pool:
-            pages = self._pages(url, params, module)
-            pending = pool.submit(next, pages, None)
-            while (page := pending.result()) is not None:
+            try:
+                pages = self._pages(url, params, module)
                 pending = pool.submit(next, pages, None)
-                yield page
+                while (page := pending.result()) is not None:
+                    pending = pool.submit(next, pages, None)
+                    yield page
+            finally:
+                # Logging each request opened a database connection in that thread: close it with the thread,
+                # or it stays open until garbage collection.
+                pool.submit(connections.close_all)
 
     def _pages(self, url: str, params: dict[str, Any] | None, module: str) -> Iterator[OcpiResult]:
         next_url: str | None = url

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from emsp.lib.tasks import background_tasks, wait_for_background_tasks
 from roaming.services.partners import HandshakeError, register_with
 
 
@@ -16,6 +17,12 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="defaults to the partner's business name")
         parser.add_argument(
             "--raw-token", action="store_true", help="send our token unencoded (platforms that predate OCPI 2.2.1)"
+        )
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=600,
+            help="seconds to wait for the first pull when it runs in this process (no broker)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -30,3 +37,11 @@ class Command(BaseCommand):
             raise CommandError(f"Registration failed: {exc.message}") from exc
         parties = ", ".join(f"{r.country_code}/{r.party_id} {r.role}" for r in partner.roles.all())
         self.stdout.write(f"Registered with {partner.name} (id {partner.pk}), OCPI {partner.version}: {parties}")
+        # Without a broker the first pull runs in threads of this process, which die with it when it exits.
+        if running := background_tasks():
+            self.stdout.write(f"Waiting up to {options['wait']:.0f} s for: {', '.join(running)}")
+            if left := wait_for_background_tasks(options["wait"]):
+                self.stderr.write(
+                    f"Stopped waiting for {', '.join(left)}: they stay in the outbox, and the platform's sweep "
+                    "runs them again once their lease is out (minutes)."
+                )
