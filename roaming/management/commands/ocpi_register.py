@@ -13,7 +13,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("versions_url")
-        parser.add_argument("token_a")
+        parser.add_argument("token_a", help="the partner's token A; one that starts with '-' goes after '--'")
         parser.add_argument("--name", default="", help="defaults to the partner's business name")
         parser.add_argument(
             "--raw-token", action="store_true", help="send our token unencoded (platforms that predate OCPI 2.2.1)"
