@@ -95,10 +95,10 @@ def parse_datetime(value: str) -> datetime:
             int(match["second"]),
             int(fraction),
             tzinfo=tz,
-        )
-    except ValueError as exc:
+        ).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # OverflowError: 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise ValueError(f"not an OCPI DateTime ({exc}): {value!r}") from exc
-    return parsed.astimezone(UTC)
+    return parsed
 
 
 def format_datetime(value: datetime) -> str:
@@ -407,16 +407,82 @@ class Envelope(OcpiModel):
 # --------------------------------------------------------------------------------------------------
 
 
+class JsonLimitError(ValueError):
+    """Valid JSON beyond what we read (RFC 8259 §9 lets a parser set such limits); see `loads()`."""
+
+
+#: Deepest nesting of objects and arrays we read. OCPI objects nest about 8 deep (CDR > tariffs > elements >
+#: restrictions > day_of_week); the code that stores a partner's unknown fields walks them recursively.
+MAX_JSON_DEPTH = 64
+#: Largest decimal exponent of a number we read: PostgreSQL refuses numeric text beyond e±1000, and
+#: `int(Decimal("1e999999999"))`, which storing such a number in a JSON column does, builds a billion digits.
+MAX_JSON_EXPONENT = 1000
+
+# A character no database column can hold: NUL (PostgreSQL text and jsonb refuse it) and lone surrogates
+# (no UTF-8 encoding exists for them).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _decimal(text: str) -> Decimal:
+    value = Decimal(text)
+    if not -MAX_JSON_EXPONENT <= value.adjusted() <= MAX_JSON_EXPONENT:
+        raise JsonLimitError(f"number out of range (beyond 1e±{MAX_JSON_EXPONENT}): {text[:20]}")
+    return value
+
+
+def _check_tree(data: Any, *, depth: bool, strings: bool) -> None:
+    """Nesting depth and/or storable strings of parsed JSON, without recursion."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict):
+            items: Any = value.values()
+            if strings and any(_UNSTORABLE.search(key) for key in value):
+                raise JsonLimitError("a key contains NUL (\\u0000) or a lone surrogate")
+        elif isinstance(value, list):
+            items = value
+        else:
+            continue
+        if depth and level > MAX_JSON_DEPTH:
+            raise JsonLimitError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        for item in items:
+            if isinstance(item, dict | list):
+                stack.append((item, level + 1))
+            elif strings and isinstance(item, str) and _UNSTORABLE.search(item):
+                kind = "NUL (\\u0000)" if "\x00" in item else "a lone surrogate"
+                raise JsonLimitError(f"a string contains {kind}, which cannot be stored")
 
 
 def loads(body: bytes | str) -> Any:
     """JSON text as Python data with every non-integer number as an exact `Decimal`.
 
-    Raises `ValueError` (`json.JSONDecodeError`, `UnicodeDecodeError`) for a body that is not JSON.
+    Raises `ValueError`: `json.JSONDecodeError` or `UnicodeDecodeError` for a body that is not JSON in UTF-8,
+    `JsonLimitError` for JSON we do not read: nested deeper than MAX_JSON_DEPTH, a non-integer number beyond
+    1e±MAX_JSON_EXPONENT (Python itself refuses integers over 4300 digits), a NUL or lone surrogate in a string
+    (no column can store them; a raw control character is malformed JSON already).
+
+    Cost: a parse hook per non-integer number, two character counts and a search of the text. Only text
+    that may fail a check (more brackets than MAX_JSON_DEPTH, a `\\u0000` or `\\uD...` escape) is walked
+    once more after parsing.
     """
-    return json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+    # UTF-8 only, as the spec says (json.loads would also read UTF-16 and UTF-32, which the checks below do
+    # not see through); a byte order mark is tolerated.
+    text = body.decode() if isinstance(body, bytes) else body
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        data = json.loads(text, parse_float=_decimal, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise JsonLimitError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    deep = text.count("[") + text.count("{") > MAX_JSON_DEPTH
+    escapes = "\\u" in text and ("\\u0000" in text or "\\ud" in text or "\\uD" in text)
+    if deep or escapes:
+        _check_tree(data, depth=deep, strings=escapes)
+    return data
 
 
 _ADAPTERS: dict[Any, TypeAdapter[Any]] = {}

@@ -26,7 +26,7 @@ from ..auth import Caller, authenticate
 from ..envelope import OcpiResponse
 from ..errors import InvalidParameters, MalformedJson, MethodNotAllowed, NotFound, OcpiError, Unauthorized
 from ..requestlog import log_exchange
-from ..v2_2_1.types import describe_validation_error, loads
+from ..v2_2_1.types import JsonLimitError, describe_validation_error, loads
 
 logger = logging.getLogger("roaming.ocpi")
 
@@ -116,6 +116,8 @@ class OcpiView(View):
         if self._payload is _UNPARSED:
             try:
                 self._payload = loads(request.body or b"null")
+            except JsonLimitError as exc:
+                raise MalformedJson(f"Request body refused: {exc}.") from exc
             except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 raise MalformedJson(f"Request body is not valid JSON: {exc}") from exc
         return self._payload

@@ -29,6 +29,7 @@ from roaming.ocpi.v2_2_1 import (
     parse_json,
     to_json_bytes,
 )
+from roaming.ocpi.v2_2_1.types import JsonLimitError
 
 EXPECTED = datetime(2015, 6, 29, 20, 39, 9, tzinfo=UTC)
 
@@ -139,6 +140,8 @@ GARBAGE = [
     "2015-06-29T20:39:09+24:00",
     "2015-06-29T20:39:09 UTC",
     "20150629T203909Z",
+    "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+    "9999-12-31T23:59:59-01:00",  # after year 9999 in UTC
 ]
 
 
@@ -253,6 +256,41 @@ def test_loads_rejects_what_is_not_json(body: str) -> None:
 def test_loads_rejects_invalid_utf8() -> None:
     with pytest.raises(ValueError):  # UnicodeDecodeError
         loads(b'{"name": "\xff"}')
+
+
+def test_loads_reads_utf8_only_and_tolerates_a_byte_order_mark() -> None:
+    assert loads(b'\xef\xbb\xbf{"name": "caf\xc3\xa9"}') == {"name": "café"}
+    with pytest.raises(ValueError):  # json.loads alone would read UTF-16, hiding \u0000 escapes from the checks
+        loads('{"name": "a\\u0000"}'.encode("utf-16"))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[" * 65 + "]" * 65, "nested deeper than 64 levels"),
+        ("[" * 100_000 + "]" * 100_000, "nested deeper than 64 levels"),
+        ('{"a": "x\\u0000"}', "NUL"),
+        ('{"a\\u0000": 1}', "key"),
+        ('["\\ud83d"]', "lone surrogate"),
+        ('["\\uDE00 "]', "lone surrogate"),
+        ('{"a": 1e1001}', "out of range"),
+        ('{"a": 1.5e-1002}', "out of range"),
+        ('{"a": 0.' + "0" * 1001 + "1}", "out of range"),
+    ],
+)
+def test_loads_refuses_json_that_no_column_can_hold(body: str, message: str) -> None:
+    with pytest.raises(JsonLimitError, match=message):
+        loads(body)
+
+
+def test_loads_reads_what_is_near_its_limits() -> None:
+    assert loads("[" * 64 + "]" * 64) is not None
+    assert loads('["\\ud83d\\ude00", "C:\\\\u0000", 1e1000, 1e-1000]') == [
+        "😀",
+        "C:\\u0000",
+        Decimal("1e1000"),
+        Decimal("1e-1000"),
+    ]
 
 
 def test_non_finite_decimals_are_refused() -> None:
