@@ -8,9 +8,11 @@ endpoint that reads a body needs an entry in NUMBER_FIELDS or NO_NUMBER_FIELDS (
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,7 @@ from django.urls import resolve
 from django.utils.regex_helper import normalize
 
 from drivers.services import token_issue
-from roaming.models import Command, Location, OcpiRequestLog, Partner
+from roaming.models import Command, EvseStatusChange, Location, OcpiRequestLog, Partner
 from roaming.ocpi.urls import MODULES
 from roaming.ocpi.v2_2_1.types import MAX_JSON_DEPTH
 from roaming.ocpi.views.versions import VersionDetailsView, VersionsView
@@ -275,3 +277,187 @@ def test_datetimes_beyond_the_calendar_after_conversion_to_utc_are_2001(
     reply = ocpi.patch("/ocpi/2.2.1/sessions/BE/BEC/101", {"last_updated": stamp})
     _assert_envelope(reply, 200, 2001)
     assert "last_updated" in reply.body["status_message"]
+
+
+# --- numbers that do not fit their columns --------------------------------------------------------------------
+
+INT = ("-1", "2147483648")  # integer columns hold 0 .. 2^31-1 here
+DECIMAL = ("100000000", "-100000000")  # DECIMAL(12, 4): eight integer digits
+VAT = ("1000", "-1")  # DECIMAL(5, 2), a percentage
+COORDINATE = ("90.1",)  # a string in OCPI; the column is DECIMAL(10, 7)
+EVERYWHERE = ("1e400", "-1e400", "1" + "0" * 40)
+
+
+NUMBER_FIELDS: dict[str, tuple[Callable[[], dict[str, Any]], dict[str, tuple[str, ...]]]] = {
+    f"PUT {LOCATION}": (
+        _location,
+        {
+            "coordinates.latitude": COORDINATE,
+            "evses.0.connectors.0.max_voltage": INT,
+            "evses.0.connectors.0.max_amperage": INT,
+        },
+    ),
+    f"PUT {LOCATION}/{{evse_uid}}": (
+        _evse,
+        {"coordinates.longitude": ("180.5",), "connectors.0.max_voltage": INT},
+    ),
+    f"PUT {LOCATION}/{{evse_uid}}/{{connector_id}}": (
+        _connector,
+        {"max_voltage": INT, "max_amperage": INT, "max_electric_power": INT},
+    ),
+    f"PATCH {LOCATION}": (
+        lambda: {**LAST_UPDATED, "coordinates": _evse()["coordinates"], "evses": [_evse()]},
+        {"coordinates.latitude": COORDINATE, "evses.0.connectors.0.max_amperage": INT},
+    ),
+    f"PATCH {LOCATION}/{{evse_uid}}": (
+        lambda: {**LAST_UPDATED, "connectors": [_connector()]},
+        {"connectors.0.max_electric_power": INT},
+    ),
+    f"PATCH {LOCATION}/{{evse_uid}}/{{connector_id}}": (
+        lambda: {**LAST_UPDATED, "max_voltage": 400, "max_electric_power": 22000},
+        {"max_voltage": INT, "max_electric_power": INT},
+    ),
+    "PUT /ocpi/2.2.1/tariffs/{country_code}/{party_id}/{tariff_id}": (
+        _tariff,
+        {
+            "elements.0.price_components.0.price": DECIMAL,
+            "elements.0.price_components.0.vat": VAT,
+            "elements.0.price_components.0.step_size": INT,
+            "elements.0.restrictions.max_kwh": DECIMAL,
+            "elements.0.restrictions.max_duration": INT,
+            "min_price.excl_vat": DECIMAL,
+            "max_price.excl_vat": DECIMAL,
+        },
+    ),
+    "PUT /ocpi/2.2.1/sessions/{country_code}/{party_id}/{session_id}": (
+        _session,
+        {"kwh": DECIMAL, "total_cost.excl_vat": DECIMAL, "charging_periods.0.dimensions.0.volume": DECIMAL},
+    ),
+    "PATCH /ocpi/2.2.1/sessions/{country_code}/{party_id}/{session_id}": (
+        lambda: {**LAST_UPDATED, "kwh": 12, "total_cost": {"excl_vat": 3, "incl_vat": 3.6}},
+        {"kwh": DECIMAL, "total_cost.incl_vat": DECIMAL},
+    ),
+    "POST /ocpi/2.2.1/cdrs": (
+        _cdr,
+        {
+            "total_cost.excl_vat": DECIMAL,
+            "total_energy": DECIMAL,
+            "total_time": DECIMAL,
+            "total_parking_time": DECIMAL,
+            "total_fixed_cost.excl_vat": DECIMAL,
+            "total_time_cost.excl_vat": DECIMAL,
+            "charging_periods.0.dimensions.0.volume": DECIMAL,
+            "tariffs.0.elements.0.price_components.0.vat": VAT,
+        },
+    ),
+}
+#: Endpoints that read a body without numbers we store.
+NO_NUMBER_FIELDS = frozenset(
+    {
+        "POST /ocpi/2.2.1/credentials",
+        "PUT /ocpi/2.2.1/credentials",
+        "POST /ocpi/2.2.1/cdrs/{cdr_pk}",
+        "POST /ocpi/2.2.1/tokens/{token_uid}/authorize",
+        "POST /ocpi/2.2.1/commands/{command_type}/{reference}",
+    }
+)
+NUMBER_CASES = [
+    pytest.param(key, field, raw, id=f"{key.split('/{')[0]} {field}={raw[:12]}")
+    for key, (_, fields) in NUMBER_FIELDS.items()
+    for field, extra in fields.items()
+    for raw in (*EVERYWHERE, *extra)
+]
+
+
+def test_every_endpoint_with_a_body_says_which_numbers_it_stores() -> None:
+    assert {str(e) for e in WITH_BODY} == set(NUMBER_FIELDS) | NO_NUMBER_FIELDS
+
+
+def _set(document: Any, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        document = document[int(part)] if isinstance(document, list) else document[part]
+    document[int(last) if isinstance(document, list) else last] = value
+
+
+@pytest.mark.parametrize(("key", "field", "raw"), NUMBER_CASES)
+def test_numbers_that_do_not_fit_their_column_are_2001_naming_the_field(
+    ocpi: OcpiTestClient, world: dict, key: str, field: str, raw: str
+) -> None:
+    method, template = key.split(" ")
+    body = copy.deepcopy(NUMBER_FIELDS[key][0]())
+    _set(body, field, "<n>")
+    reply = ocpi.call(method, template.format(**SAMPLES), raw_body=_raw(body, n=raw))
+    _assert_envelope(reply, 200, 2001)
+    assert field in reply.body["status_message"]
+    assert _rows() == world
+
+
+@pytest.mark.parametrize("key", list(NUMBER_FIELDS))
+def test_the_bodies_of_the_number_tests_are_accepted_as_they_are(ocpi: OcpiTestClient, world: dict, key: str) -> None:
+    method, template = key.split(" ")
+    if key != f"PUT {LOCATION}":  # what the other location and session endpoints change must exist
+        assert ocpi.put(LOCATION.format(**SAMPLES), _location()).status_code == 1000
+        assert ocpi.put("/ocpi/2.2.1/sessions/BE/BEC/101", _session()).status_code == 1000
+    reply = ocpi.call(method, template.format(**SAMPLES), raw_body=_raw(NUMBER_FIELDS[key][0]()))
+    assert reply.status_code == 1000, reply.body
+
+
+def test_numbers_at_the_edge_of_their_columns_are_stored(ocpi: OcpiTestClient, world: dict) -> None:
+    tariff = _tariff()
+    tariff["elements"][0]["price_components"][0].update(price=99999999.9999, vat=999.99, step_size=2147483647)
+    reply = ocpi.put("/ocpi/2.2.1/tariffs/BE/BEC/12", tariff)
+    _assert_envelope(reply, 201, 1000)
+
+
+def test_more_tariff_elements_than_a_position_column_holds_are_2001(ocpi: OcpiTestClient, world: dict) -> None:
+    tariff = {**_tariff(), "elements": [{"price_components": [{"type": "FLAT", "price": 0, "step_size": 0}]}] * 32_769}
+    reply = ocpi.put("/ocpi/2.2.1/tariffs/BE/BEC/12", tariff)
+    _assert_envelope(reply, 200, 2001)
+    assert "elements" in reply.body["status_message"]
+    assert _rows() == world
+
+
+def test_a_page_offset_beyond_any_column_is_2001(ocpi: OcpiTestClient, world: dict) -> None:
+    reply = ocpi.get("/ocpi/2.2.1/tokens?offset=" + "9" * 40)
+    _assert_envelope(reply, 200, 2001)
+    assert "offset" in reply.body["status_message"]
+
+
+# --- enum values that do not fit their columns ----------------------------------------------------------------
+
+
+@pytest.fixture
+def location(ocpi: OcpiTestClient, world: dict) -> dict[str, Any]:
+    body = _location()
+    assert ocpi.put(LOCATION.format(**SAMPLES), body).http_status == 201
+    return body
+
+
+@pytest.mark.parametrize("status", ["FUTURE_STATUS_17CH", "S" * 32])
+def test_an_unknown_evse_status_is_stored_as_sent(ocpi: OcpiTestClient, location: dict, status: str) -> None:
+    reply = ocpi.patch(f"{LOCATION.format(**SAMPLES)}/3256", {"status": status, **LAST_UPDATED})
+    _assert_envelope(reply, 200, 1000)
+    assert EvseStatusChange.objects.filter(status=status).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("PATCH", "/3256", lambda: {"status": "S" * 33, **LAST_UPDATED}),  # the status-only fast path
+        ("PATCH", "/3256", lambda: {"status": "S" * 33, "floor_level": "2", **LAST_UPDATED}),
+        ("PUT", "/3256", lambda: {**_evse(), "status": "S" * 33}),
+        ("PUT", "/3256/1", lambda: {**_connector(), "format": "F" * 33}),
+        ("PUT", "", lambda: {**_location(), "parking_type": "P" * 33}),
+    ],
+    ids=["status-patch", "evse-patch", "evse-put", "connector-put", "location-put"],
+)
+def test_an_unknown_enum_value_longer_than_any_known_one_is_2001_naming_the_field(
+    ocpi: OcpiTestClient, location: dict, method: str, url: str, body: Callable[[], dict[str, Any]]
+) -> None:
+    before = _rows()
+    reply = ocpi.call(method, LOCATION.format(**SAMPLES) + url, body())
+    _assert_envelope(reply, 200, 2001)
+    assert re.search(r"\b(status|format|parking_type)\b", reply.body["status_message"])
+    assert "at most 32" in reply.body["status_message"]
+    assert _rows() == before

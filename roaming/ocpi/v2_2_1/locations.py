@@ -24,6 +24,7 @@ from .types import (
     DateTime,
     DisplayText,
     NonEmptyList,
+    NonNegativeInt,
     Number,
     OcpiModel,
     OpenEnum,
@@ -271,8 +272,8 @@ class Image(OcpiModel):
     thumbnail: URL | None = None
     category: OpenEnum[ImageCategory]
     type: CiString4
-    width: int | None = None
-    height: int | None = None
+    width: NonNegativeInt | None = None
+    height: NonNegativeInt | None = None
 
 
 class BusinessDetails(OcpiModel):
@@ -320,9 +321,9 @@ class Connector(OcpiModel):
     standard: OpenEnum[ConnectorType]
     format: OpenEnum[ConnectorFormat]
     power_type: OpenEnum[PowerType]
-    max_voltage: int
-    max_amperage: int
-    max_electric_power: int | None = None
+    max_voltage: NonNegativeInt
+    max_amperage: NonNegativeInt
+    max_electric_power: NonNegativeInt | None = None
     tariff_ids: OptionalList[CiString36] = Field(default_factory=list)
     terms_and_conditions: URL | None = None
     last_updated: DateTime
@@ -333,9 +334,9 @@ class ConnectorPatch(PatchModel):
     standard: OpenEnum[ConnectorType] | None = None
     format: OpenEnum[ConnectorFormat] | None = None
     power_type: OpenEnum[PowerType] | None = None
-    max_voltage: int | None = None
-    max_amperage: int | None = None
-    max_electric_power: int | None = None
+    max_voltage: NonNegativeInt | None = None
+    max_amperage: NonNegativeInt | None = None
+    max_electric_power: NonNegativeInt | None = None
     tariff_ids: list[CiString36] | None = None
     terms_and_conditions: URL | None = None
 

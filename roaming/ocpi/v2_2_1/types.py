@@ -11,7 +11,9 @@ Reading is tolerant, writing is strict:
 * `DateTime` accepts the shapes partners really send (no `Z`, `+00:00`, other offsets, 0-9 fractional
   digits) and always writes `...Z`.
 * Lengths from the spec (`CiString(36)`, `string(255)`, ...) are enforced: a value that does not fit
-  our columns must be refused with a clear message rather than truncated somewhere later.
+  our columns must be refused with a clear message rather than truncated somewhere later. The same
+  holds for what the spec leaves open: unknown enum values (`OPEN_ENUM_MAX_LENGTH`), numbers
+  (`NUMBER_LIMIT`), integers (`NonNegativeInt`). Every value a model accepts fits its column.
 
 Numbers are `Decimal` end to end. pydantic's own JSON parser reads JSON numbers as floats (it turns
 `2.00` into `Decimal("2")` and drops digits after the 17th), so parse request bodies with `loads()` /
@@ -221,11 +223,22 @@ def decimal_to_json_number(value: Decimal) -> int | float:
     return as_float
 
 
-#: OCPI `number`: a `Decimal` in Python (never float), a JSON number on the wire.
+#: The largest magnitude of an OCPI `number` we read. The spec gives numbers 4 decimals and "a sufficiently
+#: large amount of digits"; our columns are DECIMAL(12, 4), so eight integer digits, more than any price,
+#: energy (100 GWh) or duration needs. A value beyond its column must be refused here: PostgreSQL fails the
+#: whole write on it.
+NUMBER_LIMIT = Decimal("99999999.9999")
+
+#: OCPI `number`: a `Decimal` in Python (never float), a JSON number on the wire, within ±NUMBER_LIMIT.
 Number: TypeAlias = Annotated[
     Decimal,
+    Field(ge=-NUMBER_LIMIT, le=NUMBER_LIMIT),
     PlainSerializer(decimal_to_json_number, return_type=Any, when_used="json"),
 ]
+
+#: OCPI `int` for what is counted or measured in whole units (volts, amperes, watts, Wh, seconds, pixels):
+#: never negative, and at most what an integer column holds.
+NonNegativeInt: TypeAlias = Annotated[int, Field(ge=0, le=2_147_483_647)]
 
 # --------------------------------------------------------------------------------------------------
 # Lists by cardinality
@@ -257,8 +270,14 @@ NonEmptyList: TypeAlias = Annotated[list[_T], Field(min_length=1)]
 # Consequences for code that uses the models: compare with the enum (`evse.status == Status.CHARGING`
 # works for both, since the members are `StrEnum`s) and treat "not a member" as "unknown", e.g.
 # `isinstance(evse.status, Status)` before relying on the value, and store `str(value)`.
+#
+# An unknown value is kept only up to OPEN_ENUM_MAX_LENGTH characters, the length of the longest value the
+# spec defines (START_SESSION_CONNECTOR_REQUIRED) and of every column that stores enum values; a longer
+# one is refused (2001) rather than cut or left to fail in the database.
 
 _E = TypeVar("_E", bound=StrEnum)
+
+OPEN_ENUM_MAX_LENGTH = 32
 
 
 def _validate_open_enum(enum_cls: type[StrEnum], value: Any) -> StrEnum | str:
@@ -268,6 +287,12 @@ def _validate_open_enum(enum_cls: type[StrEnum], value: Any) -> StrEnum | str:
         try:
             return enum_cls(value)
         except ValueError:
+            if len(value) > OPEN_ENUM_MAX_LENGTH:
+                raise PydanticCustomError(
+                    "ocpi_enum_length",
+                    "Unknown {enum} value: at most {max_length} characters, got {length}",
+                    {"enum": enum_cls.__name__, "max_length": OPEN_ENUM_MAX_LENGTH, "length": len(value)},
+                ) from None
             logger.warning("Unknown OCPI %s value %r: kept as sent", enum_cls.__name__, value)
             return str(value)
     raise PydanticCustomError("ocpi_enum", "Input should be a string ({enum} value)", {"enum": enum_cls.__name__})

@@ -29,7 +29,7 @@ from roaming.ocpi.v2_2_1 import (
     parse_json,
     to_json_bytes,
 )
-from roaming.ocpi.v2_2_1.types import JsonLimitError
+from roaming.ocpi.v2_2_1.types import OPEN_ENUM_MAX_LENGTH, JsonLimitError
 
 EXPECTED = datetime(2015, 6, 29, 20, 39, 9, tzinfo=UTC)
 
@@ -194,7 +194,7 @@ def test_datetimes_are_written_with_z() -> None:
 # --- Decimal precision through JSON ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["0.1", "2.875", "10", "2.00", "0.0006", "-4.00", "12345678901234567890.123456789"])
+@pytest.mark.parametrize("text", ["0.1", "2.875", "10", "2.00", "0.0006", "-4.00", "12345678.123456789012345678"])
 def test_decimal_survives_parse_and_dumps_digit_for_digit(text: str) -> None:
     price = parse_json(Price, f'{{"excl_vat": {text}}}')
     assert isinstance(price.excl_vat, Decimal)
@@ -336,6 +336,18 @@ def test_unknown_enum_value_is_kept_and_logged(caplog: pytest.LogCaptureFixture)
     assert '"status":"OUT_OF_SERVICE"' in text
     assert '"capabilities":["RESERVABLE","PLUG_AND_CHARGE"]' in text
     assert evse.model_dump(mode="json")["status"] == "OUT_OF_SERVICE"
+
+
+def test_unknown_enum_values_are_kept_up_to_the_longest_known_length() -> None:
+    longest = max((v for e in (Status, Capability, ConnectorType) for v in e), key=len)
+    assert len(longest) == OPEN_ENUM_MAX_LENGTH  # START_SESSION_CONNECTOR_REQUIRED
+    assert EVSE.model_validate(_evse(status="S" * OPEN_ENUM_MAX_LENGTH)).status == "S" * OPEN_ENUM_MAX_LENGTH
+    with pytest.raises(ValidationError) as excinfo:
+        EVSE.model_validate(_evse(status="S" * 33, capabilities=["C" * 40]))
+    assert describe_validation_error(excinfo.value) == (
+        "Invalid value for status: Unknown Status value: at most 32 characters, got 33; "
+        "Invalid value for capabilities.0: Unknown Capability value: at most 32 characters, got 40"
+    )
 
 
 def test_enums_are_case_sensitive(caplog: pytest.LogCaptureFixture) -> None:
