@@ -20,6 +20,7 @@ import pytest
 from django.apps import apps
 from django.urls import resolve
 from django.utils.regex_helper import normalize
+from pytest_django.fixtures import Settings as DjangoSettings
 
 from drivers.services import token_issue
 from roaming.models import Command, EvseStatusChange, Location, OcpiRequestLog, Partner
@@ -461,3 +462,36 @@ def test_an_unknown_enum_value_longer_than_any_known_one_is_2001_naming_the_fiel
     assert re.search(r"\b(status|format|parking_type)\b", reply.body["status_message"])
     assert "at most 32" in reply.body["status_message"]
     assert _rows() == before
+
+
+# --- bodies too big, too many fields --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_a_20_mb_body_is_413(ocpi: OcpiTestClient, world: dict, endpoint: Endpoint) -> None:
+    reply = ocpi.call(endpoint.method, endpoint.url(), raw_body=b'{"pad": "' + b"x" * 20_000_000 + b'"}')
+    _assert_envelope(reply, 413, 2001)
+    assert _rows() == world
+    log = OcpiRequestLog.objects.get()
+    assert (log.http_status, log.request_body) == (413, "")  # the body was not read, not even for the log
+
+
+def test_the_body_limit_is_a_setting(ocpi: OcpiTestClient, world: dict, settings: DjangoSettings) -> None:
+    settings.OCPI_MAX_BODY_BYTES = 100
+    url = "/ocpi/2.2.1/tokens/NOPE/authorize"
+    fits = b'{"location_id": "' + b"L" * 36 + b'", "pad": "' + b"x" * 34 + b'"}'
+    assert len(fits) == 100
+    _assert_envelope(ocpi.call("POST", url, raw_body=fits), 404, 2004)
+    _assert_envelope(ocpi.call("POST", url, raw_body=fits + b" "), 413, 2001)
+
+
+def test_a_body_over_djangos_own_limit_is_413_too(ocpi: OcpiTestClient, world: dict, settings: DjangoSettings) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10  # below OCPI_MAX_BODY_BYTES, which the settings file never allows
+    reply = ocpi.call("POST", "/ocpi/2.2.1/tokens/NOPE/authorize", raw_body=b'{"location_id": "LOC1"}')
+    _assert_envelope(reply, 413, 2001)
+
+
+def test_too_many_query_parameters_are_400(ocpi: OcpiTestClient, world: dict) -> None:
+    reply = ocpi.post("/ocpi/2.2.1/tokens/04A1B2C3/authorize?" + "&".join(["a=1"] * 1001), None)
+    _assert_envelope(reply, 400, 2001)
+    assert _rows() == world

@@ -14,6 +14,7 @@ import uuid
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -24,7 +25,15 @@ from roaming.models import OcpiRequestLog
 
 from ..auth import Caller, authenticate
 from ..envelope import OcpiResponse
-from ..errors import InvalidParameters, MalformedJson, MethodNotAllowed, NotFound, OcpiError, Unauthorized
+from ..errors import (
+    InvalidParameters,
+    MalformedJson,
+    MethodNotAllowed,
+    NotFound,
+    OcpiError,
+    PayloadTooLarge,
+    Unauthorized,
+)
 from ..requestlog import log_exchange
 from ..v2_2_1.types import JsonLimitError, describe_validation_error, loads
 
@@ -41,6 +50,26 @@ _UNPARSED = object()
 
 def _party(country_code: str, party_id: str) -> tuple[str, str]:
     return country_code.upper(), party_id.upper()
+
+
+def _content_length(request: HttpRequest) -> int:
+    """The body size the client announced, read as Django reads it (unreadable: no body)."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _too_big() -> PayloadTooLarge:
+    return PayloadTooLarge(f"Request body over {settings.OCPI_MAX_BODY_BYTES} bytes: not read.")
+
+
+def _django_refusal(exc: SuspiciousOperation) -> OcpiError:
+    """Django's own refusals of a request as it is read: a body over DATA_UPLOAD_MAX_MEMORY_SIZE, more query
+    fields than DATA_UPLOAD_MAX_NUMBER_FIELDS."""
+    if isinstance(exc, RequestDataTooBig):
+        return _too_big()
+    return InvalidParameters(f"Request refused: {exc}", http_status=400)
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -65,17 +94,20 @@ class OcpiView(View):
             self.caller = caller
             if caller.is_invitation and not self.accepts_invitation_token:
                 raise Unauthorized("Token A only opens the versions and credentials modules.")
+            if _content_length(request) > settings.OCPI_MAX_BODY_BYTES:
+                raise _too_big()
             if self.module not in CONFIGURATION_MODULES:
                 self._check_routing_headers(request)
             handler = getattr(self, request.method.lower(), None) if request.method else None
             if handler is None:
                 raise MethodNotAllowed(f"{request.method} is not supported on this endpoint.")
             response = handler(request, *args, **kwargs)
-        except OcpiError as exc:
+        except (OcpiError, SuspiciousOperation) as exc:
+            error = exc if isinstance(exc, OcpiError) else _django_refusal(exc)
             response = OcpiResponse(
-                exc.data, status_code=exc.status_code, status_message=exc.message, http_status=exc.http_status
+                error.data, status_code=error.status_code, status_message=error.message, http_status=error.http_status
             )
-            error_text = exc.message
+            error_text = error.message
         except Exception as exc:
             logger.exception("OCPI %s %s failed", request.method, request.path)
             response = OcpiResponse(status_code=3000, status_message="Internal server error.", http_status=500)
@@ -174,7 +206,12 @@ class OcpiView(View):
                 duration_ms=int((time.monotonic() - started) * 1000),
                 request_id=request_id,
                 correlation_id=correlation_id,
-                request_body=request.body if request.method in ("POST", "PUT", "PATCH") else None,
+                request_body=(
+                    request.body
+                    if request.method in ("POST", "PUT", "PATCH")
+                    and _content_length(request) <= settings.OCPI_MAX_BODY_BYTES
+                    else None
+                ),
                 response_body=response.content,
                 error=error_text,
             )
