@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 from django.apps import apps
-from django.urls import resolve
+from django.test import Client, RequestFactory
+from django.urls import get_resolver, resolve
 from django.utils.regex_helper import normalize
 from pytest_django.fixtures import Settings as DjangoSettings
 
@@ -27,6 +28,7 @@ from roaming.models import Command, EvseStatusChange, Location, OcpiRequestLog, 
 from roaming.ocpi.urls import MODULES
 from roaming.ocpi.v2_2_1.types import MAX_JSON_DEPTH
 from roaming.ocpi.views.versions import VersionDetailsView, VersionsView
+from roaming.services.partners import partner_invite
 from tests.examples import example
 from tests.roaming.conftest import OcpiTestClient, Reply
 from tests.roaming.fakecpo import make_driver
@@ -495,3 +497,114 @@ def test_too_many_query_parameters_are_400(ocpi: OcpiTestClient, world: dict) ->
     reply = ocpi.post("/ocpi/2.2.1/tokens/04A1B2C3/authorize?" + "&".join(["a=1"] * 1001), None)
     _assert_envelope(reply, 400, 2001)
     assert _rows() == world
+
+
+# --- URLs -----------------------------------------------------------------------------------------------------
+
+
+def _expected_for_bad(param: str) -> tuple[int, int]:
+    return (404, 2000) if param in PATTERNED else (404, 2001)
+
+
+@pytest.mark.parametrize(("endpoint", "param"), WITH_IDS, ids=lambda v: str(v))
+@pytest.mark.parametrize("value", ["X" * 37, "X" * 40, "X%00", "%00", "caf%C3%A9", "a%09b"], ids=repr)
+def test_ids_that_cannot_be_ocpi_ids_get_a_404_envelope(
+    ocpi: OcpiTestClient, world: dict, endpoint: Endpoint, param: str, value: str
+) -> None:
+    reply = ocpi.call(endpoint.method, endpoint.url(**{param: value}), {"last_updated": "2030-01-01T00:00:00Z"})
+    _assert_envelope(reply, *_expected_for_bad(param))
+    assert _rows() == world
+
+
+def test_a_nul_in_the_uid_to_authorize_is_2001(ocpi: OcpiTestClient, world: dict) -> None:
+    reply = ocpi.post("/ocpi/2.2.1/tokens/04A1B2C3%00/authorize", None)
+    _assert_envelope(reply, 404, 2001)
+    assert "token_uid" in reply.body["status_message"]
+
+
+@pytest.mark.parametrize(("endpoint", "param"), WITH_IDS, ids=lambda v: str(v))
+@pytest.mark.parametrize("value", ["H1%2FX", "..%2F..%2FH1", "%2F"], ids=repr)
+def test_encoded_slashes_in_ids_get_an_envelope(
+    ocpi: OcpiTestClient, world: dict, endpoint: Endpoint, param: str, value: str
+) -> None:
+    # WSGI hands Django the decoded path, so %2F is a slash: the URL is read as another (or no) endpoint.
+    reply = ocpi.call(endpoint.method, endpoint.url(**{param: value}))
+    assert reply.http_status < 500, reply.body
+    assert 2000 <= reply.status_code < 3000
+    assert _rows() == world
+
+
+UNKNOWN_PATHS = [
+    "/ocpi/",
+    "/ocpi/2.2.1/nope",
+    "/ocpi/2.2.1/hubclientinfo",
+    "/ocpi/2.1.1/",
+    "/ocpi/2.1.1/locations/BE/BEC/LOC1",
+    "/ocpi/9.9/versions",
+    "/ocpi/versions/2.2.1",
+    "/ocpi/2.2.1/locations",
+    "/ocpi/2.2.1/locations/BE",
+    "/ocpi/2.2.1/locations/BE/BEC/LOC1/3256/1/extra",
+    "/ocpi/2.2.1/tokens/04A1B2C3",
+    "/ocpi/2.2.1/tokens/04A1B2C3/authorize/again",
+    "/ocpi/2.2.1/commands/START_SESSION",
+    "/ocpi/2.2.1/cdrs/not-a-number",
+]
+
+
+@pytest.mark.parametrize("path", UNKNOWN_PATHS)
+@pytest.mark.parametrize("method", [*METHODS, "OPTIONS"])
+def test_unknown_paths_get_a_404_envelope(ocpi: OcpiTestClient, world: dict, path: str, method: str) -> None:
+    reply = ocpi.call(method, path, {"last_updated": "2030-01-01T00:00:00Z"})
+    _assert_envelope(reply, 404, 2000)
+    assert reply.headers["X-Request-ID"]  # answered by the OCPI view machinery
+    assert OcpiRequestLog.objects.get().http_status == 404
+    assert _rows() == world
+
+
+def test_unknown_paths_authenticate_first(client: Client, db: None) -> None:
+    reply = OcpiTestClient(client, "not-a-token").get("/ocpi/2.2.1/nope")
+    _assert_envelope(reply, 401, 2000)
+
+
+def test_token_a_learns_that_a_path_is_unknown(client: Client, db: None) -> None:
+    _, token_a = partner_invite(name="New CPO")
+    _assert_envelope(OcpiTestClient(client, token_a).get("/ocpi/2.2.1/credential"), 404, 2000)
+
+
+@pytest.mark.parametrize("endpoint", _unimplemented(), ids=str)
+def test_methods_an_endpoint_does_not_serve_get_a_405_envelope(
+    ocpi: OcpiTestClient, world: dict, endpoint: Endpoint
+) -> None:
+    reply = ocpi.call(endpoint.method, endpoint.url(), {"last_updated": "2030-01-01T00:00:00Z"})
+    _assert_envelope(reply, 405, 2000)
+    assert _rows() == world
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PARSE", "PARSE_JSON", "DISPATCH", "SETUP", "LOCATION"])
+def test_made_up_methods_never_reach_the_views_helpers(ocpi: OcpiTestClient, world: dict, method: str) -> None:
+    reply = ocpi.call(method, "/ocpi/2.2.1/locations/BE/BEC/LOC1", _location())
+    _assert_envelope(reply, 405, 2000)
+    assert _rows() == world
+
+
+def test_options_lists_the_methods_in_an_envelope(ocpi: OcpiTestClient, world: dict) -> None:
+    reply = ocpi.call("OPTIONS", "/ocpi/2.2.1/tariffs/BE/BEC/12")
+    _assert_envelope(reply, 200, 1000)
+    assert set(reply.headers["Allow"].split(", ")) == {"GET", "PUT", "DELETE", "HEAD", "OPTIONS"}
+
+
+# --- Django's own error pages ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 500])
+def test_djangos_error_pages_are_envelopes_under_ocpi_only(status: int) -> None:
+    handler = get_resolver().resolve_error_handler(status)
+    args = () if status == 500 else (Exception("boom"),)
+    ocpi = handler(RequestFactory().get("/ocpi/2.2.1/locations"), *args)
+    assert ocpi.status_code == status
+    body = json.loads(ocpi.content)
+    assert body["status_code"] == (3000 if status == 500 else 2000)
+    assert "boom" not in ocpi.content.decode()
+    other = handler(RequestFactory().get("/admin/nope"), *args)
+    assert (other.status_code, other["Content-Type"].split(";")[0]) == (status, "text/html")

@@ -44,6 +44,9 @@ M = TypeVar("M", bound=BaseModel)
 # Modules that are about the connection itself: no routing headers (spec: SHALL NOT be used).
 CONFIGURATION_MODULES = frozenset({"versions", "credentials", "hubclientinfo"})
 
+#: Ids in our URLs (location, EVSE, connector, tariff, session, token uid) are CiString(36) in the spec.
+MAX_URL_ID_LENGTH = 36
+
 
 _UNPARSED = object()
 
@@ -62,6 +65,17 @@ def _content_length(request: HttpRequest) -> int:
 
 def _too_big() -> PayloadTooLarge:
     return PayloadTooLarge(f"Request body over {settings.OCPI_MAX_BODY_BYTES} bytes: not read.")
+
+
+def _check_url_ids(kwargs: dict[str, Any]) -> None:
+    """An id that cannot be an OCPI id names nothing we hold (404), and must not reach a query: PostgreSQL
+    refuses NUL in text. The routes match any segment so that this answer is an envelope."""
+    for name, value in kwargs.items():
+        if not (len(value) <= MAX_URL_ID_LENGTH and value.isascii() and value.isprintable()):
+            raise NotFound(
+                f"{name} in the URL is not an OCPI id: at most {MAX_URL_ID_LENGTH} printable ASCII characters.",
+                status_code=2001,
+            )
 
 
 def _django_refusal(exc: SuspiciousOperation) -> OcpiError:
@@ -98,7 +112,10 @@ class OcpiView(View):
                 raise _too_big()
             if self.module not in CONFIGURATION_MODULES:
                 self._check_routing_headers(request)
-            handler = getattr(self, request.method.lower(), None) if request.method else None
+            _check_url_ids(kwargs)
+            method = (request.method or "").lower()
+            # Only HTTP methods: a made-up one named like a helper (PARSE, DISPATCH) must not call it.
+            handler = getattr(self, method, None) if method in self.http_method_names else None
             if handler is None:
                 raise MethodNotAllowed(f"{request.method} is not supported on this endpoint.")
             response = handler(request, *args, **kwargs)
@@ -128,6 +145,11 @@ class OcpiView(View):
         if self.log_requests:
             self._log(request, response, caller, request_id, correlation_id, started, error_text)
         return response
+
+    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> OcpiResponse:
+        """The methods this endpoint serves (`Allow`), in an envelope like every answer."""
+        allowed = [m.upper() for m in self.http_method_names if hasattr(self, m)]
+        return OcpiResponse(headers={"Allow": ", ".join(allowed)})
 
     # --- helpers for module views ------------------------------------------------------------------
 
