@@ -58,7 +58,7 @@ def log_exchange(
         direction=direction,
         partner=partner,
         module=module,
-        method=method,
+        method=method[:8],  # a made-up method may be longer than any real one
         url=url[:1000],
         http_status=http_status,
         ocpi_status=ocpi_status,
