@@ -465,6 +465,34 @@ def test_an_unknown_enum_value_longer_than_any_known_one_is_2001_naming_the_fiel
     assert _rows() == before
 
 
+# --- ids twice where they are stored once --------------------------------------------------------------------
+
+
+def _twice(items: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, items: [body[items][0], body[items][0]]}
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "field"),
+    [
+        ("PUT", "", lambda: _twice("evses", _location()), "evses"),
+        ("PUT", "/3256", lambda: _twice("connectors", _evse()), "connectors"),
+        ("PATCH", "", lambda: {**LAST_UPDATED, "evses": [_evse(), _evse()]}, "evses"),
+        ("PATCH", "/3256", lambda: {**LAST_UPDATED, "connectors": [_connector(), _connector()]}, "connectors"),
+    ],
+    ids=["location-put", "evse-put", "location-patch", "evse-patch"],
+)
+def test_the_same_evse_or_connector_twice_in_one_push_is_2001(
+    ocpi: OcpiTestClient, location: dict, method: str, url: str, body: Callable[[], dict[str, Any]], field: str
+) -> None:
+    before = _rows()
+    reply = ocpi.call(method, LOCATION.format(**SAMPLES) + url, body())
+    _assert_envelope(reply, 200, 2001)  # the database's unique constraint made it a 500
+    assert f"Invalid value for {field}:" in reply.body["status_message"]
+    assert "appears twice" in reply.body["status_message"]
+    assert _rows() == before
+
+
 # --- bodies too big, too many fields --------------------------------------------------------------------------
 
 
