@@ -250,6 +250,11 @@ OCPI_REQUEST_LOG_STATUS_PATCHES = env.bool("OCPI_REQUEST_LOG_STATUS_PATCHES", de
 OCPI_AUTH_CACHE_SECONDS = env.int("OCPI_AUTH_CACHE_SECONDS", default=30)
 OCPI_REQUEST_LOG_RETENTION_DAYS = env.int("OCPI_REQUEST_LOG_RETENTION_DAYS", default=30)
 OCPI_REQUEST_LOG_BODY_MAX = env.int("OCPI_REQUEST_LOG_BODY_MAX", default=20_000)
+# The largest OCPI request body we read; a bigger one is answered 413 without being read. A Location with
+# hundreds of EVSEs or a CDR with a day of charging periods is well under 1 MB.
+OCPI_MAX_BODY_BYTES = env.int("OCPI_MAX_BODY_BYTES", default=4 * 1024 * 1024)
+# Django refuses bodies above this when a view reads them (2.5 MB by default): never below the OCPI limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, OCPI_MAX_BODY_BYTES)
 
 # --- Logging --------------------------------------------------------------------------------------------
 LOGGING = {

@@ -18,3 +18,9 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("ocpi/", include("roaming.ocpi.urls")),
 ]
+
+# Django's error pages, for errors raised outside the views: under /ocpi/ they are OCPI envelopes.
+handler400 = "roaming.ocpi.views.unknown.bad_request"
+handler403 = "roaming.ocpi.views.unknown.permission_denied"
+handler404 = "roaming.ocpi.views.unknown.page_not_found"
+handler500 = "roaming.ocpi.views.unknown.server_error"

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core import signals
 from django.db import close_old_connections
 from django.test import RequestFactory
+from pytest_django.fixtures import Settings as DjangoSettings
 
 from emsp.handlers import get_application
 from tests.roaming.conftest import registered_partner
@@ -59,3 +60,23 @@ def test_building_it_leaves_the_settings_as_they_were() -> None:
     get_application()
     assert before == settings.MIDDLEWARE
     assert "django.contrib.sessions.middleware.SessionMiddleware" in before
+
+
+def test_unknown_ocpi_paths_get_an_envelope_not_djangos_page() -> None:
+    _, token = registered_partner("Handler CPO", [("NL", "HCP")])
+    status, headers, body = _call("/ocpi/2.2.1/" + "x" * 40, {"Authorization": f"Token {token}"})
+    assert status.startswith("404")
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["status_code"] == 2000
+
+
+def test_an_error_outside_the_ocpi_views_is_an_envelope_too(settings: DjangoSettings) -> None:
+    # SecurityMiddleware reads the Host header to redirect to HTTPS: a host we do not serve is a 400 raised
+    # before any view runs, answered by Django's handler400.
+    settings.SECURE_SSL_REDIRECT = True
+    status, headers, body = _call("/ocpi/versions", {"Host": "evil.example"})
+    assert status.startswith("400")
+    assert json.loads(body)["status_code"] == 2000
+    status, headers, body = _call("/admin/login/", {"Host": "evil.example"})
+    assert status.startswith("400")
+    assert headers["Content-Type"].startswith("text/html")

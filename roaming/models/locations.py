@@ -5,6 +5,9 @@ app or the back office query are columns; everything else the partner sent is ke
 GET gives back what was received. Objects are never deleted: an EVSE the CPO removes gets status
 REMOVED, and an object a CPO stops listing gets `removed_at` from the full sync.
 
+Columns of OCPI enum values (status, format, power_type, ...) are 32 characters wide: any value the spec
+defines, or a value from a newer edition kept as sent (`OPEN_ENUM_MAX_LENGTH` in roaming/ocpi/v2_2_1/types.py).
+
 `content_hash` is a hash of the object without its `last_updated` fields: some CPOs bump
 `last_updated` without changing anything, and the sync skips those instead of rewriting them.
 """
@@ -76,7 +79,7 @@ class Evse(models.Model):
     evse_id = models.CharField(max_length=48, blank=True)
     # Not indexed: five values, no query filters on it, and an unindexed column lets PostgreSQL update the
     # row in place (HOT) on every status change.
-    status = models.CharField(max_length=16, default=EvseStatus.UNKNOWN)
+    status = models.CharField(max_length=32, default=EvseStatus.UNKNOWN)
     capabilities = models.JSONField(default=list, blank=True)
     floor_level = models.CharField(max_length=4, blank=True)
     physical_reference = models.CharField(max_length=16, blank=True)
@@ -100,8 +103,8 @@ class Connector(models.Model):
     evse = models.ForeignKey(Evse, on_delete=models.CASCADE, related_name="connectors", db_index=False)
     ocpi_id = models.CharField("id", max_length=36)
     standard = models.CharField(max_length=32)
-    format = models.CharField(max_length=8)
-    power_type = models.CharField(max_length=20)
+    format = models.CharField(max_length=32)
+    power_type = models.CharField(max_length=32)
     max_voltage = models.PositiveIntegerField()
     max_amperage = models.PositiveIntegerField()
     max_electric_power = models.PositiveIntegerField(null=True, blank=True)
@@ -122,7 +125,7 @@ class EvseStatusChange(models.Model):
     """One row per status change (not per push): availability statistics and support history."""
 
     evse = models.ForeignKey(Evse, on_delete=models.CASCADE, related_name="status_changes", db_index=False)
-    status = models.CharField(max_length=16)
+    status = models.CharField(max_length=32)
     changed_at = models.DateTimeField(help_text="The CPO's last_updated of the change.")
 
     class Meta:

@@ -91,7 +91,7 @@ class PartnerRole(models.Model):
         SCSP = "SCSP"
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="roles")
-    role = models.CharField(max_length=5, choices=Role.choices)
+    role = models.CharField(max_length=32, choices=Role.choices)  # a role from a newer edition is kept as sent
     country_code = models.CharField(max_length=2)
     party_id = models.CharField(max_length=3)
     business_name = models.CharField(max_length=100)
@@ -116,7 +116,7 @@ class PartnerEndpoint(models.Model):
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="endpoints")
     module = models.CharField(max_length=32)
-    role = models.CharField(max_length=8, choices=InterfaceRole.choices)
+    role = models.CharField(max_length=32, choices=InterfaceRole.choices)
     url = models.URLField(max_length=255)
 
     class Meta:

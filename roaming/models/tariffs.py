@@ -11,7 +11,7 @@ class Tariff(models.Model):
     party_id = models.CharField(max_length=3)
     ocpi_id = models.CharField("id", max_length=36)
     currency = models.CharField(max_length=3)
-    type = models.CharField(max_length=20, blank=True, help_text="Empty: valid for all sessions.")
+    type = models.CharField(max_length=32, blank=True, help_text="Empty: valid for all sessions.")
     min_price_excl_vat = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     min_price_incl_vat = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     max_price_excl_vat = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
@@ -64,7 +64,7 @@ class PriceComponent(models.Model):
 
     element = models.ForeignKey(TariffElement, on_delete=models.CASCADE, related_name="price_components")
     position = models.PositiveSmallIntegerField()
-    type = models.CharField(max_length=16)
+    type = models.CharField(max_length=32)
     price = models.DecimalField(max_digits=12, decimal_places=4, help_text="Per unit, excluding VAT.")
     vat = models.DecimalField(
         max_digits=5, decimal_places=2, null=True, blank=True, help_text="Percent; empty means no VAT applies."

@@ -34,6 +34,13 @@ class MalformedJson(OcpiError):
     http_status = 400
 
 
+class PayloadTooLarge(OcpiError):
+    """A body above OCPI_MAX_BODY_BYTES: refused unread."""
+
+    status_code = 2001
+    http_status = 413
+
+
 class InvalidParameters(OcpiError):
     """2001: missing or invalid fields, PATCH without last_updated, id in URL ≠ id in body."""
 

@@ -23,6 +23,11 @@ from .v2_2_1.types import format_datetime, parse_datetime
 T = TypeVar("T", bound=Model)
 
 
+# The largest offset or limit we read: far beyond any list we serve, and within what OFFSET and LIMIT take on
+# every database (SQLite refuses more than 2^63 - 1, PostgreSQL too).
+_MAX_INT = 2_147_483_647
+
+
 def _int(request: HttpRequest, name: str, default: int) -> int:
     raw = request.GET.get(name)
     if not raw:
@@ -30,9 +35,9 @@ def _int(request: HttpRequest, name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidParameters(f"{name} must be a whole number, got {raw!r}.") from None
-    if value < 0:
-        raise InvalidParameters(f"{name} must not be negative.")
+        raise InvalidParameters(f"{name} must be a whole number, got {raw[:40]!r}.") from None
+    if not 0 <= value <= _MAX_INT:
+        raise InvalidParameters(f"{name} must be between 0 and {_MAX_INT}.")
     return value
 
 

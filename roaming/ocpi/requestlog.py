@@ -27,7 +27,14 @@ def mask(body: str | bytes | None) -> str:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     text = _TOKEN_FIELD.sub(r"\1\2****\3", text)
     limit = settings.OCPI_REQUEST_LOG_BODY_MAX
-    return text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit} more characters]"
+    text = text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit} more characters]"
+    return _storable(text)
+
+
+def _storable(text: str) -> str:
+    # A partner may send raw NUL bytes (malformed JSON, still logged): PostgreSQL refuses NUL in text, and one
+    # such row would lose the whole batch of log rows it is written with.
+    return text.replace("\x00", "\ufffd")
 
 
 def log_exchange(
@@ -51,16 +58,16 @@ def log_exchange(
         direction=direction,
         partner=partner,
         module=module,
-        method=method,
+        method=method[:8],  # a made-up method may be longer than any real one
         url=url[:1000],
         http_status=http_status,
         ocpi_status=ocpi_status,
         duration_ms=duration_ms,
-        request_id=request_id[:64],
-        correlation_id=correlation_id[:64],
+        request_id=_storable(request_id[:64]),
+        correlation_id=_storable(correlation_id[:64]),
         request_body=mask(request_body),
         response_body=mask(response_body),
-        error=error,
+        error=_storable(error),
     )
     request_log.add(row)
 

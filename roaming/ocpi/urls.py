@@ -2,6 +2,10 @@
 details endpoint are both generated from it, so a module cannot be routed without being announced.
 
 Trailing slashes are optional everywhere: partners differ, and a redirect would lose a POST body.
+
+Ids match any path segment: the base view answers one that cannot be an OCPI id (too long, not printable
+ASCII) with a 404 envelope. Every other path under /ocpi/ goes to `UnknownPathView` (last), so no answer
+is ever Django's HTML page.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from .views.locations import LocationsReceiverView
 from .views.sessions import SessionsReceiverView
 from .views.tariffs import TariffsReceiverView
 from .views.tokens import TokenAuthorizeView, TokensSenderView
+from .views.unknown import UnknownPathView
 from .views.versions import VersionDetailsView, VersionsView
 
 
@@ -31,7 +36,7 @@ class Module:
 
 # Client-owned object URLs: /{country_code}/{party_id}/{object id}[/...]
 _PARTY = r"/(?P<country_code>[A-Za-z]{2})/(?P<party_id>[A-Za-z0-9]{3})"
-_ID = r"[^/]{1,39}"
+_ID = r"[^/]+"
 
 MODULES: dict[str, list[Module]] = {
     "2.2.1": [
@@ -83,6 +88,7 @@ def _routes() -> list[URLPattern]:
                         name=f"ocpi-{version}-{module.identifier}{suffix and '-detail'}",
                     )
                 )
+    patterns.append(re_path(r"", UnknownPathView.as_view(), name="ocpi-unknown-path"))
     return patterns
 
 

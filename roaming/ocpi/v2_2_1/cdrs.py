@@ -22,6 +22,7 @@ from .types import (
     CiString48,
     DateTime,
     NonEmptyList,
+    NonNegativeInt,
     Number,
     OcpiModel,
     OpenEnum,
@@ -111,7 +112,7 @@ class SignedValue(OcpiModel):
 
 class SignedData(OcpiModel):
     encoding_method: CiString36
-    encoding_method_version: int | None = None
+    encoding_method_version: NonNegativeInt | None = None
     public_key: String512 | None = None
     signed_values: NonEmptyList[SignedValue]
     url: String512 | None = None

@@ -6,9 +6,10 @@ string(255), Location.state string(45)).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 from pydantic import AfterValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
@@ -24,6 +25,7 @@ from .types import (
     DateTime,
     DisplayText,
     NonEmptyList,
+    NonNegativeInt,
     Number,
     OcpiModel,
     OpenEnum,
@@ -271,8 +273,8 @@ class Image(OcpiModel):
     thumbnail: URL | None = None
     category: OpenEnum[ImageCategory]
     type: CiString4
-    width: int | None = None
-    height: int | None = None
+    width: NonNegativeInt | None = None
+    height: NonNegativeInt | None = None
 
 
 class BusinessDetails(OcpiModel):
@@ -315,14 +317,29 @@ class EnergyMix(OcpiModel):
 # --------------------------------------------------------------------------------------------------
 
 
+def _unique(key: str) -> AfterValidator:
+    """The EVSEs of a location, the connectors of an EVSE: each id once (they are stored unique per parent)."""
+
+    def check(items: Sequence[Any] | None) -> Sequence[Any] | None:
+        seen: set[str] = set()
+        for item in items or ():
+            value = getattr(item, key)
+            if value in seen:
+                raise PydanticCustomError("ocpi_duplicate", "{key} {value} appears twice", {"key": key, "value": value})
+            seen.add(value)
+        return items
+
+    return AfterValidator(check)
+
+
 class Connector(OcpiModel):
     id: CiString36
     standard: OpenEnum[ConnectorType]
     format: OpenEnum[ConnectorFormat]
     power_type: OpenEnum[PowerType]
-    max_voltage: int
-    max_amperage: int
-    max_electric_power: int | None = None
+    max_voltage: NonNegativeInt
+    max_amperage: NonNegativeInt
+    max_electric_power: NonNegativeInt | None = None
     tariff_ids: OptionalList[CiString36] = Field(default_factory=list)
     terms_and_conditions: URL | None = None
     last_updated: DateTime
@@ -333,9 +350,9 @@ class ConnectorPatch(PatchModel):
     standard: OpenEnum[ConnectorType] | None = None
     format: OpenEnum[ConnectorFormat] | None = None
     power_type: OpenEnum[PowerType] | None = None
-    max_voltage: int | None = None
-    max_amperage: int | None = None
-    max_electric_power: int | None = None
+    max_voltage: NonNegativeInt | None = None
+    max_amperage: NonNegativeInt | None = None
+    max_electric_power: NonNegativeInt | None = None
     tariff_ids: list[CiString36] | None = None
     terms_and_conditions: URL | None = None
 
@@ -346,7 +363,7 @@ class EVSE(OcpiModel):
     status: OpenEnum[Status]
     status_schedule: OptionalList[StatusSchedule] = Field(default_factory=list)
     capabilities: OptionalList[OpenEnum[Capability]] = Field(default_factory=list)
-    connectors: NonEmptyList[Connector]
+    connectors: Annotated[NonEmptyList[Connector], _unique("id")]
     floor_level: String4 | None = None
     coordinates: GeoLocation | None = None
     physical_reference: String16 | None = None
@@ -362,7 +379,7 @@ class EVSEPatch(PatchModel):
     status: OpenEnum[Status] | None = None
     status_schedule: list[StatusSchedule] | None = None
     capabilities: list[OpenEnum[Capability]] | None = None
-    connectors: list[Connector] | None = None
+    connectors: Annotated[list[Connector] | None, _unique("id")] = None
     floor_level: String4 | None = None
     coordinates: GeoLocation | None = None
     physical_reference: String16 | None = None
@@ -386,7 +403,7 @@ class Location(OcpiModel):
     coordinates: GeoLocation
     related_locations: OptionalList[AdditionalGeoLocation] = Field(default_factory=list)
     parking_type: OpenEnum[ParkingType] | None = None
-    evses: OptionalList[EVSE] = Field(default_factory=list)
+    evses: Annotated[OptionalList[EVSE], _unique("uid")] = Field(default_factory=list)
     directions: OptionalList[DisplayText] = Field(default_factory=list)
     operator: BusinessDetails | None = None
     suboperator: BusinessDetails | None = None
@@ -415,7 +432,7 @@ class LocationPatch(PatchModel):
     coordinates: GeoLocation | None = None
     related_locations: list[AdditionalGeoLocation] | None = None
     parking_type: OpenEnum[ParkingType] | None = None
-    evses: list[EVSE] | None = None
+    evses: Annotated[list[EVSE] | None, _unique("uid")] = None
     directions: list[DisplayText] | None = None
     operator: BusinessDetails | None = None
     suboperator: BusinessDetails | None = None

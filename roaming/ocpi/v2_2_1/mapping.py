@@ -492,9 +492,9 @@ class CdrData:
     raw: dict[str, Any]  # the CDR exactly as received (JSON types)
 
 
-def _label(value: Any, max_length: int = 32) -> str:
-    """An enum value for its column; unknown values are kept as sent (cut to the column, never refused)."""
-    return str(value)[:max_length]
+def _label(value: Any) -> str:
+    """An enum value for its column; an unknown value as sent (the wire model bounds it to the column)."""
+    return str(value)
 
 
 def _price_columns(prefix: str, price: Price | None) -> dict[str, Decimal | None]:

@@ -5,7 +5,9 @@ Reference: OCPI 2.2.1 mod_tariffs.asciidoc.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated, TypeAlias
 
 from pydantic import Field
 
@@ -19,6 +21,7 @@ from .types import (
     DisplayText,
     LocalDate,
     NonEmptyList,
+    NonNegativeInt,
     Number,
     OcpiModel,
     OpenEnum,
@@ -59,11 +62,18 @@ class ReservationRestrictionType(StrEnum):
     RESERVATION_EXPIRES = "RESERVATION_EXPIRES"
 
 
+#: VAT in percent; stored as DECIMAL(5, 2).
+VatPercentage: TypeAlias = Annotated[Number, Field(ge=0, le=Decimal("999.99"))]
+
+#: Elements and their price components are stored with their position, in a smallint column.
+_MAX_POSITIONS = 32_768
+
+
 class PriceComponent(OcpiModel):
     type: OpenEnum[TariffDimensionType]
     price: Number  # per unit, excl. VAT
-    vat: Number | None = None  # percent; absent = no VAT applies, which is not the same as 0
-    step_size: int  # in Wh (ENERGY) or seconds (TIME, PARKING_TIME); the free-tariff example uses 0
+    vat: VatPercentage | None = None  # absent = no VAT applies, which is not the same as 0
+    step_size: NonNegativeInt  # in Wh (ENERGY) or seconds (TIME, PARKING_TIME); the free-tariff example uses 0
 
 
 class TariffRestrictions(OcpiModel):
@@ -79,14 +89,14 @@ class TariffRestrictions(OcpiModel):
     max_current: Number | None = None
     min_power: Number | None = None
     max_power: Number | None = None
-    min_duration: int | None = None  # seconds
-    max_duration: int | None = None  # seconds
+    min_duration: NonNegativeInt | None = None  # seconds
+    max_duration: NonNegativeInt | None = None  # seconds
     day_of_week: OptionalList[OpenEnum[DayOfWeek]] = Field(default_factory=list)
     reservation: OpenEnum[ReservationRestrictionType] | None = None
 
 
 class TariffElement(OcpiModel):
-    price_components: NonEmptyList[PriceComponent]
+    price_components: Annotated[NonEmptyList[PriceComponent], Field(max_length=_MAX_POSITIONS)]
     restrictions: TariffRestrictions | None = None
 
 
@@ -100,7 +110,7 @@ class Tariff(OcpiModel):
     tariff_alt_url: URL | None = None
     min_price: Price | None = None
     max_price: Price | None = None
-    elements: NonEmptyList[TariffElement]
+    elements: Annotated[NonEmptyList[TariffElement], Field(max_length=_MAX_POSITIONS)]
     start_date_time: DateTime | None = None
     end_date_time: DateTime | None = None
     energy_mix: EnergyMix | None = None

@@ -11,7 +11,9 @@ Reading is tolerant, writing is strict:
 * `DateTime` accepts the shapes partners really send (no `Z`, `+00:00`, other offsets, 0-9 fractional
   digits) and always writes `...Z`.
 * Lengths from the spec (`CiString(36)`, `string(255)`, ...) are enforced: a value that does not fit
-  our columns must be refused with a clear message rather than truncated somewhere later.
+  our columns must be refused with a clear message rather than truncated somewhere later. The same
+  holds for what the spec leaves open: unknown enum values (`OPEN_ENUM_MAX_LENGTH`), numbers
+  (`NUMBER_LIMIT`), integers (`NonNegativeInt`). Every value a model accepts fits its column.
 
 Numbers are `Decimal` end to end. pydantic's own JSON parser reads JSON numbers as floats (it turns
 `2.00` into `Decimal("2")` and drops digits after the 17th), so parse request bodies with `loads()` /
@@ -95,10 +97,10 @@ def parse_datetime(value: str) -> datetime:
             int(match["second"]),
             int(fraction),
             tzinfo=tz,
-        )
-    except ValueError as exc:
+        ).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # OverflowError: 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise ValueError(f"not an OCPI DateTime ({exc}): {value!r}") from exc
-    return parsed.astimezone(UTC)
+    return parsed
 
 
 def format_datetime(value: datetime) -> str:
@@ -221,11 +223,22 @@ def decimal_to_json_number(value: Decimal) -> int | float:
     return as_float
 
 
-#: OCPI `number`: a `Decimal` in Python (never float), a JSON number on the wire.
+#: The largest magnitude of an OCPI `number` we read. The spec gives numbers 4 decimals and "a sufficiently
+#: large amount of digits"; our columns are DECIMAL(12, 4), so eight integer digits, more than any price,
+#: energy (100 GWh) or duration needs. A value beyond its column must be refused here: PostgreSQL fails the
+#: whole write on it.
+NUMBER_LIMIT = Decimal("99999999.9999")
+
+#: OCPI `number`: a `Decimal` in Python (never float), a JSON number on the wire, within ±NUMBER_LIMIT.
 Number: TypeAlias = Annotated[
     Decimal,
+    Field(ge=-NUMBER_LIMIT, le=NUMBER_LIMIT),
     PlainSerializer(decimal_to_json_number, return_type=Any, when_used="json"),
 ]
+
+#: OCPI `int` for what is counted or measured in whole units (volts, amperes, watts, Wh, seconds, pixels):
+#: never negative, and at most what an integer column holds.
+NonNegativeInt: TypeAlias = Annotated[int, Field(ge=0, le=2_147_483_647)]
 
 # --------------------------------------------------------------------------------------------------
 # Lists by cardinality
@@ -257,8 +270,14 @@ NonEmptyList: TypeAlias = Annotated[list[_T], Field(min_length=1)]
 # Consequences for code that uses the models: compare with the enum (`evse.status == Status.CHARGING`
 # works for both, since the members are `StrEnum`s) and treat "not a member" as "unknown", e.g.
 # `isinstance(evse.status, Status)` before relying on the value, and store `str(value)`.
+#
+# An unknown value is kept only up to OPEN_ENUM_MAX_LENGTH characters, the length of the longest value the
+# spec defines (START_SESSION_CONNECTOR_REQUIRED) and of every column that stores enum values; a longer
+# one is refused (2001) rather than cut or left to fail in the database.
 
 _E = TypeVar("_E", bound=StrEnum)
+
+OPEN_ENUM_MAX_LENGTH = 32
 
 
 def _validate_open_enum(enum_cls: type[StrEnum], value: Any) -> StrEnum | str:
@@ -268,6 +287,12 @@ def _validate_open_enum(enum_cls: type[StrEnum], value: Any) -> StrEnum | str:
         try:
             return enum_cls(value)
         except ValueError:
+            if len(value) > OPEN_ENUM_MAX_LENGTH:
+                raise PydanticCustomError(
+                    "ocpi_enum_length",
+                    "Unknown {enum} value: at most {max_length} characters, got {length}",
+                    {"enum": enum_cls.__name__, "max_length": OPEN_ENUM_MAX_LENGTH, "length": len(value)},
+                ) from None
             logger.warning("Unknown OCPI %s value %r: kept as sent", enum_cls.__name__, value)
             return str(value)
     raise PydanticCustomError("ocpi_enum", "Input should be a string ({enum} value)", {"enum": enum_cls.__name__})
@@ -407,16 +432,82 @@ class Envelope(OcpiModel):
 # --------------------------------------------------------------------------------------------------
 
 
+class JsonLimitError(ValueError):
+    """Valid JSON beyond what we read (RFC 8259 §9 lets a parser set such limits); see `loads()`."""
+
+
+#: Deepest nesting of objects and arrays we read. OCPI objects nest about 8 deep (CDR > tariffs > elements >
+#: restrictions > day_of_week); the code that stores a partner's unknown fields walks them recursively.
+MAX_JSON_DEPTH = 64
+#: Largest decimal exponent of a number we read: PostgreSQL refuses numeric text beyond e±1000, and
+#: `int(Decimal("1e999999999"))`, which storing such a number in a JSON column does, builds a billion digits.
+MAX_JSON_EXPONENT = 1000
+
+# A character no database column can hold: NUL (PostgreSQL text and jsonb refuse it) and lone surrogates
+# (no UTF-8 encoding exists for them).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _decimal(text: str) -> Decimal:
+    value = Decimal(text)
+    if not -MAX_JSON_EXPONENT <= value.adjusted() <= MAX_JSON_EXPONENT:
+        raise JsonLimitError(f"number out of range (beyond 1e±{MAX_JSON_EXPONENT}): {text[:20]}")
+    return value
+
+
+def _check_tree(data: Any, *, depth: bool, strings: bool) -> None:
+    """Nesting depth and/or storable strings of parsed JSON, without recursion."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict):
+            items: Any = value.values()
+            if strings and any(_UNSTORABLE.search(key) for key in value):
+                raise JsonLimitError("a key contains NUL (\\u0000) or a lone surrogate")
+        elif isinstance(value, list):
+            items = value
+        else:
+            continue
+        if depth and level > MAX_JSON_DEPTH:
+            raise JsonLimitError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        for item in items:
+            if isinstance(item, dict | list):
+                stack.append((item, level + 1))
+            elif strings and isinstance(item, str) and _UNSTORABLE.search(item):
+                kind = "NUL (\\u0000)" if "\x00" in item else "a lone surrogate"
+                raise JsonLimitError(f"a string contains {kind}, which cannot be stored")
 
 
 def loads(body: bytes | str) -> Any:
     """JSON text as Python data with every non-integer number as an exact `Decimal`.
 
-    Raises `ValueError` (`json.JSONDecodeError`, `UnicodeDecodeError`) for a body that is not JSON.
+    Raises `ValueError`: `json.JSONDecodeError` or `UnicodeDecodeError` for a body that is not JSON in UTF-8,
+    `JsonLimitError` for JSON we do not read: nested deeper than MAX_JSON_DEPTH, a non-integer number beyond
+    1e±MAX_JSON_EXPONENT (Python itself refuses integers over 4300 digits), a NUL or lone surrogate in a string
+    (no column can store them; a raw control character is malformed JSON already).
+
+    Cost: a parse hook per non-integer number, two character counts and a search of the text. Only text
+    that may fail a check (more brackets than MAX_JSON_DEPTH, a `\\u0000` or `\\uD...` escape) is walked
+    once more after parsing.
     """
-    return json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+    # UTF-8 only, as the spec says (json.loads would also read UTF-16 and UTF-32, which the checks below do
+    # not see through); a byte order mark is tolerated.
+    text = body.decode() if isinstance(body, bytes) else body
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        data = json.loads(text, parse_float=_decimal, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise JsonLimitError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    deep = text.count("[") + text.count("{") > MAX_JSON_DEPTH
+    escapes = "\\u" in text and ("\\u0000" in text or "\\ud" in text or "\\uD" in text)
+    if deep or escapes:
+        _check_tree(data, depth=deep, strings=escapes)
+    return data
 
 
 _ADAPTERS: dict[Any, TypeAdapter[Any]] = {}

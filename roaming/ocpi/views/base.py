@@ -14,6 +14,7 @@ import uuid
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -24,9 +25,17 @@ from roaming.models import OcpiRequestLog
 
 from ..auth import Caller, authenticate
 from ..envelope import OcpiResponse
-from ..errors import InvalidParameters, MalformedJson, MethodNotAllowed, NotFound, OcpiError, Unauthorized
+from ..errors import (
+    InvalidParameters,
+    MalformedJson,
+    MethodNotAllowed,
+    NotFound,
+    OcpiError,
+    PayloadTooLarge,
+    Unauthorized,
+)
 from ..requestlog import log_exchange
-from ..v2_2_1.types import describe_validation_error, loads
+from ..v2_2_1.types import JsonLimitError, describe_validation_error, loads
 
 logger = logging.getLogger("roaming.ocpi")
 
@@ -35,12 +44,46 @@ M = TypeVar("M", bound=BaseModel)
 # Modules that are about the connection itself: no routing headers (spec: SHALL NOT be used).
 CONFIGURATION_MODULES = frozenset({"versions", "credentials", "hubclientinfo"})
 
+#: Ids in our URLs (location, EVSE, connector, tariff, session, token uid) are CiString(36) in the spec.
+MAX_URL_ID_LENGTH = 36
+
 
 _UNPARSED = object()
 
 
 def _party(country_code: str, party_id: str) -> tuple[str, str]:
     return country_code.upper(), party_id.upper()
+
+
+def _content_length(request: HttpRequest) -> int:
+    """The body size the client announced, read as Django reads it (unreadable: no body)."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _too_big() -> PayloadTooLarge:
+    return PayloadTooLarge(f"Request body over {settings.OCPI_MAX_BODY_BYTES} bytes: not read.")
+
+
+def _check_url_ids(kwargs: dict[str, Any]) -> None:
+    """An id that cannot be an OCPI id names nothing we hold (404), and must not reach a query: PostgreSQL
+    refuses NUL in text. The routes match any segment so that this answer is an envelope."""
+    for name, value in kwargs.items():
+        if not (len(value) <= MAX_URL_ID_LENGTH and value.isascii() and value.isprintable()):
+            raise NotFound(
+                f"{name} in the URL is not an OCPI id: at most {MAX_URL_ID_LENGTH} printable ASCII characters.",
+                status_code=2001,
+            )
+
+
+def _django_refusal(exc: SuspiciousOperation) -> OcpiError:
+    """Django's own refusals of a request as it is read: a body over DATA_UPLOAD_MAX_MEMORY_SIZE, more query
+    fields than DATA_UPLOAD_MAX_NUMBER_FIELDS."""
+    if isinstance(exc, RequestDataTooBig):
+        return _too_big()
+    return InvalidParameters(f"Request refused: {exc}", http_status=400)
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -65,17 +108,23 @@ class OcpiView(View):
             self.caller = caller
             if caller.is_invitation and not self.accepts_invitation_token:
                 raise Unauthorized("Token A only opens the versions and credentials modules.")
+            if _content_length(request) > settings.OCPI_MAX_BODY_BYTES:
+                raise _too_big()
             if self.module not in CONFIGURATION_MODULES:
                 self._check_routing_headers(request)
-            handler = getattr(self, request.method.lower(), None) if request.method else None
+            _check_url_ids(kwargs)
+            method = (request.method or "").lower()
+            # Only HTTP methods: a made-up one named like a helper (PARSE, DISPATCH) must not call it.
+            handler = getattr(self, method, None) if method in self.http_method_names else None
             if handler is None:
                 raise MethodNotAllowed(f"{request.method} is not supported on this endpoint.")
             response = handler(request, *args, **kwargs)
-        except OcpiError as exc:
+        except (OcpiError, SuspiciousOperation) as exc:
+            error = exc if isinstance(exc, OcpiError) else _django_refusal(exc)
             response = OcpiResponse(
-                exc.data, status_code=exc.status_code, status_message=exc.message, http_status=exc.http_status
+                error.data, status_code=error.status_code, status_message=error.message, http_status=error.http_status
             )
-            error_text = exc.message
+            error_text = error.message
         except Exception as exc:
             logger.exception("OCPI %s %s failed", request.method, request.path)
             response = OcpiResponse(status_code=3000, status_message="Internal server error.", http_status=500)
@@ -97,6 +146,11 @@ class OcpiView(View):
             self._log(request, response, caller, request_id, correlation_id, started, error_text)
         return response
 
+    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> OcpiResponse:
+        """The methods this endpoint serves (`Allow`), in an envelope like every answer."""
+        allowed = [m.upper() for m in self.http_method_names if hasattr(self, m)]
+        return OcpiResponse(headers={"Allow": ", ".join(allowed)})
+
     # --- helpers for module views ------------------------------------------------------------------
 
     @property
@@ -116,6 +170,8 @@ class OcpiView(View):
         if self._payload is _UNPARSED:
             try:
                 self._payload = loads(request.body or b"null")
+            except JsonLimitError as exc:
+                raise MalformedJson(f"Request body refused: {exc}.") from exc
             except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 raise MalformedJson(f"Request body is not valid JSON: {exc}") from exc
         return self._payload
@@ -172,7 +228,12 @@ class OcpiView(View):
                 duration_ms=int((time.monotonic() - started) * 1000),
                 request_id=request_id,
                 correlation_id=correlation_id,
-                request_body=request.body if request.method in ("POST", "PUT", "PATCH") else None,
+                request_body=(
+                    request.body
+                    if request.method in ("POST", "PUT", "PATCH")
+                    and _content_length(request) <= settings.OCPI_MAX_BODY_BYTES
+                    else None
+                ),
                 response_body=response.content,
                 error=error_text,
             )

@@ -29,6 +29,7 @@ from roaming.ocpi.v2_2_1 import (
     parse_json,
     to_json_bytes,
 )
+from roaming.ocpi.v2_2_1.types import OPEN_ENUM_MAX_LENGTH, JsonLimitError
 
 EXPECTED = datetime(2015, 6, 29, 20, 39, 9, tzinfo=UTC)
 
@@ -139,6 +140,8 @@ GARBAGE = [
     "2015-06-29T20:39:09+24:00",
     "2015-06-29T20:39:09 UTC",
     "20150629T203909Z",
+    "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+    "9999-12-31T23:59:59-01:00",  # after year 9999 in UTC
 ]
 
 
@@ -191,7 +194,7 @@ def test_datetimes_are_written_with_z() -> None:
 # --- Decimal precision through JSON ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["0.1", "2.875", "10", "2.00", "0.0006", "-4.00", "12345678901234567890.123456789"])
+@pytest.mark.parametrize("text", ["0.1", "2.875", "10", "2.00", "0.0006", "-4.00", "12345678.123456789012345678"])
 def test_decimal_survives_parse_and_dumps_digit_for_digit(text: str) -> None:
     price = parse_json(Price, f'{{"excl_vat": {text}}}')
     assert isinstance(price.excl_vat, Decimal)
@@ -255,6 +258,41 @@ def test_loads_rejects_invalid_utf8() -> None:
         loads(b'{"name": "\xff"}')
 
 
+def test_loads_reads_utf8_only_and_tolerates_a_byte_order_mark() -> None:
+    assert loads(b'\xef\xbb\xbf{"name": "caf\xc3\xa9"}') == {"name": "café"}
+    with pytest.raises(ValueError):  # json.loads alone would read UTF-16, hiding \u0000 escapes from the checks
+        loads('{"name": "a\\u0000"}'.encode("utf-16"))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[" * 65 + "]" * 65, "nested deeper than 64 levels"),
+        ("[" * 100_000 + "]" * 100_000, "nested deeper than 64 levels"),
+        ('{"a": "x\\u0000"}', "NUL"),
+        ('{"a\\u0000": 1}', "key"),
+        ('["\\ud83d"]', "lone surrogate"),
+        ('["\\uDE00 "]', "lone surrogate"),
+        ('{"a": 1e1001}', "out of range"),
+        ('{"a": 1.5e-1002}', "out of range"),
+        ('{"a": 0.' + "0" * 1001 + "1}", "out of range"),
+    ],
+)
+def test_loads_refuses_json_that_no_column_can_hold(body: str, message: str) -> None:
+    with pytest.raises(JsonLimitError, match=message):
+        loads(body)
+
+
+def test_loads_reads_what_is_near_its_limits() -> None:
+    assert loads("[" * 64 + "]" * 64) is not None
+    assert loads('["\\ud83d\\ude00", "C:\\\\u0000", 1e1000, 1e-1000]') == [
+        "😀",
+        "C:\\u0000",
+        Decimal("1e1000"),
+        Decimal("1e-1000"),
+    ]
+
+
 def test_non_finite_decimals_are_refused() -> None:
     with pytest.raises(ValidationError):
         Price(excl_vat=Decimal("NaN"))
@@ -298,6 +336,18 @@ def test_unknown_enum_value_is_kept_and_logged(caplog: pytest.LogCaptureFixture)
     assert '"status":"OUT_OF_SERVICE"' in text
     assert '"capabilities":["RESERVABLE","PLUG_AND_CHARGE"]' in text
     assert evse.model_dump(mode="json")["status"] == "OUT_OF_SERVICE"
+
+
+def test_unknown_enum_values_are_kept_up_to_the_longest_known_length() -> None:
+    longest = max((v for e in (Status, Capability, ConnectorType) for v in e), key=len)
+    assert len(longest) == OPEN_ENUM_MAX_LENGTH  # START_SESSION_CONNECTOR_REQUIRED
+    assert EVSE.model_validate(_evse(status="S" * OPEN_ENUM_MAX_LENGTH)).status == "S" * OPEN_ENUM_MAX_LENGTH
+    with pytest.raises(ValidationError) as excinfo:
+        EVSE.model_validate(_evse(status="S" * 33, capabilities=["C" * 40]))
+    assert describe_validation_error(excinfo.value) == (
+        "Invalid value for status: Unknown Status value: at most 32 characters, got 33; "
+        "Invalid value for capabilities.0: Unknown Capability value: at most 32 characters, got 40"
+    )
 
 
 def test_enums_are_case_sensitive(caplog: pytest.LogCaptureFixture) -> None:
