@@ -9,6 +9,7 @@ production-safe: `DEBUG` is off unless asked for, and then a `SECRET_KEY` must b
 
 import base64
 import hashlib
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import django_stubs_ext
@@ -246,6 +247,25 @@ OCPI_REQUEST_LOG_STATUS_PATCHES = env.bool("OCPI_REQUEST_LOG_STATUS_PATCHES", de
 OCPI_AUTH_CACHE_SECONDS = env.int("OCPI_AUTH_CACHE_SECONDS", default=30)
 OCPI_REQUEST_LOG_RETENTION_DAYS = env.int("OCPI_REQUEST_LOG_RETENTION_DAYS", default=30)
 OCPI_REQUEST_LOG_BODY_MAX = env.int("OCPI_REQUEST_LOG_BODY_MAX", default=20_000)
+
+# --- Billing --------------------------------------------------------------------------------------------
+
+
+def _env_decimal(name: str, default: str) -> str:
+    """A non-negative decimal, kept as its string (settings stay plain data); a bad value fails loudly."""
+    value = env.str(name, default=default)
+    try:
+        if not Decimal(value) >= 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be a non-negative decimal number, got {value!r}") from None
+    return value
+
+
+# A CPO's CDR price and ours may differ by this much before a dispute opens: an amount in the CDR's
+# currency plus a percentage of the larger of the two figures.
+BILLING_TOLERANCE_AMOUNT = _env_decimal("BILLING_TOLERANCE_AMOUNT", "0.01")
+BILLING_TOLERANCE_PERCENT = _env_decimal("BILLING_TOLERANCE_PERCENT", "0.5")
 
 # --- Logging --------------------------------------------------------------------------------------------
 LOGGING = {
