@@ -69,4 +69,3 @@ def needs_local_time(tariffs: list[TariffRecord]) -> bool:
         for tariff in tariffs
         for r in (element.restrictions for element in tariff.elements)
     )
-
