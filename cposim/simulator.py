@@ -492,6 +492,11 @@ class Simulator:
     def cdr(self, cdr_id: str) -> dict[str, Any] | None:
         return self.store.get("cdr", cdr_id)
 
+    def wrong_total_cdr_ids(self) -> list[str]:
+        """The CDRs published with a deliberately wrong total_cost (`wrong_total_share`): what an EMSP's
+        reconciliation should flag, and nothing else."""
+        return sorted(cdr["id"] for cdr in self.cdrs() if (self.cdr_info(cdr["id"]) or {}).get("wrong_total"))
+
     def cdr_info(self, cdr_id: str) -> dict[str, Any] | None:
         """{"wrong_total": bool, "correct_total": Price, "emsp_location": URL, "posted": bool}."""
         return self.store.get("cdr_meta", cdr_id)

@@ -9,6 +9,7 @@ production-safe: `DEBUG` is off unless asked for, and then a `SECRET_KEY` must b
 
 import base64
 import hashlib
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import django_stubs_ext
@@ -255,6 +256,25 @@ OCPI_REQUEST_LOG_BODY_MAX = env.int("OCPI_REQUEST_LOG_BODY_MAX", default=20_000)
 OCPI_MAX_BODY_BYTES = env.int("OCPI_MAX_BODY_BYTES", default=4 * 1024 * 1024)
 # Django refuses bodies above this when a view reads them (2.5 MB by default): never below the OCPI limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, OCPI_MAX_BODY_BYTES)
+
+# --- Billing --------------------------------------------------------------------------------------------
+
+
+def _env_decimal(name: str, default: str) -> str:
+    """A non-negative decimal, kept as its string (settings stay plain data); a bad value fails loudly."""
+    value = env.str(name, default=default)
+    try:
+        if not Decimal(value) >= 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be a non-negative decimal number, got {value!r}") from None
+    return value
+
+
+# A CPO's CDR price and ours may differ by this much before a dispute opens: an amount in the CDR's
+# currency plus a percentage of the larger of the two figures.
+BILLING_TOLERANCE_AMOUNT = _env_decimal("BILLING_TOLERANCE_AMOUNT", "0.01")
+BILLING_TOLERANCE_PERCENT = _env_decimal("BILLING_TOLERANCE_PERCENT", "0.5")
 
 # --- Logging --------------------------------------------------------------------------------------------
 LOGGING = {

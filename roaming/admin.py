@@ -522,7 +522,8 @@ class LiveSessionFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _admin_link(obj: Any) -> str:
+def admin_link(obj: Any) -> str:
+    """A link to the object's admin page, or "-"."""
     if obj is None:
         return "-"
     url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
@@ -597,7 +598,7 @@ class ChargingSessionAdmin(ReadOnlyAdmin):
     def started_by(self, obj: ChargingSession) -> str:
         # Whatever the command's result said: a charger may start after a TIMEOUT or FAILED one.
         command = selectors.command_for_authorization_reference(obj.authorization_reference)
-        return format_html("{} (result {})", _admin_link(command), command.result or "pending") if command else "-"
+        return format_html("{} (result {})", admin_link(command), command.result or "pending") if command else "-"
 
     @admin.display(description="Charging preferences")
     def charging_preferences(self, obj: ChargingSession) -> str:
@@ -644,11 +645,11 @@ class ChargingSessionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Driver")
     def driver_link(self, obj: ChargingSession) -> str:
-        return _admin_link(obj.driver)
+        return admin_link(obj.driver)
 
     @admin.display(description="Location")
     def location_link(self, obj: ChargingSession) -> str:
-        return _admin_link(obj.location) if obj.location else obj.ocpi_location_id
+        return admin_link(obj.location) if obj.location else obj.ocpi_location_id
 
     @admin.display(description="Cost")
     def cost(self, obj: ChargingSession) -> str:
@@ -691,11 +692,11 @@ class CdrAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Driver")
     def driver_link(self, obj: Cdr) -> str:
-        return _admin_link(obj.driver)
+        return admin_link(obj.driver)
 
     @admin.display(description="Session")
     def session_link(self, obj: Cdr) -> str:
-        return _admin_link(obj.session) if obj.session else obj.ocpi_session_id or "-"
+        return admin_link(obj.session) if obj.session else obj.ocpi_session_id or "-"
 
     @admin.display(description="Total cost")
     def cost(self, obj: Cdr) -> str:

@@ -623,7 +623,7 @@ def price_cdr(
     _round_up(lines, energy_group, WH_PER_KWH, by_second=False)
     _round_up(lines, time_group, HOUR_S, by_second=True)
     _round_up(lines, reservation_group, HOUR_S, by_second=True)
-    return _totals(cdr, lines, compiled_periods[0].tariff, _warnings(cdr, kwh_so_far))
+    return _totals(cdr, lines, compiled_periods[0].tariff, _warnings(cdr))
 
 
 def _incl(excl: Decimal, vat_factor: Decimal | None) -> Decimal | None:
@@ -682,20 +682,29 @@ def _round_up(lines: list[PriceLine], group: _Group, unit: Decimal, *, by_second
     )
 
 
-def _warnings(cdr: Cdr, energy: Decimal) -> tuple[str, ...]:
+#: How far a CDR's volume total may be from what its periods carry (kWh, hours: 3.6 s) before we say so.
+VOLUME_TOLERANCE = Decimal("0.001")
+
+
+def period_volumes(cdr: Cdr) -> dict[str, Decimal]:
+    """What the charging periods carry, keyed like the CDR's totals: total_energy (kWh), total_time (hours,
+    charging and parking: the CDR's total_time includes parking) and total_parking_time (hours)."""
+    energy = time = parking = ZERO
+    for p in cdr.charging_periods:
+        energy += p.energy
+        time += p.time
+        parking += p.parking_time
+    return {"total_energy": energy, "total_time": time + parking, "total_parking_time": parking}
+
+
+def _warnings(cdr: Cdr) -> tuple[str, ...]:
     """Volumes that disagree with the CDR's own totals: not an error (we price the periods), but worth a look."""
     notes = []
-    if cdr.total_energy is not None and abs(cdr.total_energy - energy) > Decimal("0.001"):
-        notes.append(f"total_energy {cdr.total_energy} kWh, charging periods carry {energy} kWh")
-    for name, field in (("time", "total_time"), ("parking_time", "total_parking_time")):
+    carried = period_volumes(cdr)
+    for field, unit in (("total_energy", "kWh"), ("total_time", "h"), ("total_parking_time", "h")):
         given = getattr(cdr, field)
-        if given is None:
-            continue
-        carried = sum((getattr(p, name) for p in cdr.charging_periods), ZERO)
-        if name == "time":
-            carried += sum((p.parking_time for p in cdr.charging_periods), ZERO)  # CDR total_time includes parking
-        if abs(given - carried) > Decimal("0.001"):
-            notes.append(f"{field} {given} h, charging periods carry {carried} h")
+        if given is not None and abs(given - carried[field]) > VOLUME_TOLERANCE:
+            notes.append(f"{field} {given} {unit}, charging periods carry {carried[field]} {unit}")
     return tuple(notes)
 
 

@@ -231,6 +231,11 @@ def _restrictions(value: Any, field: str) -> Restrictions:
     )
 
 
+def restrictions_from_ocpi(value: Any, field: str = "restrictions") -> Restrictions:
+    """One OCPI TariffRestrictions object (billing keeps them as JSON next to its tariff rows)."""
+    return _restrictions(value, field)
+
+
 def tariff_from_ocpi(value: Any, field: str = "") -> Tariff:
     """One OCPI 2.2.1 Tariff object. `field` prefixes error paths, e.g. 'tariffs[0]'."""
     prefix = f"{field}." if field else ""

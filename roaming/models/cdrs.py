@@ -3,7 +3,7 @@
 A CDR is evidence in billing disputes, so it is stored once, exactly as received (`raw`), and never
 changed: the CPO corrects one by sending a credit CDR (`credit`, `credit_reference_id`) and, if need
 be, a new CDR with a new id. The columns are for queries and billing; `save()` refuses to update a
-stored CDR, and the links that may be resolved later (session, original of a credit) are set with
+stored CDR, and the links that may be resolved later (session, original of a credit, location, tariffs) are set with
 `QuerySet.update()` by the services.
 
 A CDR for a token we don't know is kept and flagged (`unknown_token`), never dropped: the CPO will
@@ -107,6 +107,10 @@ class Cdr(models.Model):
                 fields=("country_code", "party_id", "ocpi_session_id"),
                 name="cdr_session_unlinked",
                 condition=Q(session__isnull=True),
+            ),
+            # Small: only CDRs that arrived before their location (linked when it arrives, cdrs_link_locations).
+            models.Index(
+                fields=("country_code", "party_id"), name="cdr_location_unlinked", condition=Q(location__isnull=True)
             ),
             models.Index(fields=("credit_for",), name="cdr_credits", condition=Q(credit_for__isnull=False)),
             models.Index(

@@ -31,8 +31,9 @@ from drivers.selectors import uid_key
 from roaming.models import Cdr, ChargingSession, Location, Partner, Tariff
 from roaming.models.cdrs import cdr_url
 from roaming.ocpi.v2_2_1.mapping import CdrData
+from roaming.signals import cdr_stored
 
-from .common import UpsertResult
+from .common import ObjectKey, UpsertResult
 from .sessions import is_our_party
 
 logger = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ def cdr_store(*, partner: Partner, cdr: CdrData) -> StoredCdr:
     stored = _insert_linked(partner, cdr) if on_postgresql else _store_in_steps(partner, cdr)
     if stored.created:
         _log_unresolved(cdr, stored)
+        cdr_stored.send(sender=Cdr, cdr_pk=stored.pk)  # billing prices it later, never in this request
     return stored
 
 
@@ -331,7 +333,10 @@ def _tariff_ids(cdr: CdrData) -> list[str]:
 
 def _link_tariffs(cdr_pk: int, cdr: CdrData) -> None:
     """Link the CDR to the tariffs it names that we hold, in one idempotent statement."""
-    ids = _tariff_ids(cdr)
+    _link_tariff_ids(cdr_pk, cdr.country_code, cdr.party_id, _tariff_ids(cdr))
+
+
+def _link_tariff_ids(cdr_pk: int, country_code: str, party_id: str, ids: list[str]) -> None:
     if not ids:
         return
     through = Cdr.linked_tariffs.through
@@ -341,7 +346,52 @@ def _link_tariffs(cdr_pk: int, cdr: CdrData) -> None:
         f"AND ocpi_id IN ({', '.join(['%s'] * len(ids))}) ON CONFLICT DO NOTHING"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [cdr_pk, cdr.country_code, cdr.party_id, *ids])
+        cursor.execute(sql, [cdr_pk, country_code, party_id, *ids])
+
+
+def cdrs_link(*, cdr_ids: list[int]) -> None:
+    """Resolve the links a CDR may have missed on arrival: its location and the tariffs it names.
+
+    A CPO may send a CDR before the location or tariffs it refers to (or we may hold those only after the
+    next sync). Idempotent and cheap for a batch; billing calls it before re-pricing a CDR that waited.
+    """
+    rows = Cdr.objects.filter(pk__in=cdr_ids).values_list(
+        "pk", "country_code", "party_id", "location_id", "cdr_location", "tariffs", "charging_periods"
+    )
+    for pk, country_code, party_id, location_id, cdr_location, tariffs, periods in rows:
+        named = {str(t["id"]) for t in tariffs if t.get("id")} | {
+            str(p["tariff_id"]) for p in periods if p.get("tariff_id")
+        }
+        _link_tariff_ids(pk, country_code, party_id, sorted(named))
+        if location_id is None:
+            _cdrs_link_locations([(country_code, party_id, str(cdr_location.get("id", "")))], cdr_ids=[pk])
+
+
+def cdrs_link_locations(*, keys: list[ObjectKey]) -> int:
+    """Link the CDRs that arrived before their location, now that we hold it; answers how many."""
+    return _cdrs_link_locations(keys)
+
+
+def _cdrs_link_locations(keys: list[ObjectKey], cdr_ids: list[int] | None = None) -> int:
+    linked = 0
+    by_party: dict[tuple[str, str], list[str]] = {}
+    for country_code, party_id, ocpi_id in keys:
+        by_party.setdefault((country_code, party_id), []).append(ocpi_id)
+    for (country_code, party_id), location_ids in by_party.items():
+        locations = dict(
+            Location.objects.filter(country_code=country_code, party_id=party_id, ocpi_id__in=location_ids).values_list(
+                "ocpi_id", "pk"
+            )
+        )
+        for ocpi_id, location_pk in locations.items():
+            # Uses the partial index cdr_location_unlinked: only CDRs still waiting for their location.
+            waiting = Cdr.objects.filter(
+                country_code=country_code, party_id=party_id, location__isnull=True, cdr_location__id=ocpi_id
+            )
+            if cdr_ids is not None:
+                waiting = waiting.filter(pk__in=cdr_ids)
+            linked += waiting.update(location_id=location_pk)
+    return linked
 
 
 def cdrs_upsert(*, partner: Partner, items: list[CdrData]) -> UpsertResult:

@@ -17,7 +17,9 @@ from django.utils import timezone
 from emsp.lib.bulkupsert import bulk_upsert
 from roaming.models import Connector, Evse, EvseStatus, EvseStatusChange, Location, Partner
 from roaming.ocpi.v2_2_1.mapping import ConnectorData, EvseData, LocationData
+from roaming.signals import locations_stored
 
+from .cdrs import cdrs_link_locations
 from .common import Party, StaleUpdate, UnknownObject, UpsertResult, upsert_objects
 
 logger = logging.getLogger(__name__)
@@ -80,6 +82,9 @@ def locations_upsert(*, partner: Partner, items: list[LocationData]) -> UpsertRe
         result, written = upsert_objects(Location, partner=partner, items=items, update_fields=_LOCATION_FIELDS)
         if written:
             _write_evses({pk: item.evses for pk, item in written}, replace=True)
+            keys = [(i.country_code, i.party_id, i.ocpi_id) for _, i in written]
+            cdrs_link_locations(keys=keys)  # CDRs that arrived before their location
+            locations_stored.send(sender=Location, keys=keys)
     return result
 
 

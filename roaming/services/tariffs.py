@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from roaming.models import Partner, PriceComponent, Tariff, TariffElement
 from roaming.ocpi.v2_2_1.mapping import TariffData
+from roaming.signals import tariffs_stored
 
 from .common import Party, StaleUpdate, UnknownObject, UpsertResult, upsert_objects
 
@@ -33,6 +34,9 @@ def tariffs_upsert(*, partner: Partner, items: list[TariffData]) -> UpsertResult
         result, written = upsert_objects(Tariff, partner=partner, items=items, update_fields=_TARIFF_FIELDS)
         if written:
             _replace_elements([pk for pk, _ in written], [item for _, item in written])
+            # CDRs that named these tariffs before we held them are linked by whoever re-prices them
+            # (`cdrs_link`): finding them here would mean reading every recent CDR's periods.
+            tariffs_stored.send(sender=Tariff, keys=[(i.country_code, i.party_id, i.ocpi_id) for _, i in written])
     return result
 
 

@@ -18,3 +18,10 @@ def test_simulator_reads_token_a_that_starts_with_a_dash(token_a: str) -> None:
     assert args.token_a == token_a
     assert (args.port, args.locations, args.seed, args.live) == (8001, 40, 42, True)
     assert args.register_with == "http://127.0.0.1:8000/ocpi/versions"
+
+
+def test_the_demo_simulator_publishes_a_few_wrong_totals_so_disputes_show_up() -> None:
+    command = simulator_command(
+        port=8001, locations=40, versions_url="http://127.0.0.1:8000/ocpi/versions", token_a="t"
+    )
+    assert "--wrong-total-share=0.15" in command

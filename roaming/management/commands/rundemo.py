@@ -119,6 +119,9 @@ class Command(BaseCommand):
         return subprocess.Popen(command)
 
 
+DEMO_WRONG_TOTAL_SHARE = 0.15
+
+
 def simulator_command(*, port: int, locations: int, versions_url: str, token_a: str) -> list[str]:
     """The simulator's command line. Values that may start with "-" (a URL-safe token does one time in 64)
     are joined to their option with "=", or argparse would read them as an option of their own."""
@@ -132,5 +135,7 @@ def simulator_command(*, port: int, locations: int, versions_url: str, token_a: 
         f"--locations={locations}",
         f"--register-with={versions_url}",
         f"--token-a={token_a}",
+        # A few CDRs with a deliberately wrong total_cost, so a new user sees billing disputes within minutes.
+        f"--wrong-total-share={DEMO_WRONG_TOTAL_SHARE}",
         "--live",
     ]
