@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('roaming', '0008_cdr_location_unlinked'),
+        ('roaming', '0009_cdr_location_unlinked'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
