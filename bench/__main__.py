@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .loadgen import LoadResult
-from .servers import DATABASE_URL, ROOT, free_port, fresh_database, gunicorn
+from .servers import BROKER_URL, DATABASE_URL, ROOT, celery_worker, free_port, fresh_database, gunicorn
 
 # The paced authorization run: 16 CPO platforms asking about 15 times a second each. A network of 100,000 EVSEs
 # starts a few dozen charges a second at its busiest; the saturated run measures capacity instead.
@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each load run")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--backlog", type=int, default=100_000, help="stored CDRs the pricing workers drain")
     args = parser.parse_args()
     locations = 500 if args.quick else args.locations
     seconds = 3.0 if args.quick else args.seconds
@@ -40,8 +41,13 @@ def main() -> None:
             "DJANGO_SETTINGS_MODULE": "bench.settings",
             "DATABASE_URL": DATABASE_URL,
             "OCPI_BASE_URL": f"http://127.0.0.1:{port}/ocpi",
+            # Production shape: CDRs are priced by a Celery worker, sent through Redis.
+            "CELERY_BROKER_URL": BROKER_URL,
         }
     )
+    import redis
+
+    redis.Redis.from_url(BROKER_URL).flushdb()  # no task left from an earlier run
     sys.path.insert(0, str(ROOT))
     print(f"fresh database {DATABASE_URL} ...", flush=True)
     fresh_database()
@@ -93,10 +99,38 @@ def main() -> None:
         paced = bench_authorize(port=port, token=token, seconds=seconds, rate=AUTHORIZE_RATE)
         results["authorize_paced"] = _load(paced) | {"rate": AUTHORIZE_RATE}
         print(f"  {paced.summary()}")
-        print(f"CDR POST ingest: 16 connections, {seconds:.0f} s ...", flush=True)
+        from roaming.models import Cdr
+
+        from .billing_bench import bench_backlog, wait_priced
+
+        # Pricing on: each CDR joins the pricing backlog in its own transaction and wakes the workers (Redis).
+        # Where pricing runs is a deployment's choice: here first with the worker elsewhere (not running during
+        # the load: it starts after and drains), then with it on these same two cores.
+        print(f"CDR POST ingest, pricing queued for a worker elsewhere: 16 connections, {seconds:.0f} s ...")
         cdrs = bench_cdr_ingest(port=port, token=token, seconds=seconds)
         results["cdr_ingest"] = _load(cdrs)
         print(f"  {cdrs.summary()}")
+        with celery_worker(concurrency=2):
+            ingested = Cdr.objects.count()
+            results["cdr_ingest"]["drained_seconds"] = round(wait_priced(ingested, timeout=600), 1)
+            print(f"  the worker then priced all {ingested} in {results['cdr_ingest']['drained_seconds']} s")
+            print(
+                f"CDR POST ingest with the worker pricing on the same cores (nice 10): {seconds:.0f} s ...", flush=True
+            )
+            shared = bench_cdr_ingest(port=port, token=token, seconds=seconds, first=100_000)
+            results["cdr_ingest_shared"] = _load(shared)
+            print(f"  {shared.summary()}")
+            ingested = Cdr.objects.count()
+            results["cdr_ingest_shared"]["priced_after_seconds"] = round(wait_priced(ingested, timeout=600), 1)
+            print(f"  all priced {results['cdr_ingest_shared']['priced_after_seconds']} s after the load")
+            backlog = 5_000 if args.quick else args.backlog
+            print(f"pricing backlog: {backlog} stored CDRs drained by the Celery worker's 2 processes ...", flush=True)
+            results["pricing_backlog"] = bench_backlog(count=backlog)
+            b = results["pricing_backlog"]
+            print(
+                f"  {b['cdrs']} CDRs in {b['seconds']} s = {b['rps']} CDRs/s "
+                f"({b['priced']} priced, {b['disputes']} disputes)"
+            )
 
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
@@ -110,7 +144,8 @@ def markdown_table(results: dict[str, Any], *, workers: int, threads: int) -> st
     sync, patch = results["sync"], results["status_patch"]
     full, inc, n = sync["full"], sync["incremental"], sync["network"]
     ours, base, auth, cdrs = patch["ours"], patch["baseline"], results["authorize"], results["cdr_ingest"]
-    paced, engine = results["authorize_paced"], results["engine"]
+    paced, engine, backlog = results["authorize_paced"], results["engine"], results["pricing_backlog"]
+    shared = results["cdr_ingest_shared"]
 
     def mark(ok: bool) -> str:
         return "met" if ok else "**not met**"
@@ -159,7 +194,24 @@ def markdown_table(results: dict[str, Any], *, workers: int, threads: int) -> st
             "",
             "",
         ),
-        ("CDR POST ingest, 16 clients", f"{cdrs['rps']} CDRs/s", ">= 500/s", mark(cdrs["rps"] >= 500)),
+        (
+            "CDR POST ingest, 16 clients, pricing on (queued; the worker drains it after)",
+            f"{cdrs['rps']} CDRs/s; drained in {cdrs['drained_seconds']} s",
+            ">= 500/s",
+            mark(cdrs["rps"] >= 500),
+        ),
+        (
+            "for reference: the same with the worker pricing on these 2 cores",
+            f"{shared['rps']} CDRs/s; all priced {shared['priced_after_seconds']} s after",
+            "",
+            "",
+        ),
+        (
+            f"pricing backlog, {backlog['cdrs']:,} stored CDRs (2-12 periods) through the task, 2 worker processes",
+            f"{backlog['seconds']} s ({backlog['rps']:,} CDRs/s)",
+            "< 90 s",
+            mark(backlog["seconds"] < 90),
+        ),
         (
             f"tariff engine, one process ({engine['periods_per_cdr']} periods a CDR on average)",
             f"{engine['rps']:,} CDRs/s",

@@ -94,7 +94,7 @@ def _cdr(n: int, party: tuple[str, str], uid: str, contract_id: str, location: d
         "charging_periods": [
             {
                 "start_date_time": start.strftime(fmt),
-                "dimensions": [{"type": "ENERGY", "volume": 22.4}],
+                "dimensions": [{"type": "ENERGY", "volume": 22.4}, {"type": "TIME", "volume": 1.5}],
                 "tariff_id": "T1",
             }
         ],
@@ -106,7 +106,8 @@ def _cdr(n: int, party: tuple[str, str], uid: str, contract_id: str, location: d
     }
 
 
-def bench_cdr_ingest(*, port: int, token: str, seconds: float, connections: int = 16) -> LoadResult:
+def bench_cdr_ingest(*, port: int, token: str, seconds: float, connections: int = 16, first: int = 0) -> LoadResult:
+    """CDRs numbered from `first` (a later run sends new ones, not resends)."""
     from roaming.models import Evse
 
     host = f"127.0.0.1:{port}"
@@ -116,7 +117,7 @@ def bench_cdr_ingest(*, port: int, token: str, seconds: float, connections: int 
     )
     party = (evses[0][0], evses[0][1])
     requests = []
-    for n in range(60_000):
+    for n in range(first, first + 60_000):
         _, _, location_id, evse_uid = evses[n % len(evses)]
         uid, contract_id = cards[n % len(cards)]
         body = json.dumps(_cdr(n, party, uid, contract_id, {"id": location_id, "evse": evse_uid})).encode()

@@ -85,6 +85,29 @@ def gunicorn(*, port: int, workers: int, threads: int, connections: int = 16, **
         process.wait(timeout=30)
 
 
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/7")
+
+
+@contextmanager
+def celery_worker(*, concurrency: int) -> Iterator[None]:
+    """A Celery worker on the bench database and broker, as production runs pricing. At a lower CPU priority
+    (nice 10): on this one machine it shares the cores with gunicorn, and answering CPOs comes first; pricing
+    catches up (the bench reports how long after the load)."""
+    process = subprocess.Popen(
+        ["nice", "-n", "10", sys.executable, "-m", "celery", "-A", "emsp", "worker", "--pool", "prefork",
+         "--concurrency", str(concurrency), "--loglevel", "WARNING",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
 @contextmanager
 def simulator(*args: str) -> Iterator[int]:
     """The CPO simulator in its own process, as a real partner would be."""

@@ -24,6 +24,7 @@ class CdrPrice(models.Model):
     """Our price of one CDR, with the breakdown that explains it. Rewritten when the CDR is re-priced."""
 
     class Status(models.TextChoices):
+        PENDING = "PENDING"  # stored with the CDR, in its transaction: the worker's backlog
         PRICED = "PRICED"
         UNPRICED = "UNPRICED"  # see reason; re-priced when what it waits for arrives
         CREDITED = "CREDITED"  # cancelled by a credit CDR
@@ -75,11 +76,13 @@ class CdrPrice(models.Model):
     reservation_hours = _volume("billed reservation (h)")
     lines = models.JSONField(default=list, blank=True, help_text="The engine's breakdown; amounts as strings.")
     warnings = models.JSONField(default=list, blank=True)
-    priced_at = models.DateTimeField()
+    priced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "CDR price"
         indexes = [
+            # The backlog: CDRs stored and not priced yet (small, however many CDRs there are).
+            models.Index(fields=("cdr",), name="cdrprice_pending", condition=Q(status="PENDING")),
             # Small: what the re-pricing of arrived tariffs/locations and the backlog look for.
             models.Index(
                 fields=("waiting_for", "waiting_id"),
@@ -89,8 +92,8 @@ class CdrPrice(models.Model):
         ]
 
     def __str__(self) -> str:
-        if self.status == self.Status.UNPRICED:
-            return f"CDR #{self.cdr_id}: unpriced"
+        if self.status in (self.Status.UNPRICED, self.Status.PENDING):
+            return f"CDR #{self.cdr_id}: {self.get_status_display().lower()}"
         return f"CDR #{self.cdr_id}: {self.total_excl_vat} {self.currency}"
 
 

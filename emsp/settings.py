@@ -275,6 +275,9 @@ def _env_decimal(name: str, default: str) -> str:
 # currency plus a percentage of the larger of the two figures.
 BILLING_TOLERANCE_AMOUNT = _env_decimal("BILLING_TOLERANCE_AMOUNT", "0.01")
 BILLING_TOLERANCE_PERCENT = _env_decimal("BILLING_TOLERANCE_PERCENT", "0.5")
+# New CDRs wake the pricing workers at most this often per web process (seconds); each wake-up prices every
+# CDR stored before it. 0: one wake-up per CDR.
+BILLING_WAKE_UP_SECONDS = env.float("BILLING_WAKE_UP_SECONDS", default=0.5)
 
 # --- Logging --------------------------------------------------------------------------------------------
 LOGGING = {

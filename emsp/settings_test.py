@@ -27,6 +27,7 @@ BULK_WRITE_FLUSH_SECONDS = 0.0
 # Static files are served from the app folders in tests; no collectstatic run.
 WHITENOISE_AUTOREFRESH = True
 TOKEN_CHANGE_SETTLE_SECONDS = 0
+BILLING_WAKE_UP_SECONDS = 0.0  # every CDR priced as it is stored
 # SQLite tests use a file, not memory: the live server and the test's threads then share a database
 # that waits for locks, as the embedded `make run` does.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405

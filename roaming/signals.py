@@ -1,7 +1,7 @@
 """What roaming tells the apps above it, without importing them (billing listens; roaming never imports billing).
 
 Sent inside the writer's transaction: a receiver that starts work must defer it to the commit (`enqueue`).
-Receivers must be cheap, because `cdr_stored` is sent on the CDR POST, a hot path.
+Their writes commit with it. Receivers must be cheap: `cdr_stored` is sent on the CDR POST, a hot path.
 """
 
 from __future__ import annotations

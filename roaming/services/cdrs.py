@@ -170,10 +170,13 @@ SELECT
 def cdr_store(*, partner: Partner, cdr: CdrData) -> StoredCdr:
     """Store a CDR unless we hold it already (see the module docstring)."""
     on_postgresql = connection.vendor == "postgresql"
-    stored = _insert_linked(partner, cdr) if on_postgresql else _store_in_steps(partner, cdr)
+    # One transaction with what receivers of `cdr_stored` write (billing: the CDR's place in its backlog).
+    with transaction.atomic():
+        stored = _insert_linked(partner, cdr) if on_postgresql else _store_in_steps(partner, cdr)
+        if stored.created:
+            cdr_stored.send(sender=Cdr, cdr_pk=stored.pk)  # billing prices it later, never in this request
     if stored.created:
         _log_unresolved(cdr, stored)
-        cdr_stored.send(sender=Cdr, cdr_pk=stored.pk)  # billing prices it later, never in this request
     return stored
 
 

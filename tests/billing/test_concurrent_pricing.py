@@ -6,7 +6,6 @@ PostgreSQL only (SQLite has no row locks; its writers take turns). Real threads,
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -15,10 +14,9 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from billing import services
+from billing import receivers, services
 from billing.models import CdrPrice
 from roaming.models import Partner
-from roaming.signals import cdr_stored
 from tests.billing.conftest import TARIFF, cdr_body, tariff_url
 from tests.roaming.conftest import OcpiTestClient
 
@@ -35,25 +33,27 @@ WORKERS = 2
 def test_two_workers_price_each_cdr_of_a_backlog_once(cpo: tuple[Partner, str], monkeypatch: Any) -> None:
     ocpi = OcpiTestClient(Client(), cpo[1])
     assert ocpi.put(tariff_url(TARIFF), TARIFF).status_code == 1000
-    receivers = cdr_stored.receivers
-    cdr_stored.receivers = []  # a backlog: stored, not yet priced (as if the workers were down)
-    try:
-        for n in range(CDRS):
-            assert ocpi.post("/ocpi/2.2.1/cdrs", cdr_body(f"CDR-{n}")).http_status == 201
-    finally:
-        cdr_stored.receivers = receivers
-    assert not CdrPrice.objects.exists()
+    monkeypatch.setattr(receivers, "_kick", lambda: None)  # a backlog: stored, no worker woken yet
+    for n in range(CDRS):
+        assert ocpi.post("/ocpi/2.2.1/cdrs", cdr_body(f"CDR-{n}")).http_status == 201
+    assert set(CdrPrice.objects.values_list("status", flat=True)) == {"PENDING"}
 
     priced: list[int] = []
     real_price = services.cdrs_price
+    # Each worker's first batch waits until the other holds one too: both hold claims at once, so neither
+    # waited for the other's locked rows (without SKIP LOCKED the second would block and the barrier break).
+    both_holding = threading.Barrier(WORKERS, timeout=30)
+    first = threading.local()
 
-    def slow_price(*, cdr_ids: Iterable[int]) -> services.PricingResult:
+    def price_holding(*, cdr_ids: Iterable[int]) -> services.PricingResult:
         ids = list(cdr_ids)
         priced.extend(ids)
-        time.sleep(0.05)  # hold the claim a while, so the other worker must skip it
+        if not getattr(first, "done", False):
+            first.done = True
+            both_holding.wait()
         return real_price(cdr_ids=ids)
 
-    monkeypatch.setattr(services, "cdrs_price", slow_price)
+    monkeypatch.setattr(services, "cdrs_price", price_holding)
     taken = [0] * WORKERS
     errors: list[BaseException] = []
     start = threading.Barrier(WORKERS)
