@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import JSONField, Q, Value
 
 
 def _money(verbose_name: str, *, null: bool = True) -> models.DecimalField:
     return models.DecimalField(verbose_name, max_digits=12, decimal_places=4, null=null, blank=null)
+
+
+_EMPTY_LIST = Value([], JSONField())
 
 
 def _volume(verbose_name: str) -> models.DecimalField:
@@ -21,7 +24,11 @@ def _volume(verbose_name: str) -> models.DecimalField:
 
 
 class CdrPrice(models.Model):
-    """Our price of one CDR, with the breakdown that explains it. Rewritten when the CDR is re-priced."""
+    """Our price of one CDR, with the breakdown that explains it. Rewritten when the CDR is re-priced.
+
+    Every CDR gets one as it is stored, PENDING, written by the CDR's own INSERT (`register_cdr_companion` in
+    billing/apps.py): hence a database default for every column that is not nullable.
+    """
 
     class Status(models.TextChoices):
         PENDING = "PENDING"  # stored with the CDR, in its transaction: the worker's backlog
@@ -42,11 +49,11 @@ class CdrPrice(models.Model):
         CDR = "cdr", "the CDR it credits"
 
     cdr = models.OneToOneField("roaming.Cdr", on_delete=models.CASCADE, related_name="price")
-    status = models.CharField(max_length=8, choices=Status.choices)
-    reason = models.CharField(max_length=255, blank=True, help_text="Why it is unpriced.")
-    waiting_for = models.CharField(max_length=8, choices=Waiting.choices, blank=True)
-    waiting_id = models.CharField(max_length=39, blank=True)
-    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_default=Status.PENDING)
+    reason = models.CharField(max_length=255, blank=True, default="", db_default="", help_text="Why it is unpriced.")
+    waiting_for = models.CharField(max_length=8, choices=Waiting.choices, blank=True, default="", db_default="")
+    waiting_id = models.CharField(max_length=39, blank=True, default="", db_default="")
+    currency = models.CharField(max_length=3, blank=True, default="", db_default="")
     tariff = models.ForeignKey(
         "roaming.Tariff",
         on_delete=models.SET_NULL,
@@ -55,9 +62,9 @@ class CdrPrice(models.Model):
         related_name="+",
         help_text="Our copy, when it priced the CDR; empty when the CDR carried its own tariffs.",
     )
-    tariff_ocpi_id = models.CharField("tariff id", max_length=36, blank=True)
+    tariff_ocpi_id = models.CharField("tariff id", max_length=36, blank=True, default="", db_default="")
     tariff_last_updated = models.DateTimeField("tariff version", null=True, blank=True)
-    source = models.CharField(max_length=4, choices=Source.choices, blank=True)
+    source = models.CharField(max_length=4, choices=Source.choices, blank=True, default="", db_default="")
     total_excl_vat = _money("total excl. VAT")
     total_incl_vat = _money("total incl. VAT")
     energy_excl_vat = _money("energy excl. VAT")
@@ -74,8 +81,13 @@ class CdrPrice(models.Model):
     time_hours = _volume("billed time (h)")
     parking_hours = _volume("billed parking (h)")
     reservation_hours = _volume("billed reservation (h)")
-    lines = models.JSONField(default=list, blank=True, help_text="The engine's breakdown; amounts as strings.")
-    warnings = models.JSONField(default=list, blank=True)
+    lines = models.JSONField(
+        default=list,
+        db_default=Value([], JSONField()),
+        blank=True,
+        help_text="The engine's breakdown; amounts as strings.",
+    )
+    warnings = models.JSONField(default=list, db_default=Value([], JSONField()), blank=True)
     priced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -24,14 +24,14 @@ from functools import cache, lru_cache
 from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Field
+from django.db.models import Field, Model
 
 from drivers.models import Token
 from drivers.selectors import uid_key
 from roaming.models import Cdr, ChargingSession, Location, Partner, Tariff
 from roaming.models.cdrs import cdr_url
 from roaming.ocpi.v2_2_1.mapping import CdrData
-from roaming.signals import cdr_stored
+from roaming.signals import CDR_COMPANIONS, cdr_stored
 
 from .common import ObjectKey, UpsertResult
 from .sessions import is_our_party
@@ -170,13 +170,10 @@ SELECT
 def cdr_store(*, partner: Partner, cdr: CdrData) -> StoredCdr:
     """Store a CDR unless we hold it already (see the module docstring)."""
     on_postgresql = connection.vendor == "postgresql"
-    # One transaction with what receivers of `cdr_stored` write (billing: the CDR's place in its backlog).
-    with transaction.atomic():
-        stored = _insert_linked(partner, cdr) if on_postgresql else _store_in_steps(partner, cdr)
-        if stored.created:
-            cdr_stored.send(sender=Cdr, cdr_pk=stored.pk)  # billing prices it later, never in this request
+    stored = _insert_linked(partner, cdr) if on_postgresql else _store_in_steps(partner, cdr)
     if stored.created:
         _log_unresolved(cdr, stored)
+        cdr_stored.send(sender=Cdr, cdr_pk=stored.pk)  # billing prices it later, never in this request
     return stored
 
 
@@ -216,8 +213,9 @@ def _store_in_steps(partner: Partner, cdr: CdrData) -> StoredCdr:
 
     unknown_token = links.token_pk is None
     # A lone INSERT needs no transaction; a savepoint only inside the caller's transaction (so that a
-    # duplicate does not break it), and a transaction when the credits waiting for this CDR are linked too.
-    needs_block = links.credits_waiting or connection.in_atomic_block
+    # duplicate does not break it), and a transaction when the credits waiting for this CDR or companion rows
+    # (`register_cdr_companion`) are written too.
+    needs_block = links.credits_waiting or connection.in_atomic_block or bool(CDR_COMPANIONS)
     try:
         with transaction.atomic() if needs_block else nullcontext():
             row = _unsaved(
@@ -231,6 +229,8 @@ def _store_in_steps(partner: Partner, cdr: CdrData) -> StoredCdr:
                 credit_for_id=links.credit_for_pk,
             )
             row.save()
+            for model, foreign_key in CDR_COMPANIONS:
+                model._default_manager.create(**{foreign_key: row})
             if links.credits_waiting and not row.credit:
                 Cdr.objects.filter(
                     country_code=row.country_code,
@@ -288,8 +288,12 @@ def _value_fields() -> list[Field]:
     return [f for f in Cdr._meta.concrete_fields if not f.primary_key and f.attname not in _LINK_COLUMNS]
 
 
-@lru_cache(maxsize=32)  # keyed by how many tariffs a CDR names: a handful in practice
 def _insert_linked_sql(tariff_count: int) -> str:
+    return _insert_linked_sql_for(tariff_count, tuple(CDR_COMPANIONS))
+
+
+@lru_cache(maxsize=32)  # keyed by how many tariffs a CDR names (a handful in practice) and the companions
+def _insert_linked_sql_for(tariff_count: int, companions: tuple[tuple[type[Model], str], ...]) -> str:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(name) for name in [*(f.column for f in _value_fields()), *_LINK_COLUMNS])
     values = ", ".join(["%s"] * len(_value_fields()))
@@ -303,6 +307,13 @@ def _insert_linked_sql(tariff_count: int) -> str:
         AND tariff.ocpi_id IN ({", ".join(["%s"] * tariff_count)})
     ON CONFLICT DO NOTHING
 )"""  # noqa: S608 - table names from the models
+    companion_rows = "".join(
+        f"""
+, companion_{n} AS (
+    INSERT INTO {quote(model._meta.db_table)} ({quote(_column(model, foreign_key))}) SELECT id FROM new
+)"""  # noqa: S608 - table and column names from the models
+        for n, (model, foreign_key) in enumerate(companions)
+    )
     return f"""
 WITH token AS (SELECT id, driver_id FROM {Token._meta.db_table} WHERE UPPER(uid) = %s AND type = %s)
 , party AS (SELECT %s::text AS country_code, %s::text AS party_id)
@@ -317,7 +328,7 @@ WITH token AS (SELECT id, driver_id FROM {Token._meta.db_table} WHERE UPPER(uid)
     )
     ON CONFLICT (country_code, party_id, ocpi_id) DO NOTHING
     RETURNING id, token_id, credit_for_id
-){tariff_links}
+){tariff_links}{companion_rows}
 , credits AS (
     UPDATE {_CDR} waiting SET credit_for_id = new.id FROM new, party
     WHERE %s AND waiting.country_code = party.country_code AND waiting.party_id = party.party_id
@@ -326,6 +337,13 @@ WITH token AS (SELECT id, driver_id FROM {Token._meta.db_table} WHERE UPPER(uid)
 )
 SELECT id, token_id, credit_for_id FROM new
 """  # noqa: S608 - table and column names from the models, values as parameters
+
+
+def _column(model: type[Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field) or not field.column:
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field.column
 
 
 def _tariff_ids(cdr: CdrData) -> list[str]:
