@@ -83,11 +83,11 @@ class CdrPrice(models.Model):
     reservation_hours = _volume("billed reservation (h)")
     lines = models.JSONField(
         default=list,
-        db_default=Value([], JSONField()),
+        db_default=_EMPTY_LIST,
         blank=True,
         help_text="The engine's breakdown; amounts as strings.",
     )
-    warnings = models.JSONField(default=list, db_default=Value([], JSONField()), blank=True)
+    warnings = models.JSONField(default=list, db_default=_EMPTY_LIST, blank=True)
     priced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
