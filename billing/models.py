@@ -48,7 +48,8 @@ class CdrPrice(models.Model):
         LOCATION = "location"
         CDR = "cdr", "the CDR it credits"
 
-    cdr = models.OneToOneField("roaming.Cdr", on_delete=models.CASCADE, related_name="price")
+    # The CDR is the key: one index less to write with every CDR (this row is written in the CDR's INSERT).
+    cdr = models.OneToOneField("roaming.Cdr", on_delete=models.CASCADE, related_name="price", primary_key=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_default=Status.PENDING)
     reason = models.CharField(max_length=255, blank=True, default="", db_default="", help_text="Why it is unpriced.")
     waiting_for = models.CharField(max_length=8, choices=Waiting.choices, blank=True, default="", db_default="")

@@ -46,7 +46,7 @@ from roaming.models import Cdr, Location, Tariff
 from roaming.services.cdrs import cdrs_link
 
 #: Columns written when a CDR is priced, and those rewritten when it is priced again.
-_PRICE_COLUMNS = [f for f in CdrPrice._meta.concrete_fields if not f.primary_key]
+_PRICE_COLUMNS = list(CdrPrice._meta.concrete_fields)
 _PRICE_FIELDS = [f.attname for f in _PRICE_COLUMNS if f.name != "cdr"]
 _CATEGORIES = ("total", "energy", "time", "parking", "fixed", "reservation")
 _VOLUMES = ("energy_kwh", "time_hours", "parking_hours", "reservation_hours")

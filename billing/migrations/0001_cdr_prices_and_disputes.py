@@ -57,7 +57,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='CdrPrice',
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('cdr', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='price', serialize=False, to='roaming.cdr')),
                 ('status', models.CharField(choices=[('PENDING', 'Pending'), ('PRICED', 'Priced'), ('UNPRICED', 'Unpriced'), ('CREDITED', 'Credited')], db_default='PENDING', default='PENDING', max_length=8)),
                 ('reason', models.CharField(blank=True, db_default='', default='', help_text='Why it is unpriced.', max_length=255)),
                 ('waiting_for', models.CharField(blank=True, choices=[('', 'nothing (needs a person)'), ('tariff', 'Tariff'), ('location', 'Location'), ('cdr', 'the CDR it credits')], db_default='', default='', max_length=8)),
@@ -85,7 +85,6 @@ class Migration(migrations.Migration):
                 ('lines', models.JSONField(blank=True, db_default=models.Value([], models.JSONField()), default=list, help_text="The engine's breakdown; amounts as strings.")),
                 ('warnings', models.JSONField(blank=True, db_default=models.Value([], models.JSONField()), default=list)),
                 ('priced_at', models.DateTimeField(blank=True, null=True)),
-                ('cdr', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='price', to='roaming.cdr')),
                 ('tariff', models.ForeignKey(blank=True, help_text='Our copy, when it priced the CDR; empty when the CDR carried its own tariffs.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='roaming.tariff')),
             ],
             options={

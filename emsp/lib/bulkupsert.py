@@ -44,7 +44,7 @@ def bulk_upsert(
         return []
     opts = model._meta
     names = list(rows[0])
-    fields = [f for f in opts.concrete_fields if not f.primary_key]
+    fields = _written_fields(model)
     now = timezone.now()
     fixed = {
         f.attname: now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default()
@@ -106,7 +106,7 @@ def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None
     if connection.vendor != "postgresql":
         model._default_manager.bulk_create(objs, batch_size=500)
         return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    fields = _written_fields(model)
     convert = [_to_copy(f) for f in fields]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
@@ -116,6 +116,11 @@ def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None
     ):
         for obj in objs:
             copy.write_row([conv(f.pre_save(obj, True)) for f, conv in zip(fields, convert, strict=True)])
+
+
+def _written_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
+    """Every column but a generated key (a key that is a foreign key, a one-to-one's, is written)."""
+    return [f for f in model._meta.concrete_fields if not (f.primary_key and f.auto_created)]
 
 
 def _same(value: Any) -> Any:
