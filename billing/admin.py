@@ -24,7 +24,7 @@ from django.utils.safestring import SafeString
 from billing import selectors
 from billing.models import CdrPrice, Dispute, DisputeEvent
 from billing.services import DecisionError, cdrs_price, dispute_decide
-from roaming.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link
+from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link
 from roaming.models import Partner
 
 DECISIONS = (

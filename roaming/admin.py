@@ -8,18 +8,16 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from drivers.admin import TokenAdmin
 from drivers.models import Token
-from emsp.lib.admin import ReadOnlyAdmin
+from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link
 from emsp.lib.tasks import enqueue
 from roaming import selectors
 from roaming.models import (
@@ -201,14 +199,6 @@ class PartnerAdmin(admin.ModelAdmin[Partner]):
                     token_a,
                 ),
             )
-
-
-class CheapCountPaginator(Paginator):
-    """The request log grows by millions of rows: don't COUNT(*) it on every page."""
-
-    @cached_property
-    def count(self) -> int:
-        return 10_000_000
 
 
 @admin.register(OcpiRequestLog)
@@ -520,14 +510,6 @@ class LiveSessionFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.exclude(status__in=LIVE_SESSION_STATUSES)
         return queryset
-
-
-def admin_link(obj: Any) -> str:
-    """A link to the object's admin page, or "-"."""
-    if obj is None:
-        return "-"
-    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
-    return format_html('<a href="{}">{}</a>', url, obj)
 
 
 def _money(excl_vat: Any, incl_vat: Any, currency: str) -> str:

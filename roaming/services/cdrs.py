@@ -21,7 +21,7 @@ import logging
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Field, Model
@@ -347,8 +347,13 @@ def _column(model: type[Model], name: str) -> str:
 
 
 def _tariff_ids(cdr: CdrData) -> list[str]:
-    named = {str(t["id"]) for t in cdr.fields["tariffs"] if t.get("id")}
-    named |= {str(p["tariff_id"]) for p in cdr.fields["charging_periods"] if p.get("tariff_id")}
+    return _named_tariff_ids(cdr.fields["tariffs"], cdr.fields["charging_periods"])
+
+
+def _named_tariff_ids(tariffs: list[dict[str, Any]], periods: list[dict[str, Any]]) -> list[str]:
+    """The tariff ids a CDR names: its own tariffs and its charging periods' `tariff_id`s."""
+    named = {str(t["id"]) for t in tariffs if t.get("id")}
+    named |= {str(p["tariff_id"]) for p in periods if p.get("tariff_id")}
     return sorted(named)
 
 
@@ -380,10 +385,7 @@ def cdrs_link(*, cdr_ids: list[int]) -> None:
         "pk", "country_code", "party_id", "location_id", "cdr_location", "tariffs", "charging_periods"
     )
     for pk, country_code, party_id, location_id, cdr_location, tariffs, periods in rows:
-        named = {str(t["id"]) for t in tariffs if t.get("id")} | {
-            str(p["tariff_id"]) for p in periods if p.get("tariff_id")
-        }
-        _link_tariff_ids(pk, country_code, party_id, sorted(named))
+        _link_tariff_ids(pk, country_code, party_id, _named_tariff_ids(tariffs, periods))
         if location_id is None:
             _cdrs_link_locations([(country_code, party_id, str(cdr_location.get("id", "")))], cdr_ids=[pk])
 
@@ -404,14 +406,20 @@ def _cdrs_link_locations(keys: list[ObjectKey], cdr_ids: list[int] | None = None
                 "ocpi_id", "pk"
             )
         )
-        for ocpi_id, location_pk in locations.items():
-            # Uses the partial index cdr_location_unlinked: only CDRs still waiting for their location.
-            waiting = Cdr.objects.filter(
-                country_code=country_code, party_id=party_id, location__isnull=True, cdr_location__id=ocpi_id
-            )
-            if cdr_ids is not None:
-                waiting = waiting.filter(pk__in=cdr_ids)
-            linked += waiting.update(location_id=location_pk)
+        if not locations:
+            continue
+        # One look-up a party (a sync page names a thousand locations; CDRs waiting for one are rare), on the
+        # partial index cdr_location_unlinked: only CDRs still waiting for their location.
+        waiting = Cdr.objects.filter(
+            country_code=country_code, party_id=party_id, location__isnull=True, cdr_location__id__in=list(locations)
+        )
+        if cdr_ids is not None:
+            waiting = waiting.filter(pk__in=cdr_ids)
+        by_location: dict[int, list[int]] = {}
+        for pk, ocpi_id in waiting.values_list("pk", "cdr_location__id"):
+            by_location.setdefault(locations[ocpi_id], []).append(pk)
+        for location_pk, pks in by_location.items():
+            linked += Cdr.objects.filter(pk__in=pks, location__isnull=True).update(location_id=location_pk)
     return linked
 
 
