@@ -39,6 +39,7 @@ class DriverAdmin(admin.ModelAdmin[Driver]):
         "tokens__visual_number",
     )
     raw_id_fields = ("user",)
+    readonly_fields = ("outstanding", "uninvoiced", "created_at")  # derived by billing, never typed in
     inlines = (TokenInline,)
 
     def save_model(self, request: HttpRequest, obj: Driver, form: Any, change: bool) -> None:

@@ -28,8 +28,19 @@ class Driver(models.Model):
     credit_limit = models.DecimalField(
         max_digits=12, decimal_places=2, null=True, blank=True, help_text="Empty: no limit."
     )
+    # Invoices need the customer's address; VAT is that of the driver's country.
+    street = models.CharField(max_length=255, blank=True)
+    postal_code = models.CharField(max_length=16, blank=True)
+    city = models.CharField(max_length=64, blank=True)
+    country = models.CharField(max_length=2, default="NL", help_text="ISO 3166 alpha-2; decides the VAT rate.")
+    vat_number = models.CharField(max_length=20, blank=True, help_text="Business customers only.")
+    # The balance, derived by billing (`billing.balances`) from invoices, payments and charges, never typed in:
+    # columns so that real-time authorization checks the credit limit without adding up invoices.
     outstanding = models.DecimalField(
-        max_digits=12, decimal_places=2, default=Decimal("0"), help_text="Charged but not yet paid."
+        max_digits=12, decimal_places=2, default=Decimal("0"), help_text="Issued invoices minus payments."
+    )
+    uninvoiced = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0"), help_text="Priced sessions not invoiced yet, incl. VAT."
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -45,7 +45,9 @@ CHARGE_REFUSALS: tuple[tuple[Verdict, Q], ...] = (
     ),
     (
         Verdict(Allowed.NO_CREDIT, "Your credit limit is reached."),
-        Q(driver__credit_limit__isnull=False, driver__outstanding__gte=F("driver__credit_limit")),
+        # Unpaid invoices plus priced sessions not invoiced yet (`billing.balances` keeps both).
+        Q(driver__credit_limit__isnull=False)
+        & Q(driver__credit_limit__lte=F("driver__outstanding") + F("driver__uninvoiced")),
     ),
 )
 _MAY_CHARGE = Verdict(Allowed.ALLOWED, "")

@@ -166,6 +166,14 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Uploaded and generated files (invoice PDFs). Served only through the admin, never as public media.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+
+# Mail (invoices, dunning reminders): printed on the console unless an SMTP server is configured.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@emsp.example")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -278,6 +286,48 @@ BILLING_TOLERANCE_PERCENT = _env_decimal("BILLING_TOLERANCE_PERCENT", "0.5")
 # New CDRs wake the pricing workers at most this often per web process (seconds); each wake-up prices every
 # CDR stored before it. 0: one wake-up per CDR.
 BILLING_WAKE_UP_SECONDS = env.float("BILLING_WAKE_UP_SECONDS", default=0.5)
+
+# Who invoices drivers: printed on every invoice (EU VAT Directive art. 226) and in SEPA files.
+BILLING_COMPANY = {
+    "name": env.str("BILLING_COMPANY_NAME", default="Example EMSP B.V."),
+    "address": env.str("BILLING_COMPANY_ADDRESS", default="Stationsplein 1\n1012 AB Amsterdam\nNetherlands"),
+    "vat_number": env.str("BILLING_COMPANY_VAT_NUMBER", default="NL000099998B57"),
+    "chamber_of_commerce": env.str("BILLING_COMPANY_COC", default="12345678"),
+    "email": env.str("BILLING_COMPANY_EMAIL", default="billing@emsp.example"),
+    "iban": env.str("BILLING_COMPANY_IBAN", default="NL91ABNA0417164300"),
+    "bic": env.str("BILLING_COMPANY_BIC", default="ABNANL2A"),
+    # SEPA Creditor Identifier: country, check digits, ZZZ, national id.
+    "creditor_id": env.str("BILLING_COMPANY_CREDITOR_ID", default="NL97ZZZ123456780000"),
+}
+# Standard VAT rates (percent) by the driver's country (ISO alpha-2): charging is a supply of goods.
+# Check before use; they change (FI 25.5 since 2024-09-01). Override with BILLING_VAT_RATES="NL=21,DE=19".
+BILLING_VAT_RATES = {
+    "NL": "21",
+    "BE": "21",
+    "DE": "19",
+    "FR": "20",
+    "AT": "20",
+    "IT": "22",
+    "ES": "21",
+    "PL": "23",
+    "DK": "25",
+    "SE": "25",
+    "FI": "25.5",
+    "LU": "17",
+} | env.dict("BILLING_VAT_RATES", default={})
+# Months are invoiced by the calendar of this zone (a session belongs to the month it ended in here).
+BILLING_TIME_ZONE = env.str("BILLING_TIME_ZONE", default="Europe/Amsterdam")
+# Invoice numbers: "<series>-<year>-<number>", gap-free per series and year.
+BILLING_INVOICE_SERIES = env.str("BILLING_INVOICE_SERIES", default="INV")
+BILLING_CREDIT_NOTE_SERIES = env.str("BILLING_CREDIT_NOTE_SERIES", default="CRN")
+BILLING_PAYMENT_TERM_DAYS = env.int("BILLING_PAYMENT_TERM_DAYS", default=14)
+# Dunning: reminders this many days after the due date; after the last one the driver is suspended.
+BILLING_REMINDER_DAYS = [int(day) for day in env.list("BILLING_REMINDER_DAYS", default=["7", "21"])]
+BILLING_REMINDER_FEES = [_env_decimal("BILLING_REMINDER_FEE_1", "0"), _env_decimal("BILLING_REMINDER_FEE_2", "5.00")]
+BILLING_SUSPEND_DAYS = env.int("BILLING_SUSPEND_DAYS", default=28)
+BILLING_RETURN_FEE = _env_decimal("BILLING_RETURN_FEE", "3.50")
+# SEPA pre-notification: the days between the invoice and its collection agreed in our terms.
+BILLING_DEBIT_NOTICE_DAYS = env.int("BILLING_DEBIT_NOTICE_DAYS", default=2)
 
 # --- Logging --------------------------------------------------------------------------------------------
 LOGGING = {

@@ -5,6 +5,7 @@ SQLite default and, in CI, on PostgreSQL and Redis.
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 
@@ -35,3 +36,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # The live server answers each request in a thread of its own: close its connection at the end of the
 # request, or the test database cannot be dropped afterwards.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# Rendered invoices go to a directory of this run, never into the checkout.
+MEDIA_ROOT = tempfile.mkdtemp(prefix="emsp-test-media-")

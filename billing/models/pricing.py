@@ -1,4 +1,4 @@
-"""Our price of each CDR and the disputes where the CPO's price differs from it.
+"""Our price of each CDR (what the CPO should charge us) and the disputes where the CPO's price differs from it.
 
 A CDR's `total_cost` is what the CPO invoices us; `CdrPrice` is what it should be by the tariff, computed by
 the engine (billing.tariffs). Where they differ beyond the tolerance a `Dispute` is opened, decided by staff

@@ -1,0 +1,26 @@
+"""Billing's tables, by subject: what CDRs cost us (`pricing`), what drivers pay (`plans`), what we invoice
+them (`invoices`) and how we collect it (`collection`)."""
+
+from .collection import CollectionBatch, Mandate, Payment, Reminder
+from .invoices import Invoice, InvoiceLine, InvoiceRun, InvoiceSequence
+from .plans import PlanPriceRule, PlanSubscription, PowerClass, RetailPlan, SessionCharge
+from .pricing import CdrPrice, Dispute, DisputeEvent
+
+__all__ = [
+    "CdrPrice",
+    "CollectionBatch",
+    "Dispute",
+    "DisputeEvent",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceRun",
+    "InvoiceSequence",
+    "Mandate",
+    "Payment",
+    "PlanPriceRule",
+    "PlanSubscription",
+    "PowerClass",
+    "Reminder",
+    "RetailPlan",
+    "SessionCharge",
+]
