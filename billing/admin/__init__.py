@@ -1,0 +1,3 @@
+"""Billing's admin pages, one module per subject (imported here so that Django's autodiscovery finds them)."""
+
+from . import pricing  # noqa: F401
