@@ -136,3 +136,25 @@ def tokens_expire_due(*, now: datetime | None = None) -> int:
         )
         expired += 1
     return expired
+
+
+#: What a driver may change of their own profile (the user's name, the driver's address and language).
+PROFILE_FIELDS = ("first_name", "last_name", "street", "postal_code", "city", "country", "language")
+
+
+def driver_update(*, driver: Driver, **fields: str) -> Driver:
+    """Change a driver's name, address or language. Issued invoices keep the address they were issued to."""
+    unknown = set(fields) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"not profile fields: {sorted(unknown)}")
+    with transaction.atomic():
+        user_fields = [name for name in ("first_name", "last_name") if name in fields]
+        for name in user_fields:
+            setattr(driver.user, name, fields.pop(name))
+        if user_fields:
+            driver.user.save(update_fields=user_fields)
+        for name, value in fields.items():
+            setattr(driver, name, value)
+        if fields:
+            driver.save(update_fields=list(fields))
+    return driver

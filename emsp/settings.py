@@ -9,6 +9,7 @@ production-safe: `DEBUG` is off unless asked for, and then a `SECRET_KEY` must b
 
 import base64
 import hashlib
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -48,11 +49,13 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "rest_framework_simplejwt.token_blacklist",
     "django_celery_beat",
     "emsp",
     "drivers",
     "roaming",
     "billing",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -160,6 +163,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LANGUAGE_CODE = "en-us"
+# The languages of the app's texts and of invoices.
+LANGUAGES = [("en", "English"), ("nl", "Nederlands")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -197,12 +202,33 @@ X_FRAME_OPTIONS = "DENY"
 # --- REST framework (driver API) ------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Apps send a JWT access token; staff trying the API from the docs page are signed in by session.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.IsDriver"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 50,
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.PagePagination",
+    "PAGE_SIZE": 20,
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    # Per scope, per user (or per address when signed out); counted in the shared cache (Redis when set).
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env.str("API_THROTTLE_LOGIN", default="10/min"),
+        "signup": env.str("API_THROTTLE_SIGNUP", default="5/hour"),
+        "charging": env.str("API_THROTTLE_CHARGING", default="30/min"),
+    },
 }
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("API_ACCESS_TOKEN_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("API_REFRESH_TOKEN_DAYS", default=30)),
+    # A refresh token is used once: refreshing returns a new one and blacklists the old (logout blacklists too).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+}
+# A retried start or stop with the same Idempotency-Key within this many hours gets the first answer again.
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 SPECTACULAR_SETTINGS = {
     "TITLE": "EMSP driver API",
     "DESCRIPTION": "What the driver apps use: chargers, prices, sessions, history and invoices.",

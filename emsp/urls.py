@@ -3,7 +3,6 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from emsp.health import healthz
 
@@ -14,13 +13,13 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("api.urls")),
     path("ocpi/", include("roaming.ocpi.urls")),
 ]
 
-# Django's error pages, for errors raised outside the views: under /ocpi/ they are OCPI envelopes.
-handler400 = "roaming.ocpi.views.unknown.bad_request"
-handler403 = "roaming.ocpi.views.unknown.permission_denied"
-handler404 = "roaming.ocpi.views.unknown.page_not_found"
-handler500 = "roaming.ocpi.views.unknown.server_error"
+# Django's error pages, for errors raised outside the views: the API's error body under /api/, OCPI
+# envelopes under /ocpi/.
+handler400 = "emsp.errors.bad_request"
+handler403 = "emsp.errors.permission_denied"
+handler404 = "emsp.errors.page_not_found"
+handler500 = "emsp.errors.server_error"

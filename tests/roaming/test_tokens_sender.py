@@ -517,7 +517,7 @@ def test_suspending_a_driver_invalidates_their_tokens_at_every_cpo(
         "language": driver.language,
         "currency": driver.currency,
         "credit_limit": "",
-        "outstanding": "0",
+        "country": driver.country,
         "tokens-TOTAL_FORMS": "2",
         "tokens-INITIAL_FORMS": "2",
         "tokens-0-id": card.pk,

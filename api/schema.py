@@ -1,0 +1,33 @@
+"""Schema helpers: the documented error responses of an operation, in the one error body (`api.errors`)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+
+from api.errors import ErrorBody, error_body
+
+_DESCRIPTIONS = {
+    400: ("Invalid input", "invalid", "Please check the highlighted fields."),
+    401: ("Not signed in, or the access token expired", "not_authenticated", "Please sign in."),
+    403: ("Not allowed", "permission_denied", "You do not have permission to do this."),
+    404: ("Not found (or not yours)", "not_found", "Not found."),
+    409: ("Conflicts with the current state", "conflict", "This conflicts with the current state."),
+    422: ("Cannot be processed", "idempotency_key_reused", "This Idempotency-Key was used for another request."),
+    429: ("Too many requests", "throttled", "Request was throttled. Expected available in 30 seconds."),
+    502: ("The charger's operator refused or failed", "partner_error", "The charger could not start."),
+    504: ("The charger's operator did not answer in time", "partner_timeout", "The charger did not answer."),
+}
+
+
+def errors(*status_codes: int) -> dict[int, OpenApiResponse]:
+    """`responses` entries for these error statuses, each with an example body."""
+    responses = {}
+    for status_code in status_codes:
+        description, code, message = _DESCRIPTIONS[status_code]
+        example = error_body(status_code, code, message)
+        if status_code == 400:
+            example["error"]["fields"] = {"postal_code": ["Ensure this field has no more than 16 characters."]}
+        responses[status_code] = OpenApiResponse(
+            ErrorBody, description=description, examples=[OpenApiExample(description, value=example)]
+        )
+    return responses
