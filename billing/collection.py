@@ -73,12 +73,12 @@ def _easter(year: int) -> date:
     """Easter Sunday (Gregorian; the anonymous algorithm)."""
     a, b, c = year % 19, year // 100, year % 100
     d, e = divmod(b, 4)
-    g = (8 * b + 13) // 25
+    g = (b - (b + 8) // 25 + 1) // 3
     h = (19 * a + b - d - g + 15) % 30
     i, k = divmod(c, 4)
-    m = (32 + 2 * e + 2 * i - h - k) % 7
-    n = (a - 11 * h + 22 * m + 451) // 7
-    month, day = divmod(h + m - 7 * n + 114, 31)
+    l = (32 + 2 * e + 2 * i - h - k) % 7  # noqa: E741 - the algorithm's own name
+    m = (a + 11 * h + 22 * l) // 451
+    month, day = divmod(h + l - 7 * m + 114, 31)
     return date(year, month, day + 1)
 
 
