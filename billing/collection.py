@@ -127,17 +127,12 @@ def mandate_reference_new(driver: Driver) -> str:
     return f"EMSP-{driver.pk}-{secrets.token_hex(6).upper()}"
 
 
-def mandate_create(
-    *,
-    driver: Driver,
-    iban: str,
-    bic: str = "",
-    debtor_name: str,
-    signed_on: date,
-    reference: str | None = None,
-) -> Mandate:
-    """Record a signed mandate, validated first. A driver collects from one account: the new mandate revokes
-    the one active before it (kept, as SEPA requires, for 14 months after its last collection)."""
+def mandate_check(
+    *, driver: Driver, iban: str, bic: str = "", debtor_name: str, signed_on: date, reference: str | None = None
+) -> dict[str, Any]:
+    """The mandate's fields, validated and normalized (IBAN compacted, BIC derived where the IBAN tells it, a
+    reference made when none is given); MandateError names the first field at fault. Forms call it to show
+    errors where they belong; `mandate_create` calls it again."""
     checked = _valid_iban(iban)
     checked_bic = _valid_bic(bic, checked)
     if not debtor_name.strip():
@@ -151,18 +146,35 @@ def mandate_create(
         raise MandateError("reference", "at most 35 characters")
     if Mandate.objects.filter(reference=reference).exists():
         raise MandateError("reference", f"{reference!r} is already used by another mandate")
+    return {
+        "driver": driver,
+        "reference": reference,
+        "debtor_name": debtor_name.strip(),
+        "iban": str(checked.compact),
+        "bic": checked_bic,
+        "signed_on": signed_on,
+    }
+
+
+def mandate_create(
+    *,
+    driver: Driver,
+    iban: str,
+    bic: str = "",
+    debtor_name: str,
+    signed_on: date,
+    reference: str | None = None,
+) -> Mandate:
+    """Record a signed mandate, validated first. A driver collects from one account: the new mandate revokes
+    the one active before it (kept, as SEPA requires, for 14 months after its last collection)."""
+    fields = mandate_check(
+        driver=driver, iban=iban, bic=bic, debtor_name=debtor_name, signed_on=signed_on, reference=reference
+    )
     with transaction.atomic():
         Driver.objects.select_for_update().get(pk=driver.pk)  # one active mandate, even with two clerks
         for old in Mandate.objects.filter(driver=driver, status=Mandate.Status.ACTIVE):
             _revoke(old, signed_on)
-        return Mandate.objects.create(
-            driver=driver,
-            reference=reference,
-            debtor_name=debtor_name.strip(),
-            iban=str(checked.compact),
-            bic=checked_bic,
-            signed_on=signed_on,
-        )
+        return Mandate.objects.create(**fields)
 
 
 def _revoke(mandate: Mandate, on: date) -> None:
@@ -222,6 +234,16 @@ def suspension_level() -> int:
 # --- payments --------------------------------------------------------------------------------------------
 
 
+def payment_check(*, invoice: Invoice, amount: Decimal, method: str) -> None:
+    """CollectionError unless this is a payment we can record on the invoice (forms call it too)."""
+    if amount <= 0:
+        raise CollectionError("A payment must be a positive amount.")
+    if amount != amount.quantize(minor_unit(invoice.currency)):
+        raise CollectionError(f"{amount} has more decimals than {invoice.currency} has.")
+    if method not in Payment.Method.values:
+        raise CollectionError(f"Not a payment method: {method!r}.")
+
+
 def payment_record(
     *,
     invoice: Invoice,
@@ -233,12 +255,7 @@ def payment_record(
 ) -> Payment:
     """Money received against an invoice by hand (a bank transfer, mostly); the invoice is settled."""
     amount = Decimal(amount)
-    if amount <= 0:
-        raise CollectionError("A payment must be a positive amount.")
-    if amount != amount.quantize(minor_unit(invoice.currency)):
-        raise CollectionError(f"{amount} has more decimals than {invoice.currency} has.")
-    if method not in Payment.Method.values:
-        raise CollectionError(f"Not a payment method: {method!r}.")
+    payment_check(invoice=invoice, amount=amount, method=method)
     with transaction.atomic():
         payment = Payment.objects.create(
             invoice=invoice,

@@ -76,13 +76,12 @@ def test_reminders_at_due_plus_7_and_21_then_suspension_and_paying_in_full_resto
     first, second, suspension = mail.outbox
     assert first.to == [driver.user.email]
     assert first.subject == "Herinnering 1: factuur INV-2026-000042 is niet betaald"  # the driver's language
-    assert "121,00" in first.body and "herinneringskosten" not in first.body
+    assert "121,00" in first.body
+    assert "herinneringskosten" not in first.body
     assert "herinneringskosten van €\xa05,00" in second.body  # Babel, Dutch
     assert "geblokkeerd" in suspension.subject
     # Suspension logged every token as changed: the push tells every CPO the token is no longer valid.
-    assert [c.reason for c in TokenChange.objects.filter(token__driver=driver)[changes_before:]] == [
-        "driver suspended"
-    ]
+    assert [c.reason for c in TokenChange.objects.filter(token__driver=driver)[changes_before:]] == ["driver suspended"]
 
     with time_machine.travel(datetime(2026, 11, 20, 10, 0, tzinfo=UTC), tick=False):
         payment_record(invoice=invoice, amount=Decimal("100.00"), received_on=date(2026, 11, 20))
