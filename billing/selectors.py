@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -110,10 +110,10 @@ def cdr_price_rows(partner: Partner, year: int, month: int) -> Iterator[dict[str
         }
 
 
-def csv_lines(rows: Iterator[dict[str, str]]) -> Iterator[str]:
+def csv_lines(rows: Iterable[dict[str, str]], columns: Sequence[str] = CSV_COLUMNS) -> Iterator[str]:
     """The rows as CSV text, a line at a time (for a streaming response or a file)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+    writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
     for row in rows:
         writer.writerow(row)

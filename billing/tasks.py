@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from billing.dunning import dunning_run
 from billing.services import cdrs_price, cdrs_price_pending
 
 BATCH_SIZE = 200
@@ -24,3 +25,10 @@ def price_cdrs_task(cdr_ids: list[int] | None = None) -> int:
         if taken < BATCH_SIZE:
             break
     return done
+
+
+@shared_task(name="billing.dunning_run")
+def dunning_run_task() -> dict[str, int]:
+    """The daily dunning: reminders due today, suspensions after the last one (idempotent per day)."""
+    outcome = dunning_run()
+    return {"reminders": outcome.reminders, "suspended": outcome.suspended}

@@ -33,4 +33,6 @@ app.conf.beat_schedule = {
     "price-cdrs": {"task": "billing.price_cdrs", "schedule": crontab()},
     # Every 5 minutes, https://crontab.guru/#*/5_*_*_*_*
     "expire-driver-tokens": {"task": "drivers.expire_tokens", "schedule": crontab(minute="*/5")},
+    # Daily at 07:15 UTC (reminders arrive in the morning), https://crontab.guru/#15_7_*_*_*
+    "billing-dunning": {"task": "billing.dunning_run", "schedule": crontab(hour=7, minute=15)},
 }
