@@ -253,11 +253,12 @@ def charges_create(*, cdr_ids: Iterable[int]) -> int:
         existing = {c.cdr_id: c for c in SessionCharge.objects.filter(cdr_id__in=ids)}
         cdrs = [
             cdr
-            for cdr in Cdr.objects.filter(Q(driver__isnull=False) | Q(credit=True), pk__in=ids - set(existing))
+            for cdr in Cdr.objects.filter(
+                Q(driver__isnull=False) | Q(credit=True), pk__in=ids - set(existing), price__status__in=_CHARGEABLE
+            )
             .select_related("price")
             .only(*_CDR_FIELDS)
             .order_by("pk")
-            if cdr.price.status in _CHARGEABLE
         ]
         if not cdrs:
             return 0
