@@ -129,7 +129,8 @@ def price_estimate(
         retail = retail_price(
             terms,
             facts,
-            cost_excl_vat=cost.total.excl_vat if cost else None,
+            # At the 4 places a CdrPrice stores it in: what the charge will read.
+            cost_excl_vat=cost.total.excl_vat.quantize(FOUR_PLACES) if cost else None,
             cost_currency=cost.currency if cost else "",
         )
         rate = driver_vat_rate(driver.country)
