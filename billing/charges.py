@@ -282,6 +282,7 @@ def charges_create(*, cdr_ids: Iterable[int]) -> int:
         powers = _max_powers(cdrs)
 
         written: list[dict[str, Any]] = []
+        no_plan: list[int] = []
         for cdr in cdrs:
             driver_id = cdr["driver_id"]
             if cdr["credit"] or driver_id is None:
@@ -289,7 +290,7 @@ def charges_create(*, cdr_ids: Iterable[int]) -> int:
             plan_id = _spell_plan(spells.get(driver_id, []), cdr["start_date_time"])
             plan = plans[plan_id] if plan_id is not None else default
             if plan is None:
-                logger.warning("CDR %s not charged: no plan in force and no default plan", cdr["pk"])
+                no_plan.append(cdr["pk"])
                 continue
             where = cdr["cdr_location"]
             key = (cdr["location_id"] or 0, str(where.get("evse_uid", "")), str(where.get("connector_id", "")))
@@ -301,6 +302,10 @@ def charges_create(*, cdr_ids: Iterable[int]) -> int:
                 continue
             written.append(charge)
             existing[cdr["pk"]] = charge
+        if no_plan:
+            logger.warning(
+                "%d CDRs not charged (e.g. #%s): no plan in force and no default plan", len(no_plan), no_plan[0]
+            )
         for cdr in cdrs:
             if cdr["credit"] and (original := existing.get(cdr["credit_for_id"] or 0)) is not None:
                 written.append(_credit_charge(cdr, original))

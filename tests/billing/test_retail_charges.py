@@ -85,11 +85,15 @@ def test_the_plan_in_force_at_session_start_prices_it_and_a_change_never_reprice
     charges_create(cdr_ids=[late.pk, after.pk, before.pk])
 
     charges = {c.cdr_id: c for c in SessionCharge.objects.all()}
-    assert charges[before.pk].plan == payg and charges[before.pk].amount_excl_vat == D("11.1000")
-    assert charges[late.pk].plan == payg and charges[late.pk].amount_excl_vat == D("5.1000")
+    assert charges[before.pk].plan == payg
+    assert charges[before.pk].amount_excl_vat == D("11.1000")
+    assert charges[late.pk].plan == payg
+    assert charges[late.pk].amount_excl_vat == D("5.1000")
     # Plus: 10 kWh at 0.35 (NLD, AC) + 30 parked minutes beyond the 30 of grace at 0.10.
-    assert charges[after.pk].plan == plus and charges[after.pk].amount_excl_vat == D("6.5000")
-    assert charges[after.pk].parking_hours == D("1") and charges[after.pk].charging_hours == D("0.5")
+    assert charges[after.pk].plan == plus
+    assert charges[after.pk].amount_excl_vat == D("6.5000")
+    assert charges[after.pk].parking_hours == D("1")
+    assert charges[after.pk].charging_hours == D("0.5")
 
 
 def test_plan_subscribe_closes_the_current_spell(payg: RetailPlan, plus: RetailPlan) -> None:
@@ -157,7 +161,8 @@ def test_a_credit_after_the_invoice_is_charged_for_the_next_one(payg: RetailPlan
     charges_create(cdr_ids=[credit.pk])
 
     negative = SessionCharge.objects.get(cdr=credit)
-    assert negative.invoice is None and negative.amount_excl_vat == D("-11.1000")
+    assert negative.invoice is None
+    assert negative.amount_excl_vat == D("-11.1000")
     driver.refresh_from_db()
     assert driver.uninvoiced == D("-13.43")  # -11.10 x 1.21
 
@@ -204,8 +209,17 @@ def _location(partner: Partner, *, max_power: int) -> Location:
                                        address="Snelweg 1", city="Utrecht", country="NLD", latitude=D("52"),
                                        longitude=D("5"), last_updated=now)  # fmt: skip
     evse = Evse.objects.create(location=location, uid="E1", last_updated=now)
-    Connector.objects.create(evse=evse, ocpi_id="1", standard="IEC_62196_T2_COMBO", format="CABLE", power_type="DC",
-                             max_voltage=920, max_amperage=400, max_electric_power=max_power, last_updated=now)  # fmt: skip
+    Connector.objects.create(
+        evse=evse,
+        ocpi_id="1",
+        standard="IEC_62196_T2_COMBO",
+        format="CABLE",
+        power_type="DC",
+        max_voltage=920,
+        max_amperage=400,
+        max_electric_power=max_power,
+        last_updated=now,
+    )
     return location
 
 

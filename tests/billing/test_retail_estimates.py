@@ -125,3 +125,20 @@ def test_no_estimate_without_a_plan_or_a_tariff(connector: Connector, our_token:
     connector.tariff_ids = ["NOT-HELD"]
     with pytest.raises(EstimateError, match="no tariff"):
         price_estimate(connector=connector, driver=our_token.driver, at=START)
+
+
+def test_staff_try_the_price_in_the_admin(client: Any, staff: Any, connector: Connector, our_token: Token) -> None:
+    plan = _own_prices()
+    plan_subscribe(driver=our_token.driver, plan=plan, at=START - timedelta(days=1))
+    client.force_login(staff)
+    form = {"connector_id": connector.pk, "driver_id": our_token.driver.pk, "energy_kwh": "10", "minutes": "60"}
+
+    page = client.post("/admin/billing/retailplan/try-price/", form)
+
+    assert page.status_code == 200
+    estimate = page.context["estimate"]
+    assert estimate.amount_excl_vat == D("10") * D("0.45") + 1 + D("0.50")
+    assert str(estimate.totals.incl_vat) in page.content.decode()
+    assert client.get("/admin/billing/sessioncharge/").status_code == 200
+    assert client.get("/admin/billing/plansubscription/").status_code == 200
+    assert client.get(f"/admin/billing/retailplan/{plan.pk}/change/").status_code == 200

@@ -78,7 +78,8 @@ RULES = (
 )
 def test_the_most_specific_own_price_rule_wins(session: SessionFacts, per_kwh: Decimal) -> None:
     price = retail_price(PlanTerms(currency="EUR", basis=OWN_PRICES, rules=RULES), session, cost_excl_vat=D("99"))
-    assert price.rule is not None and price.rule.price_per_kwh == per_kwh
+    assert price.rule is not None
+    assert price.rule.price_per_kwh == per_kwh
     assert kinds(price)["energy"] == D("20") * per_kwh
     assert "cost" not in kinds(price)
 
@@ -106,7 +107,8 @@ def test_own_prices_without_a_matching_rule_fall_back_to_cost_plus_not_to_free()
     )
     price = retail_price(terms, SESSION, cost_excl_vat=D("8.00"))
     assert price.excl_vat == D("8.80")
-    assert price.rule is None and price.notes
+    assert price.rule is None
+    assert price.notes
 
 
 @pytest.mark.parametrize(
