@@ -233,3 +233,13 @@ def test_pricing_a_batch_charges_it(payg: RetailPlan) -> None:
     assert (result.unpriced, result.charged) == (1, 0)
     assert not SessionCharge.objects.exists()
     assert Driver.objects.get(pk=driver.pk).uninvoiced == D("0")
+
+
+def test_the_demo_plans_are_created_once() -> None:
+    from django.core.management import call_command
+
+    call_command("billing_demo")
+    call_command("billing_demo")
+
+    assert RetailPlan.objects.get(is_default=True).name == "Pay as you go"
+    assert RetailPlan.objects.get(name="Plus").price_rules.count() == 4
