@@ -85,6 +85,24 @@ def realistic_cdr(rng: random.Random, n: int, party: tuple[str, str], card: tupl
     return cdr
 
 
+def _drivers_cards(count: int) -> list[tuple[str, str]]:
+    """One RFID card for each of `count` bench drivers: (uid, contract_id). Each priced CDR is charged to its
+    driver and refreshes that driver's balance, a sum over their uninvoiced charges: spread over drivers as in
+    life (one driver with the whole backlog would make every batch sum up to 100,000 charges)."""
+    from django.contrib.auth import get_user_model
+
+    from drivers.models import Token
+    from drivers.services import driver_create, token_issue
+
+    for n in range(count):
+        user, _ = get_user_model().objects.get_or_create(username=f"bench-billing-{n}")
+        driver = getattr(user, "driver", None) or driver_create(user=user)
+        if not driver.tokens.exists():
+            token_issue(driver=driver, uid=f"BILL{n:06d}")
+    uids = [f"BILL{n:06d}" for n in range(count)]
+    return list(Token.objects.filter(uid__in=uids).order_by("uid").values_list("uid", "contract_id"))
+
+
 def _store_distinct(count: int) -> list[int]:
     """`count` distinct realistic CDRs stored through the CDR service (as a POST stores them)."""
     from roaming.models import Location, Partner
@@ -93,10 +111,8 @@ def _store_distinct(count: int) -> list[int]:
     from roaming.ocpi.v2_2_1.types import loads
     from roaming.services.cdrs import cdr_store
 
-    from .charging_bench import _driver_tokens
-
     rng = random.Random(14)
-    cards = _driver_tokens(1000)
+    cards = _drivers_cards(count)
     locations = list(Location.objects.values_list("partner_id", "country_code", "party_id", "ocpi_id")[:200])
     Location.objects.filter(ocpi_id__in=[loc[3] for loc in locations]).update(time_zone=ZONE)
     partner = Partner.objects.get(pk=locations[0][0])
@@ -144,10 +160,15 @@ def wait_priced(expected: int, *, timeout: float) -> float:
 def bench_backlog(*, count: int, workers: int = 2) -> dict[str, Any]:
     """Store `count` CDRs with no price, then let the Celery worker's `workers` processes drain them through the
     task (the worker runs already: bench/__main__.py)."""
-    from billing.models import CdrPrice, Dispute
+    from billing.models import CdrPrice, Dispute, RetailPlan
     from billing.tasks import BATCH_SIZE, MAX_BATCHES, price_cdrs_task
     from roaming.models import Cdr
 
+    # Every priced CDR is also charged to its driver (billing.charges), on the default plan.
+    RetailPlan.objects.get_or_create(
+        is_default=True,
+        defaults={"name": "Bench pay as you go", "markup_percent": Decimal("15"), "session_fee": Decimal("0.35")},
+    )
     distinct = 250
     sources = _store_distinct(distinct)
     wait_priced(distinct, timeout=300)  # the originals were queued as they were stored (the worker is running)

@@ -9,6 +9,8 @@ UNPRICED price saying what it waits for (a tariff, its location, the CDR it cred
 that arrives. Restriction times are the Location's local time (`Location.time_zone`, else UTC); a CDR whose
 tariff reads the local clock waits for its location, one whose tariff does not is priced in UTC at once.
 
+Each priced CDR of a driver gets its retail charge in the same transaction (`billing.charges`).
+
 A credit CDR is priced as the negative of our price of the CDR it credits (so the two net to zero, as the
 CPO's do), and that price becomes CREDITED with its open dispute closed. The credit itself is only checked
 for cancelling what the CPO billed; re-pricing its own data would just repeat the original's comparison.
@@ -27,6 +29,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from billing.charges import charges_create
 from billing.models import CdrPrice, Dispute, DisputeEvent
 from billing.reconciliation import (
     Difference,
@@ -58,6 +61,7 @@ class PricingResult:
     unpriced: int = 0
     credited: int = 0
     disputes_opened: int = 0
+    charged: int = 0  # the drivers' charges written (billing.charges)
 
 
 # --- pricing ---------------------------------------------------------------------------------------------
@@ -122,6 +126,9 @@ def cdrs_price(*, cdr_ids: Iterable[int]) -> PricingResult:
         )
         by_pk = {cdr.pk: cdr for cdr in cdrs}
         result.disputes_opened = _reconcile(by_pk, prices, records, credited, tolerance, now)
+        result.charged = charges_create(
+            cdr_ids=[pk for pk, price in prices.items() if price.status != CdrPrice.Status.UNPRICED]
+        )
     for price in prices.values():
         if price.status == CdrPrice.Status.UNPRICED:
             result.unpriced += 1

@@ -354,6 +354,12 @@ BILLING_SUSPEND_DAYS = env.int("BILLING_SUSPEND_DAYS", default=28)
 BILLING_RETURN_FEE = _env_decimal("BILLING_RETURN_FEE", "3.50")
 # SEPA pre-notification: the days between the invoice and its collection agreed in our terms.
 BILLING_DEBIT_NOTICE_DAYS = env.int("BILLING_DEBIT_NOTICE_DAYS", default=2)
+# The price before charging: the session assumed per power class when the driver names no energy or duration.
+BILLING_ESTIMATE_DEFAULTS = {
+    "AC": {"energy_kwh": "11", "minutes": 120},
+    "DC": {"energy_kwh": "30", "minutes": 40},
+    "HPC": {"energy_kwh": "45", "minutes": 25},
+}
 
 # --- Logging --------------------------------------------------------------------------------------------
 LOGGING = {

@@ -36,6 +36,8 @@ def bulk_upsert(
     least as new: checked on the locked row, so of two concurrent writers the newer wins whatever the order
     (PostgreSQL; SQLite's writers take turns, and callers check before writing).
 
+    With no `update_fields`, rows whose key exists already are left as they are (ON CONFLICT DO NOTHING).
+
     Returns, for every row written, the values of the `returning` attnames (`"pk"` for the key), in no
     particular order: match them to your rows by a unique field. Duplicate keys in `rows` are an error,
     as in one INSERT.
@@ -51,6 +53,9 @@ def bulk_upsert(
         for f in fields
         if f.attname not in rows[0]
     }
+    if connection.vendor != "postgresql" and not update_fields:
+        objs = model._default_manager.bulk_create([model(**fixed, **row) for row in rows], ignore_conflicts=True)
+        return [tuple(getattr(obj, name) for name in returning) for obj in objs]
     if connection.vendor != "postgresql":
         objs = model._default_manager.bulk_create(
             [model(**fixed, **row) for row in rows],
@@ -87,7 +92,9 @@ def bulk_upsert(
                 copy.write_row([conv(row[name]) for name, conv in zip(names, convert, strict=True)] + constant)
         cursor.execute(
             f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {temporary} "  # noqa: S608
-            f"ON CONFLICT ({conflict}) DO UPDATE SET {assignments}" + (f" RETURNING {returned}" if returning else "")
+            f"ON CONFLICT ({conflict}) "
+            + (f"DO UPDATE SET {assignments}" if assignments else "DO NOTHING")
+            + (f" RETURNING {returned}" if returning else "")
         )
         written = cursor.fetchall() if returning else []
         cursor.execute(f"DROP TABLE {temporary}")

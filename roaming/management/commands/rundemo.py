@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from drivers.models import Token
+from drivers.models import Driver, Token
 from drivers.services import driver_create, token_issue
 from emsp.lib.embedded_beat import start_embedded_beat
 from roaming.models import CredentialsToken, Partner
@@ -43,6 +43,8 @@ class Command(BaseCommand):
         port = options["port"]
         self._demo_user()
         self._demo_driver()
+        # Billing's demo plans, by name: roaming may not import billing (every priced CDR is then charged).
+        call_command("billing_demo")
         beat = start_embedded_beat() if settings.CELERY_TASK_ALWAYS_EAGER else None
         simulator = None if options["no_simulator"] else self._start_simulator(options)
         base = f"http://127.0.0.1:{port}"
@@ -96,6 +98,10 @@ class Command(BaseCommand):
             user.set_password("driver")
             user.save()
         driver = getattr(user, "driver", None) or driver_create(user=user)
+        if not driver.street:  # invoices need the customer's address
+            Driver.objects.filter(pk=driver.pk).update(
+                street="Damrak 1", postal_code="1012 LG", city="Amsterdam", country="NL"
+            )
         for n in range(1, 4):
             if not driver.tokens.filter(uid=f"DEMO{n:04d}").exists():
                 token_issue(driver=driver, uid=f"DEMO{n:04d}", visual_number=f"DEMO-CARD-{n}")

@@ -1,0 +1,149 @@
+"""The price before charging: what a session at a connector will cost a driver, incl. VAT, with its breakdown.
+
+Computed the way the charge will be (`billing.charges`): the CDR the session would produce is priced by the
+tariff engine with our copy of the connector's tariff (the CPO's cost), and the driver's plan in force at the
+start is applied to it by the same retail function. So for the same session (energy, charging and parking
+time, start) the estimate and the invoice line agree to the cent. Volumes are taken at the 4 decimals a CDR
+carries them with (OCPI), as the charge sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.utils import timezone
+
+from billing.charges import cdr_power_class, driver_vat_rate, plan_in_force, plan_terms
+from billing.models import RetailPlan
+from billing.records import tariff_record
+from billing.retail import ZERO, RetailError, RetailPrice, SessionFacts, Totals, line_totals, retail_price
+from billing.tariffs import Cdr as CdrRecord
+from billing.tariffs import CdrPrice as EnginePrice
+from billing.tariffs import ChargingPeriod, TariffInputError, price_cdr
+from drivers.models import Driver
+from roaming.models import Connector, Tariff
+
+FOUR_PLACES = Decimal("0.0001")
+SECONDS_PER_HOUR = Decimal(3600)
+
+
+class EstimateError(ValueError):
+    """No price can be given (no plan, no tariff held for the connector, no VAT rate for the driver)."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The driver's price of the session: `retail` excl. VAT (full precision, as the charge stores it), and
+    `totals` as the invoice line will show it (cents, VAT of the driver's country)."""
+
+    plan: RetailPlan
+    currency: str
+    power_class: str
+    facts: SessionFacts
+    start: datetime
+    cost: EnginePrice | None  # the CPO's price by our engine; None when an own price rule made it unneeded
+    retail: RetailPrice
+    vat_rate: Decimal
+    totals: Totals
+
+    @property
+    def amount_excl_vat(self) -> Decimal:
+        return self.retail.excl_vat
+
+    @property
+    def incl_vat(self) -> Decimal:
+        return self.totals.incl_vat
+
+
+def _hours(duration: timedelta) -> Decimal:
+    return (Decimal(duration.total_seconds()) / SECONDS_PER_HOUR).quantize(FOUR_PLACES, ROUND_HALF_UP)
+
+
+def session_cdr(
+    *, start: datetime, currency: str, energy_kwh: Decimal, charging: timedelta, parking: timedelta
+) -> CdrRecord:
+    """The CDR a session would produce: one charging period, then one of parking if the car stays."""
+    periods = [ChargingPeriod(start_date_time=start, energy=energy_kwh, time=_hours(charging))]
+    if parking > timedelta(0):
+        periods.append(ChargingPeriod(start_date_time=start + charging, parking_time=_hours(parking)))
+    return CdrRecord(
+        start_date_time=start,
+        end_date_time=start + charging + parking,
+        currency=currency,
+        charging_periods=tuple(periods),
+    )
+
+
+def price_estimate(
+    *,
+    connector: Connector,
+    driver: Driver,
+    energy_kwh: Decimal | None = None,
+    duration: timedelta | None = None,
+    parking: timedelta = timedelta(0),
+    at: datetime | None = None,
+) -> Estimate:
+    """The driver's price of charging `energy_kwh` in `duration` (then parking `parking`) at `connector`,
+    starting `at` (now). Missing energy or duration: the power class's defaults (BILLING_ESTIMATE_DEFAULTS)."""
+    at = (at or timezone.now()).replace(microsecond=0)
+    location = connector.evse.location
+    power = cdr_power_class(connector.power_type, connector.max_electric_power)
+    defaults = settings.BILLING_ESTIMATE_DEFAULTS[power]
+    energy = Decimal(str(energy_kwh if energy_kwh is not None else defaults["energy_kwh"])).quantize(FOUR_PLACES)
+    charging = duration if duration is not None else timedelta(minutes=int(str(defaults["minutes"])))
+    plan = plan_in_force(driver=driver, at=at)
+    if plan is None:
+        raise EstimateError("The driver has no plan and there is no default plan.")
+    terms = plan_terms(plan)
+    facts = SessionFacts(
+        energy_kwh=energy,
+        charging_hours=_hours(charging),
+        parking_hours=_hours(parking) if parking > timedelta(0) else ZERO,
+        partner_id=location.partner_id,
+        country=location.country.upper(),
+        power_class=power,
+    )
+    held = [
+        tariff_record(tariff)
+        for tariff in Tariff.objects.filter(
+            country_code=location.country_code,
+            party_id=location.party_id,
+            ocpi_id__in=connector.tariff_ids or [],
+            removed_at__isnull=True,
+        ).prefetch_related("elements__price_components")
+    ]
+    cost: EnginePrice | None = None
+    problem = ""
+    if held:
+        record = session_cdr(start=at, currency=held[0].currency, energy_kwh=energy, charging=charging, parking=parking)
+        try:
+            cost = price_cdr(record, time_zone=location.time_zone or "UTC", available=held)
+        except TariffInputError as exc:
+            problem = f"the connector's tariff cannot price the session: {exc}"
+    else:
+        problem = f"no tariff of connector {connector} is held"
+    try:
+        retail = retail_price(
+            terms,
+            facts,
+            # At the 4 places a CdrPrice stores it in: what the charge will read.
+            cost_excl_vat=cost.total.excl_vat.quantize(FOUR_PLACES) if cost else None,
+            cost_currency=cost.currency if cost else "",
+        )
+        rate = driver_vat_rate(driver.country)
+    except RetailError as exc:
+        raise EstimateError(f"{exc} ({problem})" if problem else str(exc)) from exc
+    return Estimate(
+        plan=plan,
+        currency=retail.currency,
+        power_class=power,
+        facts=facts,
+        start=at,
+        cost=cost if retail.rule is None else None,
+        retail=retail,
+        vat_rate=rate,
+        totals=line_totals(retail.excl_vat, rate),
+    )
