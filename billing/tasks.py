@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from datetime import date
 
+from celery import shared_task
+from django.utils import timezone
+
+from billing.invoicing import billing_zone, invoice_run, previous_period
+from billing.models import InvoiceRun
 from billing.services import cdrs_price, cdrs_price_pending
 
 BATCH_SIZE = 200
@@ -24,3 +29,15 @@ def price_cdrs_task(cdr_ids: list[int] | None = None) -> int:
         if taken < BATCH_SIZE:
             break
     return done
+
+
+@shared_task(name="billing.invoice_run", soft_time_limit=None, time_limit=None)
+def invoice_run_task(run_id: int | None = None, period: str | None = None) -> int:
+    """Run the invoicing started in the admin (`run_id`), or that of `period` (ISO date), or by default (the
+    monthly beat job) that of the month before this one in BILLING_TIME_ZONE. Returns the invoices created.
+    No time limit: a run over 50,000 drivers takes minutes, and one cut short is only finished by the next."""
+    if run_id is not None:
+        run = InvoiceRun.objects.get(pk=run_id)
+        return invoice_run(period=run.period, run=run).invoices_created
+    month = date.fromisoformat(period) if period else previous_period(timezone.now().astimezone(billing_zone()).date())
+    return invoice_run(period=month).invoices_created

@@ -7,9 +7,12 @@ listed once, here.
 """
 
 import os
+from zoneinfo import ZoneInfo
 
 from celery import Celery
 from celery.schedules import crontab
+from django.conf import settings
+from django_celery_beat.tzcrontab import TzAwareCrontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "emsp.settings")
 
@@ -33,4 +36,10 @@ app.conf.beat_schedule = {
     "price-cdrs": {"task": "billing.price_cdrs", "schedule": crontab()},
     # Every 5 minutes, https://crontab.guru/#*/5_*_*_*_*
     "expire-driver-tokens": {"task": "drivers.expire_tokens", "schedule": crontab(minute="*/5")},
+    # The 1st of the month at 04:00 in BILLING_TIME_ZONE, https://crontab.guru/#0_4_1_*_*: invoices for the
+    # month before (CDRs of its last evening have had a few hours to arrive; later ones go on next month's).
+    "invoice-run": {
+        "task": "billing.invoice_run",
+        "schedule": TzAwareCrontab(minute=0, hour=4, day_of_month=1, tz=ZoneInfo(settings.BILLING_TIME_ZONE)),
+    },
 }
