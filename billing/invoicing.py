@@ -177,7 +177,9 @@ def invoice_run_start(*, period: date, by: AbstractBaseUser | None = None) -> In
     return run
 
 
-def invoice_run(*, period: date, run: InvoiceRun | None = None, progress: Progress | None = None) -> InvoiceRun:
+def invoice_run(
+    *, period: date, run: InvoiceRun | None = None, progress: Progress | None = None, chunk_size: int = CHUNK_SIZE
+) -> InvoiceRun:
     """Issue the invoices of `period` (a month, named by its first day) to every driver due one.
 
     Safe to run again, at the same time as another run, or after a run was killed: drivers invoiced for the
@@ -193,8 +195,8 @@ def invoice_run(*, period: date, run: InvoiceRun | None = None, progress: Progre
     if progress:
         progress(run)
     try:
-        for first in range(0, len(drivers), CHUNK_SIZE):
-            chunk = drivers[first : first + CHUNK_SIZE]
+        for first in range(0, len(drivers), chunk_size):
+            chunk = drivers[first : first + chunk_size]
             created = _chunk_with_retries(period=period, driver_ids=chunk, run=run)
             run.drivers_done += len(chunk)
             run.invoices_created += created

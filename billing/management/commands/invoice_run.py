@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from billing.invoicing import invoice_run
+from billing.invoicing import CHUNK_SIZE, invoice_run
 from billing.models import InvoiceRun
 
 
@@ -29,6 +29,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--period", required=True, help="the month to invoice, YYYY-MM")
+        parser.add_argument(
+            "--chunk-size", type=int, default=CHUNK_SIZE, help=f"drivers per transaction (default {CHUNK_SIZE})"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         period = _month(options["period"])
@@ -40,7 +43,7 @@ class Command(BaseCommand):
             bar.set_postfix(invoices=run.invoices_created, refresh=False)
 
         try:
-            run = invoice_run(period=period, progress=progress)
+            run = invoice_run(period=period, progress=progress, chunk_size=options["chunk_size"])
         finally:
             bar.close()
         self.stdout.write(
