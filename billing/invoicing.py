@@ -29,15 +29,15 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from billing.balances import driver_balances_refresh
 from billing.models import Invoice, InvoiceLine, InvoiceRun, InvoiceSequence, PlanSubscription, SessionCharge
 from billing.tariffs.currencies import minor_unit
 from drivers.models import Driver
-from emsp.lib.bulkupsert import bulk_insert
 from emsp.lib.tasks import enqueue
 
 logger = logging.getLogger(__name__)
@@ -280,39 +280,84 @@ def _invoice_chunk(*, period: date, driver_ids: list[int], run: InvoiceRun) -> i
             )
             for invoice in invoices:
                 invoice.pk = by_number[invoice.number]
-        bulk_insert(
-            InvoiceLine,
+        _lines_write(
             [
-                InvoiceLine(
-                    invoice_id=invoice.pk,
-                    position=position,
-                    kind=line.kind,
-                    description=line.description[:255],
-                    supplied_on=line.supplied_on,
-                    location=line.location[:255],
-                    energy_kwh=line.energy_kwh,
-                    duration_hours=line.duration_hours,
-                    quantity=line.quantity,
-                    unit_price_excl_vat=line.unit_price,
-                    amount_excl_vat=line.amount,
-                    vat_rate=line.vat_rate,
-                    charge_id=line.charge_id,
-                    subscription_id=line.subscription_id,
+                (
+                    invoice.pk,
+                    position,
+                    line.kind,
+                    line.description[:255],
+                    line.supplied_on,
+                    line.location[:255],
+                    line.energy_kwh,
+                    line.duration_hours,
+                    line.quantity,
+                    line.unit_price,
+                    line.amount,
+                    line.vat_rate,
+                    line.charge_id,
+                    line.subscription_id,
                 )
                 for invoice in invoices
                 for position, line in enumerate(lines[invoice.driver_id], start=1)
-            ],
+            ]
         )
-        invoice_ids = [invoice.pk for invoice in invoices]
-        charged = InvoiceLine.objects.filter(invoice_id__in=invoice_ids, charge__isnull=False)
-        SessionCharge.objects.filter(pk__in=charged.values("charge_id")).update(
-            invoice_id=Subquery(InvoiceLine.objects.filter(charge_id=OuterRef("pk")).values("invoice_id")[:1])
-        )
+        _charges_mark_invoiced(invoice_ids=[invoice.pk for invoice in invoices])
     driver_balances_refresh(driver_ids=[driver.pk for driver in drivers])
     InvoiceRun.objects.filter(pk=run.pk).update(
         drivers_done=F("drivers_done") + len(driver_ids), invoices_created=F("invoices_created") + len(invoices)
     )
     return len(invoices)
+
+
+_LINE_FIELDS = (
+    "invoice_id",
+    "position",
+    "kind",
+    "description",
+    "supplied_on",
+    "location",
+    "energy_kwh",
+    "duration_hours",
+    "quantity",
+    "unit_price_excl_vat",
+    "amount_excl_vat",
+    "vat_rate",
+    "charge_id",
+    "subscription_id",
+)
+
+
+def _lines_write(rows: list[tuple[Any, ...]]) -> None:
+    """INSERT invoice lines given as tuples of _LINE_FIELDS. On PostgreSQL by COPY straight from the tuples: a
+    million lines as model instances cost more Python time than the rest of the run."""
+    if connection.vendor != "postgresql":
+        InvoiceLine.objects.bulk_create(
+            [InvoiceLine(**dict(zip(_LINE_FIELDS, row, strict=True))) for row in rows], batch_size=500
+        )
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(InvoiceLine._meta.get_field(name).column) for name in _LINE_FIELDS)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {quote(InvoiceLine._meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def _charges_mark_invoiced(*, invoice_ids: list[int]) -> None:
+    """Set each charge's `invoice` to that of the line listing it, for these invoices, in one statement."""
+    quote = connection.ops.quote_name
+    charges, lines = quote(SessionCharge._meta.db_table), quote(InvoiceLine._meta.db_table)
+    charge_key = quote(SessionCharge._meta.pk.column)
+    placeholders = ", ".join(["%s"] * len(invoice_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {charges} SET invoice_id = line.invoice_id FROM {lines} line "  # names from _meta
+            f"WHERE line.charge_id = {charges}.{charge_key} AND line.invoice_id IN ({placeholders})",
+            invoice_ids,
+        )
 
 
 def _lines_of(drivers: list[Driver], *, period: date) -> dict[int, list[_Line]]:
@@ -324,12 +369,14 @@ def _lines_of(drivers: list[Driver], *, period: date) -> dict[int, list[_Line]]:
     charges = (
         SessionCharge.objects.filter(driver_id__in=list(currency_of), invoice__isnull=True, session_end__lt=end)
         .order_by("driver_id", "session_start", "cdr_id")
+        # Dates and sums from the database: parsing a million timestamps in Python took a tenth of the run.
+        .annotate(supplied_on=TruncDate("session_start", tzinfo=zone), hours=F("charging_hours") + F("parking_hours"))
         .values_list(
             "cdr_id",
             "driver_id",
             "currency",
-            "session_start",
-            "session_end",
+            "supplied_on",
+            "hours",
             "location",
             "energy_kwh",
             "amount_excl_vat",
@@ -337,13 +384,10 @@ def _lines_of(drivers: list[Driver], *, period: date) -> dict[int, list[_Line]]:
             "credits_id",
         )
     )
-    for cdr_id, driver_id, currency, start, stop, location, energy, amount, rate, credits_id in charges.iterator(
-        chunk_size=5000
-    ):
+    for cdr_id, driver_id, currency, supplied_on, hours, location, energy, amount, rate, credits_id in charges:
         if currency != currency_of[driver_id]:
             logger.warning("charge of CDR %s is in %s, its driver pays in another currency: left out", cdr_id, currency)
             continue
-        supplied_on = start.astimezone(zone).date()
         credit = amount < 0 or credits_id is not None
         lines[driver_id].append(
             _Line(
@@ -357,7 +401,7 @@ def _lines_of(drivers: list[Driver], *, period: date) -> dict[int, list[_Line]]:
                 supplied_on=supplied_on,
                 location=location,
                 energy_kwh=energy,
-                duration_hours=(Decimal((stop - start).total_seconds()) / 3600).quantize(Decimal("0.000001")),
+                duration_hours=hours,
                 charge_id=cdr_id,
             )
         )

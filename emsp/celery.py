@@ -16,6 +16,21 @@ from django_celery_beat.tzcrontab import TzAwareCrontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "emsp.settings")
 
+
+
+class BillingCrontab(TzAwareCrontab):
+    """A crontab in BILLING_TIME_ZONE (months are invoiced by its calendar). The zone is read when the schedule
+    is used: settings are still loading when this module is imported (`emsp/__init__.py`)."""
+
+    @property  # type: ignore[override]
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(settings.BILLING_TIME_ZONE)
+
+    @tz.setter
+    def tz(self, value: object) -> None:
+        pass  # always the setting's
+
+
 app = Celery("emsp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
@@ -40,6 +55,6 @@ app.conf.beat_schedule = {
     # month before (CDRs of its last evening have had a few hours to arrive; later ones go on next month's).
     "invoice-run": {
         "task": "billing.invoice_run",
-        "schedule": TzAwareCrontab(minute=0, hour=4, day_of_month=1, tz=ZoneInfo(settings.BILLING_TIME_ZONE)),
+        "schedule": BillingCrontab(minute=0, hour=4, day_of_month=1),
     },
 }
