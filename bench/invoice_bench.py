@@ -69,9 +69,9 @@ def seed(*, drivers: int, cdrs: int) -> None:
         "ocpi_id": "'INV-' || n",
         "driver_id": "(%(drivers)s::bigint[])[1 + n %% %(count)s]",
         # Spread over October (in whole minutes), 90 minutes each: the last ones end in November (not due).
-        "start_date_time": "c.start_date_time + ((n * 7919) %% (31 * 24 * 60)) * interval '1 minute'",
-        "end_date_time": "c.start_date_time + ((n * 7919) %% (31 * 24 * 60) + 90) * interval '1 minute'",
-        "last_updated": "c.start_date_time + ((n * 7919) %% (31 * 24 * 60) + 90) * interval '1 minute'",
+        "start_date_time": "c.start_date_time + ((n::bigint * 7919) %% (31 * 24 * 60)) * interval '1 minute'",
+        "end_date_time": "c.start_date_time + ((n::bigint * 7919) %% (31 * 24 * 60) + 90) * interval '1 minute'",
+        "last_updated": "c.start_date_time + ((n::bigint * 7919) %% (31 * 24 * 60) + 90) * interval '1 minute'",
         "total_energy": "(5 + n %% 60)::numeric",
     }
     select = ", ".join(computed.get(c, f"c.{c}") for c in columns)

@@ -172,7 +172,7 @@ def invoice_run_start(*, period: date, by: AbstractBaseUser | None = None) -> In
     "start a run"; in the embedded mode it runs in a thread of this process)."""
     from billing.tasks import invoice_run_task  # tasks call services; this is the one way back, after commit
 
-    run = InvoiceRun.objects.create(period=period_start(period), started_at=timezone.now(), started_by=by)
+    run = InvoiceRun.objects.create(period=period_start(period), started_at=timezone.now(), started_by=by)  # type: ignore[misc]
     enqueue(invoice_run_task, run.pk)
     return run
 
@@ -337,7 +337,8 @@ def _lines_write(rows: list[tuple[Any, ...]]) -> None:
         )
         return
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(InvoiceLine._meta.get_field(name).column) for name in _LINE_FIELDS)
+    by_attname = {field.attname: field.column for field in InvoiceLine._meta.concrete_fields}
+    columns = ", ".join(quote(by_attname[name]) for name in _LINE_FIELDS)
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {quote(InvoiceLine._meta.db_table)} ({columns}) FROM STDIN") as copy,
@@ -354,7 +355,7 @@ def _charges_mark_invoiced(*, invoice_ids: list[int]) -> None:
     placeholders = ", ".join(["%s"] * len(invoice_ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {charges} SET invoice_id = line.invoice_id FROM {lines} line "  # names from _meta
+            f"UPDATE {charges} SET invoice_id = line.invoice_id FROM {lines} line "  # noqa: S608 - names from _meta
             f"WHERE line.charge_id = {charges}.{charge_key} AND line.invoice_id IN ({placeholders})",
             invoice_ids,
         )
@@ -507,8 +508,9 @@ def credit_note_issue(*, invoice: Invoice, by: AbstractBaseUser | None = None, r
         header = f"Cancels invoice {original.number} of {original.issue_date:%Y-%m-%d}" + (
             f": {reason}" if reason else ""
         )
-        rows: list[dict[str, Any]] = list(
-            original.lines.order_by("position").values(
+        rows: list[dict[str, Any]] = [
+            dict(row)
+            for row in original.lines.order_by("position").values(
                 "kind",
                 "description",
                 "supplied_on",
@@ -521,7 +523,7 @@ def credit_note_issue(*, invoice: Invoice, by: AbstractBaseUser | None = None, r
                 "vat_rate",
                 "subscription_id",
             )
-        )
+        ]
         InvoiceLine.objects.bulk_create(
             [
                 InvoiceLine(

@@ -31,11 +31,12 @@ def price_cdrs_task(cdr_ids: list[int] | None = None) -> int:
     return done
 
 
-@shared_task(name="billing.invoice_run", soft_time_limit=None, time_limit=None)
+@shared_task(name="billing.invoice_run", soft_time_limit=3600, time_limit=3900)
 def invoice_run_task(run_id: int | None = None, period: str | None = None) -> int:
     """Run the invoicing started in the admin (`run_id`), or that of `period` (ISO date), or by default (the
     monthly beat job) that of the month before this one in BILLING_TIME_ZONE. Returns the invoices created.
-    No time limit: a run over 50,000 drivers takes minutes, and one cut short is only finished by the next."""
+    An hour's limit, not the default minutes: a run over 50,000 drivers takes minutes, and one cut short is
+    only finished by the next run."""
     if run_id is not None:
         run = InvoiceRun.objects.get(pk=run_id)
         return invoice_run(period=run.period, run=run).invoices_created

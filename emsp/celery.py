@@ -17,12 +17,11 @@ from django_celery_beat.tzcrontab import TzAwareCrontab
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "emsp.settings")
 
 
-
 class BillingCrontab(TzAwareCrontab):
     """A crontab in BILLING_TIME_ZONE (months are invoiced by its calendar). The zone is read when the schedule
     is used: settings are still loading when this module is imported (`emsp/__init__.py`)."""
 
-    @property  # type: ignore[override]
+    @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(settings.BILLING_TIME_ZONE)
 

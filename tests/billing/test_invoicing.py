@@ -39,7 +39,9 @@ def partner() -> Partner:
     return a_partner()
 
 
-def charge(partner: Partner, driver: Driver, start: datetime, amount: str, vat_rate: str = "21", **fields: Any):  # type: ignore[no-untyped-def]
+def charge(
+    partner: Partner, driver: Driver, start: datetime, amount: str, vat_rate: str = "21", **fields: Any
+) -> SessionCharge:
     plan = fields.pop("plan", None) or a_plan(f"plan {amount} {start.isoformat()} {driver.pk}")
     return a_charge(a_cdr(partner, driver, start=start), plan, amount=amount, vat_rate=vat_rate, **fields)
 
@@ -67,8 +69,8 @@ def test_one_line_per_session_rounded_half_up_and_vat_on_the_sum_of_each_rate(pa
     first = lines[0]
     assert first.supplied_on == date(2026, 10, 3)
     assert first.location == "Central Garage, Stationsplein 1, Amsterdam"
-    assert first.energy_kwh == Decimal("22.5") and first.duration_hours == Decimal("1.5")
-    assert first.unit_price_excl_vat == Decimal("0.125") and first.charge_id == charges[0].pk
+    assert (first.energy_kwh, first.duration_hours) == (Decimal("22.5"), Decimal("1.5"))
+    assert (first.unit_price_excl_vat, first.charge_id) == (Decimal("0.125"), charges[0].pk)
     # VAT per rate on the sum of its lines: 21 % of 0.39 is 0.08 (per line it would be 3 x 0.03 = 0.09).
     assert invoice.vat_summary == [
         {"rate": "9", "taxable": "10.01", "vat": "0.90"},
@@ -90,7 +92,9 @@ def test_a_subscription_changed_mid_month_gives_two_prorated_fee_lines(partner: 
     driver = a_driver()
     basic, plus = a_plan("Basic", monthly_fee=Decimal("31.00")), a_plan("Plus", monthly_fee=Decimal("62.00"))
     change = at(11, 15)
-    PlanSubscription.objects.create(driver=driver, plan=basic, valid_from=datetime(2026, 9, 3, tzinfo=UTC), valid_until=change)
+    PlanSubscription.objects.create(
+        driver=driver, plan=basic, valid_from=datetime(2026, 9, 3, tzinfo=UTC), valid_until=change
+    )
     PlanSubscription.objects.create(driver=driver, plan=plus, valid_from=change)
     charge(partner, driver, at(20), "5.00", plan=plus)
 
@@ -104,7 +108,8 @@ def test_a_subscription_changed_mid_month_gives_two_prorated_fee_lines(partner: 
         ("SUBSCRIPTION", Decimal("42.00"), Decimal("0.677419")),
     ]
     assert [line.vat_rate for line in lines[1:]] == [Decimal("21"), Decimal("21")]
-    assert "Basic" in lines[1].description and "10 of 31 days" in lines[1].description
+    assert "Basic" in lines[1].description
+    assert "10 of 31 days" in lines[1].description
     assert lines[2].subscription_id == PlanSubscription.objects.get(plan=plus).pk
 
 
@@ -170,7 +175,8 @@ def test_a_cpo_credit_cdr_becomes_a_credit_line(partner: Partner) -> None:
         ("CREDIT", Decimal("-10.00")),
         ("SESSION", Decimal("8.00")),
     ]
-    assert lines[1].charge_id == credit.pk and "Credit" in lines[1].description
+    assert lines[1].charge_id == credit.pk
+    assert "Credit" in lines[1].description
     assert (invoice.total_excl_vat, invoice.total_vat, invoice.total_incl_vat) == (
         Decimal("8.00"),
         Decimal("1.68"),

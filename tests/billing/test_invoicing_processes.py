@@ -46,7 +46,7 @@ def drivers_with_charges(count: int, per_driver: int = 2) -> list[int]:
     SessionCharge.objects.bulk_create(
         SessionCharge(
             cdr_id=cdr.pk,
-            driver_id=cdr.driver_id,
+            driver_id=cdr.driver_id,  # type: ignore[misc]  # set on every one above
             plan=plan,
             currency="EUR",
             session_start=cdr.start_date_time,
