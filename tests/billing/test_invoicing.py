@@ -283,3 +283,28 @@ def test_the_beat_task_invoices_the_month_before() -> None:
     with time_machine.travel(datetime(2026, 11, 1, 0, 30, tzinfo=AMS), tick=False):
         assert invoice_run_task() == 1
     assert Invoice.objects.get().period == OCTOBER
+
+
+def test_staff_start_a_run_and_credit_an_invoice_in_the_admin(
+    partner: Partner, admin_client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    driver = a_driver()
+    charge(partner, driver, at(12), "2.00")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = admin_client.post("/admin/billing/invoicerun/start/", {"period": "2026-10"})
+    assert reply.status_code == 302
+    run = InvoiceRun.objects.get()
+    assert (run.period, run.status, run.invoices_created, run.started_by.username) == (OCTOBER, "DONE", 1, "admin")
+    assert "1 / 1" in admin_client.get("/admin/billing/invoicerun/").content.decode()
+
+    invoice = Invoice.objects.get()
+    page = admin_client.get(f"/admin/billing/invoice/?q={driver.user.email}").content.decode()
+    assert invoice.number in page
+    admin_client.post(
+        "/admin/billing/invoice/", {"action": "issue_credit_note", "_selected_action": [invoice.pk]}, follow=True
+    )
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.CREDITED
+    assert Invoice.objects.get(kind=Invoice.Kind.CREDIT_NOTE).credited_invoice == invoice
+    assert admin_client.get(f"/admin/billing/invoice/{invoice.pk}/change/").status_code == 200
