@@ -137,6 +137,18 @@ def main() -> None:
             results["cdr_ingest_shared"]["priced_after_seconds"] = round(wait_priced(ingested, timeout=600), 1)
             print(f"  all priced {results['cdr_ingest_shared']['priced_after_seconds']} s after the load")
 
+    # Last, on a fresh database of its own: the invoice run's figures do not depend on what ran before.
+    from .invoice_bench import bench_invoice_run, print_result
+
+    drivers, charged = (1_000, 20_000) if args.quick else (50_000, 1_000_000)
+    print(f"invoice run: {charged:,} priced CDRs of {drivers:,} drivers, on a fresh database ...", flush=True)
+    from django.db import connection
+
+    connection.close()
+    fresh_database()
+    results["invoice_run"] = bench_invoice_run(drivers=drivers, cdrs=charged)
+    print_result(results["invoice_run"])
+
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2, default=str))
@@ -150,7 +162,7 @@ def markdown_table(results: dict[str, Any], *, workers: int, threads: int) -> st
     full, inc, n = sync["full"], sync["incremental"], sync["network"]
     ours, base, auth, cdrs = patch["ours"], patch["baseline"], results["authorize"], results["cdr_ingest"]
     paced, engine, backlog = results["authorize_paced"], results["engine"], results["pricing_backlog"]
-    shared = results["cdr_ingest_shared"]
+    shared, invoices = results["cdr_ingest_shared"], results["invoice_run"]
 
     def mark(ok: bool) -> str:
         return "met" if ok else "**not met**"
@@ -222,6 +234,12 @@ def markdown_table(results: dict[str, Any], *, workers: int, threads: int) -> st
             f"{engine['rps']:,} CDRs/s",
             ">= 5,000/s",
             mark(engine["rps"] >= 5000),
+        ),
+        (
+            f"invoice run, {invoices['cdrs']:,} priced CDRs of {invoices['drivers']:,} drivers (`invoice_run`)",
+            f"{invoices['seconds']} s, peak RSS {invoices['peak_rss_mb']} MB",
+            "< 5 min, < 500 MB",
+            mark(invoices["seconds"] < 300 and invoices["peak_rss_mb"] < 500),
         ),
     ]
     lines = [

@@ -7,11 +7,28 @@ listed once, here.
 """
 
 import os
+from zoneinfo import ZoneInfo
 
 from celery import Celery
 from celery.schedules import crontab
+from django.conf import settings
+from django_celery_beat.tzcrontab import TzAwareCrontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "emsp.settings")
+
+
+class BillingCrontab(TzAwareCrontab):
+    """A crontab in BILLING_TIME_ZONE (months are invoiced by its calendar). The zone is read when the schedule
+    is used: settings are still loading when this module is imported (`emsp/__init__.py`)."""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(settings.BILLING_TIME_ZONE)
+
+    @tz.setter
+    def tz(self, value: object) -> None:
+        pass  # always the setting's
+
 
 app = Celery("emsp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -35,4 +52,10 @@ app.conf.beat_schedule = {
     "expire-driver-tokens": {"task": "drivers.expire_tokens", "schedule": crontab(minute="*/5")},
     # Daily at 07:15 UTC (reminders arrive in the morning), https://crontab.guru/#15_7_*_*_*
     "billing-dunning": {"task": "billing.dunning_run", "schedule": crontab(hour=7, minute=15)},
+    # The 1st of the month at 04:00 in BILLING_TIME_ZONE, https://crontab.guru/#0_4_1_*_*: invoices for the
+    # month before (CDRs of its last evening have had a few hours to arrive; later ones go on next month's).
+    "invoice-run": {
+        "task": "billing.invoice_run",
+        "schedule": BillingCrontab(minute=0, hour=4, day_of_month=1),
+    },
 }
