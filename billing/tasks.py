@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from billing.documents import invoice_documents_store
 from billing.services import cdrs_price, cdrs_price_pending
 
 BATCH_SIZE = 200
@@ -24,3 +25,9 @@ def price_cdrs_task(cdr_ids: list[int] | None = None) -> int:
         if taken < BATCH_SIZE:
             break
     return done
+
+
+@shared_task(name="billing.invoice_documents_render")
+def invoice_documents_render_task(invoice_ids: list[int]) -> int:
+    """Render and store the PDFs of these invoices (those that have none yet): after an invoice run."""
+    return invoice_documents_store(invoice_ids=invoice_ids)
