@@ -146,8 +146,8 @@ def bench_invoice_pdf(*, renders: int = 20, lines: int = 40) -> dict[str, Any]:
 def summary(result: dict[str, Any]) -> str:
     return (
         f"median {result['median_s']:.3f} s, max {result['max_s']:.3f} s over {result['renders']} renders, "
-        f"CPU median {result['cpu_median_s']:.3f} s ({result['lines']} lines, {result['pages']} pages, {result['kb']} KB, "
-        f"fonts subset by {result['font_subsetter']})"
+        f"CPU median {result['cpu_median_s']:.3f} s ({result['lines']} lines, {result['pages']} pages, "
+        f"{result['kb']} KB, fonts subset by {result['font_subsetter']})"
     )
 
 

@@ -64,7 +64,7 @@ class Formats:
         """A VAT rate given in percent: 21 -> "21%", 25.5 -> "25,5%" (nl)."""
         return format_percent(Decimal(rate) / HUNDRED, locale=self.language, decimal_quantization=False)
 
-    def date(self, value: date | None, style: str = "long") -> str:
+    def day(self, value: date | None, style: str = "long") -> str:
         return "" if value is None else format_date(value, style, locale=self.language)
 
     def month(self, value: date | None) -> str:
@@ -96,7 +96,7 @@ def _line_row(line: InvoiceLine, formats: Formats) -> dict[str, Any]:
     return {
         "kind": line.kind,
         "session": session,
-        "date": formats.date(line.supplied_on, "medium"),
+        "date": formats.day(line.supplied_on, "medium"),
         "description": (line.location or line.description) if session else line.description,
         "energy": formats.number(line.energy_kwh),
         "duration": hours_minutes(line.duration_hours),
@@ -132,11 +132,11 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
         "invoice": invoice,
         "credit_note": invoice.kind == Invoice.Kind.CREDIT_NOTE,
         "credited_number": credited.number if credited else "",
-        "credited_issue_date": formats.date(credited.issue_date) if credited else "",
+        "credited_issue_date": formats.day(credited.issue_date) if credited else "",
         "company": company | {"address_lines": company["address"].splitlines(), "iban": iban_grouped(company["iban"])},
         "customer_address_lines": invoice.customer_address.splitlines(),
-        "issue_date": formats.date(invoice.issue_date),
-        "due_date": formats.date(invoice.due_date),
+        "issue_date": formats.day(invoice.issue_date),
+        "due_date": formats.day(invoice.due_date),
         "period": formats.month(invoice.period),
         "lines": [_line_row(line, formats) for line in invoice.lines.order_by("position")],
         "vat_summary": vat_summary,

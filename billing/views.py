@@ -28,5 +28,8 @@ def invoice_document_pdf(request: HttpRequest, pk: int) -> FileResponse:
     invoice = get_object_or_404(Invoice.objects.select_related("credited_invoice"), pk=pk)
     invoice_document_store(invoice=invoice)
     return FileResponse(
-        invoice.document.open("rb"), content_type="application/pdf", as_attachment=True, filename=f"{invoice.number}.pdf"
+        invoice.document.open("rb"),
+        content_type="application/pdf",
+        as_attachment=True,
+        filename=f"{invoice.number}.pdf",
     )

@@ -10,7 +10,7 @@ from billing.models import Invoice
 
 
 def invoice_document_links(invoice: Invoice) -> SafeString:
-    """"HTML · PDF": the page opens in the browser, the PDF downloads (rendered and stored on first request)."""
+    """ "HTML · PDF": the page opens in the browser, the PDF downloads (rendered and stored on first request)."""
     urls = invoice_document_urls(invoice)
     stored = "" if invoice.document else " (not stored yet)"
     return format_html(
