@@ -38,6 +38,7 @@ HUNDRED = Decimal(100)
 
 def document_language(language: str) -> str:
     """The language the invoice is written in: its own if we have its labels, else English."""
+    language = language.lower()
     return language if language in LANGUAGES else FALLBACK_LANGUAGE
 
 
