@@ -7,6 +7,7 @@ from datetime import date
 from celery import shared_task
 from django.utils import timezone
 
+from billing.documents import invoice_documents_store
 from billing.dunning import dunning_run
 from billing.invoicing import billing_zone, invoice_run, previous_period
 from billing.models import InvoiceRun
@@ -50,3 +51,9 @@ def invoice_run_task(run_id: int | None = None, period: str | None = None) -> in
         return invoice_run(period=run.period, run=run).invoices_created
     month = date.fromisoformat(period) if period else previous_period(timezone.now().astimezone(billing_zone()).date())
     return invoice_run(period=month).invoices_created
+
+
+@shared_task(name="billing.invoice_documents_render")
+def invoice_documents_render_task(invoice_ids: list[int]) -> int:
+    """Render and store the PDFs of these invoices (those that have none yet): after an invoice run."""
+    return invoice_documents_store(invoice_ids=invoice_ids)

@@ -167,6 +167,8 @@ LANGUAGE_CODE = "en-us"
 LANGUAGES = [("en", "English"), ("nl", "Nederlands")]
 TIME_ZONE = "UTC"
 USE_I18N = True
+# Our own translations (invoice documents): locale/<language>/LC_MESSAGES/django.po, compiled to .mo.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"
