@@ -177,6 +177,15 @@ def invoice_run_start(*, period: date, by: AbstractBaseUser | None = None) -> In
     return run
 
 
+def _documents_render_later(*, invoice_ids: list[int]) -> None:
+    """Have a worker render and store the PDFs of these invoices once they are committed: a PDF takes about a
+    second, too long to hold an invoice run's chunk transaction open for (BILLING_RENDER_DOCUMENTS)."""
+    from billing.tasks import invoice_documents_render_task
+
+    if settings.BILLING_RENDER_DOCUMENTS and invoice_ids:
+        enqueue(invoice_documents_render_task, invoice_ids)
+
+
 def invoice_run(
     *, period: date, run: InvoiceRun | None = None, progress: Progress | None = None, chunk_size: int = CHUNK_SIZE
 ) -> InvoiceRun:
@@ -303,6 +312,7 @@ def _invoice_chunk(*, period: date, driver_ids: list[int], run: InvoiceRun) -> i
             ]
         )
         _charges_mark_invoiced(invoice_ids=[invoice.pk for invoice in invoices])
+        _documents_render_later(invoice_ids=[invoice.pk for invoice in invoices])
     driver_balances_refresh(driver_ids=[driver.pk for driver in drivers])
     InvoiceRun.objects.filter(pk=run.pk).update(
         drivers_done=F("drivers_done") + len(driver_ids), invoices_created=F("invoices_created") + len(invoices)
@@ -543,6 +553,7 @@ def credit_note_issue(*, invoice: Invoice, by: AbstractBaseUser | None = None, r
         )
         Invoice.objects.filter(pk=original.pk).update(status=Invoice.Status.CREDITED)
         driver_balances_refresh(driver_ids=[original.driver_id])
+        _documents_render_later(invoice_ids=[note.pk])
         logger.info("credit note %s cancels %s (by %s): %s", note.number, original.number, by, reason)
     invoice.status = Invoice.Status.CREDITED
     return note

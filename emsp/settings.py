@@ -348,12 +348,13 @@ BILLING_TIME_ZONE = env.str("BILLING_TIME_ZONE", default="Europe/Amsterdam")
 # Invoice numbers: "<series>-<year>-<number>", gap-free per series and year.
 BILLING_INVOICE_SERIES = env.str("BILLING_INVOICE_SERIES", default="INV")
 BILLING_CREDIT_NOTE_SERIES = env.str("BILLING_CREDIT_NOTE_SERIES", default="CRN")
+# Render each invoice's PDF as it is issued (in a worker); else on first download.
+BILLING_RENDER_DOCUMENTS = env.bool("BILLING_RENDER_DOCUMENTS", default=True)
 BILLING_PAYMENT_TERM_DAYS = env.int("BILLING_PAYMENT_TERM_DAYS", default=14)
 # Dunning: reminders this many days after the due date; after the last one the driver is suspended.
 BILLING_REMINDER_DAYS = [int(day) for day in env.list("BILLING_REMINDER_DAYS", default=["7", "21"])]
 BILLING_REMINDER_FEES = [_env_decimal("BILLING_REMINDER_FEE_1", "0"), _env_decimal("BILLING_REMINDER_FEE_2", "5.00")]
 BILLING_SUSPEND_DAYS = env.int("BILLING_SUSPEND_DAYS", default=28)
-BILLING_RETURN_FEE = _env_decimal("BILLING_RETURN_FEE", "3.50")
 # SEPA pre-notification: the days between the invoice and its collection agreed in our terms.
 BILLING_DEBIT_NOTICE_DAYS = env.int("BILLING_DEBIT_NOTICE_DAYS", default=2)
 # The price before charging: the session assumed per power class when the driver names no energy or duration.

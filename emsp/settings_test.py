@@ -38,3 +38,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # Rendered invoices go to a directory of this run, never into the checkout.
 MEDIA_ROOT = tempfile.mkdtemp(prefix="emsp-test-media-")
+# Invoice PDFs take about a second each: rendered on issue only in the tests of that (they turn it on).
+BILLING_RENDER_DOCUMENTS = False

@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
+from billing.admin.documents import invoice_document_links
 from billing.invoicing import InvoicingError, billing_zone, credit_note_issue, invoice_run_start, previous_period
 from billing.models import Invoice, InvoiceLine, InvoiceRun
 from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link
@@ -94,11 +95,21 @@ class InvoiceLineInline(admin.TabularInline[InvoiceLine, Invoice]):
 
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
-    list_display = ("number", "kind", "driver_link", "period", "issue_date", "total_incl_vat", "currency", "status")
+    list_display = (
+        "number",
+        "kind",
+        "driver_link",
+        "period",
+        "issue_date",
+        "total_incl_vat",
+        "currency",
+        "status",
+        "documents",
+    )
     list_filter = ("kind", "status", "period")
     search_fields = ("number", "driver__user__email")
     list_select_related = ("driver__user",)
-    readonly_fields = [f.name for f in Invoice._meta.fields]
+    readonly_fields = ["documents", *(f.name for f in Invoice._meta.fields)]
     raw_id_fields = ("driver", "credited_invoice", "run")
     inlines = (InvoiceLineInline,)
     actions = ("issue_credit_note",)
@@ -109,6 +120,10 @@ class InvoiceAdmin(ReadOnlyAdmin):
     @admin.display(description="Driver", ordering="driver")
     def driver_link(self, obj: Invoice) -> str:
         return admin_link(obj.driver)
+
+    @admin.display(description="Document")
+    def documents(self, obj: Invoice) -> str:
+        return invoice_document_links(obj)
 
     @admin.action(description="Issue a credit note cancelling the invoice", permissions=["credit"])
     def issue_credit_note(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:

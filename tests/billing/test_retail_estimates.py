@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
 from billing.charges import plan_subscribe
 from billing.estimates import EstimateError, price_estimate
-from billing.models import PlanPriceRule, RetailPlan, SessionCharge
+from billing.invoicing import invoice_run
+from billing.models import Invoice, PlanPriceRule, RetailPlan, SessionCharge
 from billing.retail import line_totals
 from drivers.models import Token
 from roaming.models import Connector
@@ -142,3 +144,38 @@ def test_staff_try_the_price_in_the_admin(client: Any, staff: Any, connector: Co
     assert client.get("/admin/billing/sessioncharge/").status_code == 200
     assert client.get("/admin/billing/plansubscription/").status_code == 200
     assert client.get(f"/admin/billing/retailplan/{plan.pk}/change/").status_code == 200
+
+
+def test_the_estimate_is_the_invoice_line_and_the_invoice_pdf_says_so(
+    ocpi: OcpiTestClient,
+    connector: Connector,
+    our_token: Token,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The whole promise: told before charging, charged, invoiced at month end, printed on the PDF."""
+    settings.BILLING_RENDER_DOCUMENTS = True
+    driver = our_token.driver
+    plan_subscribe(driver=driver, plan=_cost_plus(), at=START - timedelta(days=30))
+    charging, parking = timedelta(minutes=90), timedelta(minutes=45)
+    estimate = price_estimate(
+        connector=connector, driver=driver, energy_kwh=D("12.5"), duration=charging, parking=parking, at=START
+    )
+    post_cdr(ocpi, _session_cdr("12.5", charging, parking))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_run(period=date(2026, 11, 1))
+
+    invoice = Invoice.objects.get(driver=driver)
+    (line,) = invoice.lines.all()
+    assert (line.amount_excl_vat, line.vat_rate) == (estimate.totals.excl_vat, estimate.vat_rate)
+    assert (invoice.total_excl_vat, invoice.total_vat, invoice.total_incl_vat) == (
+        estimate.totals.excl_vat,
+        estimate.totals.vat,
+        estimate.incl_vat,
+    )
+    assert invoice.document  # rendered by the task the run enqueued
+    with invoice.document.open("rb") as pdf:
+        text = "".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert invoice.number in text
+    assert f"€{estimate.incl_vat}" in text  # €12.89, as the app showed before charging
