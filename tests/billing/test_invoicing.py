@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from billing import invoicing
@@ -295,7 +296,12 @@ def test_staff_start_a_run_and_credit_an_invoice_in_the_admin(
         reply = admin_client.post("/admin/billing/invoicerun/start/", {"period": "2026-10"})
     assert reply.status_code == 302
     run = InvoiceRun.objects.get()
-    assert (run.period, run.status, run.invoices_created, run.started_by.username) == (OCTOBER, "DONE", 1, "admin")
+    assert (run.period, run.status, run.invoices_created, run.started_by) == (
+        OCTOBER,
+        "DONE",
+        1,
+        User.objects.get(username="admin"),
+    )
     assert "1 / 1" in admin_client.get("/admin/billing/invoicerun/").content.decode()
 
     invoice = Invoice.objects.get()
