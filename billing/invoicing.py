@@ -167,11 +167,20 @@ def invoice_drivers_due(*, period: date) -> list[int]:
     return sorted(due)
 
 
+def period_check_ended(period: date) -> None:
+    """Refuse a month that has not ended: its invoice would miss the rest of its sessions, which would then go
+    on next month's invoice, and the driver could not be invoiced for the month again."""
+    begins = next_period(period_start(period))
+    if timezone.now() < local_midnight(begins):
+        raise InvoicingError(f"{period:%B %Y} has not ended: it can be invoiced from {begins:%d %B %Y}.")
+
+
 def invoice_run_start(*, period: date, by: AbstractBaseUser | None = None) -> InvoiceRun:
     """Record a run of `period` and have a worker carry it out once this transaction commits (the admin's
     "start a run"; in the embedded mode it runs in a thread of this process)."""
     from billing.tasks import invoice_run_task  # tasks call services; this is the one way back, after commit
 
+    period_check_ended(period)
     run = InvoiceRun.objects.create(period=period_start(period), started_at=timezone.now(), started_by=by)  # type: ignore[misc]
     enqueue(invoice_run_task, run.pk)
     return run
@@ -196,6 +205,7 @@ def invoice_run(
     called with the run after each chunk.
     """
     period = period_start(period)
+    period_check_ended(period)
     if run is None:
         run = InvoiceRun.objects.create(period=period, started_at=timezone.now())
     drivers = invoice_drivers_due(period=period)

@@ -16,7 +16,14 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from billing.admin.documents import invoice_document_links
-from billing.invoicing import InvoicingError, billing_zone, credit_note_issue, invoice_run_start, previous_period
+from billing.invoicing import (
+    InvoicingError,
+    billing_zone,
+    credit_note_issue,
+    invoice_run_start,
+    period_check_ended,
+    previous_period,
+)
 from billing.models import Invoice, InvoiceLine, InvoiceRun
 from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link
 
@@ -27,6 +34,14 @@ class StartRunForm(forms.Form):
         help_text="The month to invoice, YYYY-MM.",
         widget=forms.DateInput(format="%Y-%m"),
     )
+
+    def clean_period(self) -> Any:
+        period = self.cleaned_data["period"]
+        try:
+            period_check_ended(period)
+        except InvoicingError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return period
 
 
 @admin.register(InvoiceRun)

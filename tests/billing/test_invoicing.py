@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.contrib.auth.models import User
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from billing import invoicing
 from billing.invoicing import InvoicingError, credit_note_issue, invoice_run
@@ -314,3 +314,31 @@ def test_staff_start_a_run_and_credit_an_invoice_in_the_admin(
     assert invoice.status == Invoice.Status.CREDITED
     assert Invoice.objects.get(kind=Invoice.Kind.CREDIT_NOTE).credited_invoice == invoice
     assert admin_client.get(f"/admin/billing/invoice/{invoice.pk}/change/").status_code == 200
+
+
+def test_a_month_that_has_not_ended_is_not_invoiced(admin_client: Any) -> None:
+    """Its invoice would miss the rest of its sessions, and the month could not be invoiced again."""
+    this_month = invoicing.period_start(invoicing.timezone.now().astimezone(invoicing.billing_zone()).date())
+
+    with pytest.raises(InvoicingError, match="has not ended"):
+        invoice_run(period=this_month)
+    with pytest.raises(CommandError, match="has not ended"):
+        call_command("invoice_run", period=f"{this_month:%Y-%m}")
+    page = admin_client.post("/admin/billing/invoicerun/start/", {"period": f"{this_month:%Y-%m}"})
+    assert page.status_code == 200
+    assert "has not ended" in page.content.decode()
+    assert not InvoiceRun.objects.exists()
+
+
+def test_the_demo_driver_can_be_invoiced_for_last_month_at_once() -> None:
+    """`make run`: the demo driver is on Plus since last month, so last month's run invoices its fee."""
+    driver = a_driver("Dana Driver")
+    call_command("billing_demo", driver=driver.user.username)
+    call_command("billing_demo", driver=driver.user.username)  # idempotent
+    last_month = invoicing.previous_period(invoicing.timezone.now().astimezone(invoicing.billing_zone()).date())
+
+    run = invoice_run(period=last_month)
+
+    (invoice,) = Invoice.objects.filter(run=run)
+    (line,) = invoice.lines.all()
+    assert (invoice.driver, line.kind, line.amount_excl_vat) == (driver, "SUBSCRIPTION", Decimal("4.99"))

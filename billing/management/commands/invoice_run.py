@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from billing.invoicing import CHUNK_SIZE, invoice_run
+from billing.invoicing import CHUNK_SIZE, InvoicingError, invoice_run
 from billing.models import InvoiceRun
 
 
@@ -44,6 +44,8 @@ class Command(BaseCommand):
 
         try:
             run = invoice_run(period=period, progress=progress, chunk_size=options["chunk_size"])
+        except InvoicingError as exc:
+            raise CommandError(str(exc)) from None
         finally:
             bar.close()
         self.stdout.write(

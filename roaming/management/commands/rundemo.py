@@ -44,7 +44,7 @@ class Command(BaseCommand):
         self._demo_user()
         self._demo_driver()
         # Billing's demo plans, by name: roaming may not import billing (every priced CDR is then charged).
-        call_command("billing_demo")
+        call_command("billing_demo", driver="driver")
         beat = start_embedded_beat() if settings.CELERY_TASK_ALWAYS_EAGER else None
         simulator = None if options["no_simulator"] else self._start_simulator(options)
         base = f"http://127.0.0.1:{port}"
