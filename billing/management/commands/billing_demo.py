@@ -52,7 +52,7 @@ class Command(BaseCommand):
                 PlanPriceRule.objects.create(plan=plus, power_class=power_class, price_per_kwh=Decimal(per_kwh))
         self.stdout.write("Demo plans: " + ", ".join(RetailPlan.objects.order_by("pk").values_list("name", flat=True)))
         if options.get("driver"):
-            driver = get_user_model().objects.get(username=options["driver"]).driver  # type: ignore[attr-defined]
+            driver = get_user_model().objects.get(username=options["driver"]).driver
             if not PlanSubscription.objects.filter(driver=driver).exists():
                 last_month = previous_period(timezone.now().astimezone(billing_zone()).date())
                 plan_subscribe(driver=driver, plan=plus, at=local_midnight(last_month))
