@@ -46,7 +46,7 @@ def _sign_up(post: Post, email: str = "ann@example.com", **fields: str) -> Any:
 
 def _link(message: mail.EmailMessage) -> dict[str, str]:
     """The query of the link in an email."""
-    query = re.search(r"https?://\S+\?(\S+)", message.body)
+    query = re.search(r"https?://\S+\?(\S+)", str(message.body))
     assert query, message.body
     return dict(part.split("=", 1) for part in query.group(1).split("&"))
 
