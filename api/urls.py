@@ -4,11 +4,27 @@ A new endpoint goes in the module of its subject and gets one line here."""
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api.views import profile
+from api.views import accounts, cards, profile
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("me", profile.ProfileView.as_view(), name="api-profile"),
+    path("account/close", accounts.AccountCloseView.as_view(), name="api-account-close"),
+    path("account/sign-up", accounts.SignUpView.as_view(), name="api-sign-up"),
+    path("account/verify-email", accounts.VerifyEmailView.as_view(), name="api-verify-email"),
+    path("account/verify-email/resend", accounts.ResendVerificationView.as_view(), name="api-verify-email-resend"),
+    path("account/password-reset", accounts.PasswordResetView.as_view(), name="api-password-reset"),
+    path(
+        "account/password-reset/confirm",
+        accounts.PasswordResetConfirmView.as_view(),
+        name="api-password-reset-confirm",
+    ),
+    path("auth/login", accounts.LoginView.as_view(), name="api-login"),
+    path("auth/refresh", accounts.RefreshView.as_view(), name="api-refresh"),
+    path("auth/logout", accounts.LogoutView.as_view(), name="api-logout"),
+    path("cards", cards.CardsView.as_view(), name="api-cards"),
+    path("cards/<int:card_id>", cards.CardView.as_view(), name="api-card"),
+    path("cards/<int:card_id>/lost", cards.CardLostView.as_view(), name="api-card-lost"),
 ]

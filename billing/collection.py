@@ -28,6 +28,7 @@ from sepaxml.validation import ValidationError as SepaValidationError
 from billing.balances import driver_balances_refresh
 from billing.models import CollectionBatch, Invoice, Mandate, Payment, Reminder
 from billing.tariffs.currencies import minor_unit
+from drivers.accounts import driver_erase
 from drivers.models import Driver
 from drivers.services import driver_set_standing
 
@@ -188,6 +189,17 @@ def mandate_revoke(*, mandate: Mandate, on: date | None = None) -> Mandate:
     if mandate.status == Mandate.Status.ACTIVE:
         _revoke(mandate, on or billing_today())
     return mandate
+
+
+def account_close(*, driver: Driver, on: date | None = None) -> Driver:
+    """The driver closes their account: their mandate is revoked (no collection after it; the record stays,
+    as the SEPA rulebook requires) and their personal data erased (`drivers.accounts.driver_erase`, which says
+    what is kept and why). Here in billing because mandates are billing's, and drivers may not import it."""
+    with transaction.atomic():
+        erased = driver_erase(driver=driver)  # refuses while the driver owes us: then nothing is revoked
+        for mandate in Mandate.objects.filter(driver=erased, status=Mandate.Status.ACTIVE):
+            mandate_revoke(mandate=mandate, on=on)
+    return erased
 
 
 # --- settling invoices -----------------------------------------------------------------------------------

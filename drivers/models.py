@@ -42,9 +42,20 @@ class Driver(models.Model):
     uninvoiced = models.DecimalField(
         max_digits=12, decimal_places=2, default=Decimal("0"), help_text="Priced sessions not invoiced yet, incl. VAT."
     )
+    # A driver who signed up in the app cannot sign in until they confirm their address (`drivers.accounts`).
+    # A column of its own, not an inactive user: "inactive" means closed by staff or erased, and confirming an
+    # address must never reopen such an account.
+    email_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the driver confirmed their email address; empty: not yet."
+    )
+    erased_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the account was closed and its personal data removed."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
+        if self.erased_at:
+            return f"Erased driver #{self.pk}"
         return self.user.get_full_name() or self.user.get_username()
 
 

@@ -18,8 +18,18 @@ class TokenStateError(Exception):
     """The lifecycle does not allow this change (e.g. unblocking a lost card)."""
 
 
-def driver_create(*, user: User, language: str = "en", currency: str = "EUR") -> Driver:
-    return Driver.objects.create(user=user, language=language, currency=currency)
+def driver_create(
+    *, user: User, language: str = "en", currency: str = "EUR", country: str = "NL", email_verified: bool = True
+) -> Driver:
+    """A driver for `user`. Staff who create one have the address from the driver, so it counts as confirmed;
+    sign-up in the app (`drivers.accounts.driver_sign_up`) passes `email_verified=False`."""
+    return Driver.objects.create(
+        user=user,
+        language=language,
+        currency=currency,
+        country=country,
+        email_verified_at=timezone.now() if email_verified else None,
+    )
 
 
 def driver_set_standing(*, driver: Driver, standing: str) -> Driver:
@@ -124,6 +134,32 @@ def token_report_lost(*, token: Token) -> Token:
         allowed_from=(Token.Status.ISSUED, Token.Status.ACTIVE, Token.Status.BLOCKED),
         reason="lost",
     )
+
+
+class CardOrderRefused(Exception):
+    """The driver cannot order a card now; `code` says why (for the app), the message in the driver's words."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def new_card_uid() -> str:
+    """The uid of a card we order: a 7-byte NFC UID. Cards come from the manufacturer encoded with the uid we
+    give them, so the token exists (ISSUED, not valid) before the card does and CPOs can know it early."""
+    return secrets.token_hex(7).upper()
+
+
+def card_order(*, driver: Driver) -> Token:
+    """A new RFID card for the driver, sent to their address: an ISSUED token, activated
+    (`token_activate`) once the driver has it in hand. One card on its way at a time."""
+    if not (driver.street and driver.postal_code and driver.city):
+        raise CardOrderRefused("Please add your address first: the card is sent there.", code="address_missing")
+    with transaction.atomic():
+        Driver.objects.select_for_update().get(pk=driver.pk)  # two orders at once: one waits, then sees the other
+        if driver.tokens.filter(type=Token.Type.RFID, status=Token.Status.ISSUED).exists():
+            raise CardOrderRefused("A card is already on its way to you.", code="card_already_ordered")
+        return token_issue(driver=driver, uid=new_card_uid(), type=Token.Type.RFID, activate=False)
 
 
 def tokens_expire_due(*, now: datetime | None = None) -> int:

@@ -219,6 +219,7 @@ REST_FRAMEWORK = {
         "login": env.str("API_THROTTLE_LOGIN", default="10/min"),
         "signup": env.str("API_THROTTLE_SIGNUP", default="5/hour"),
         "charging": env.str("API_THROTTLE_CHARGING", default="30/min"),
+        "password_reset": env.str("API_THROTTLE_PASSWORD_RESET", default="5/hour"),
     },
 }
 SIMPLE_JWT = {
@@ -228,6 +229,8 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
+    # Tokens carry a hash of the password: a new password (a reset after a stolen phone) signs out every app.
+    "CHECK_REVOKE_TOKEN": True,
 }
 # A retried start or stop with the same Idempotency-Key within this many hours gets the first answer again.
 IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
@@ -247,6 +250,10 @@ SPECTACULAR_SETTINGS = {
 BULK_WRITE_FLUSH_SECONDS = env.float("BULK_WRITE_FLUSH_SECONDS", default=1.0)
 
 # --- Drivers --------------------------------------------------------------------------------------------
+# Links in account emails (confirm the address, reset the password) open the driver app under this URL
+# (a universal/app link), which posts what they carry to the API.
+DRIVER_APP_URL = env.str("DRIVER_APP_URL", default="http://127.0.0.1:8000/app").rstrip("/")
+ACCOUNT_VERIFY_HOURS = env.int("ACCOUNT_VERIFY_HOURS", default=72)
 # Token changes are pushed to CPOs from an append-only log, read this many seconds behind the present.
 TOKEN_CHANGE_SETTLE_SECONDS = env.int("TOKEN_CHANGE_SETTLE_SECONDS", default=3)
 
