@@ -42,6 +42,8 @@ def _setup_django() -> None:
     os.environ.update(
         {"DJANGO_SETTINGS_MODULE": "bench.settings", "DATABASE_URL": DATABASE_URL, "CELERY_BROKER_URL": BROKER_URL}
     )
+    # One connection for the whole measurement: a backend replaced mid-run (CONN_MAX_AGE) takes its CPU with it.
+    os.environ.setdefault("CONN_MAX_AGE", "3600")
     sys.path.insert(0, str(ROOT))
     import django
 
