@@ -313,11 +313,14 @@ def _column_values(partner: Partner, cdr: CdrData) -> list[Any]:
         **cdr.fields,
     }
     json_columns = _json_columns()
-    return [
-        field.get_db_prep_save(values[field.attname], connection) if field.attname in json_columns
-        else values[field.attname]
-        for field in _value_fields()
-    ]  # fmt: skip
+    row = []
+    for field in _value_fields():
+        name = field.attname
+        if name in values and name not in json_columns:
+            row.append(values[name])
+        else:  # a JSON column, or one the CDR does not fill (its default): as Django writes it
+            row.append(field.get_db_prep_save(values[name] if name in values else field.get_default(), connection))
+    return row
 
 
 def _insert_linked_sql(tariff_count: int) -> str:
