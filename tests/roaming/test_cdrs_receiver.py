@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from unittest import mock
@@ -12,11 +13,14 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
+from psycopg.types.json import Jsonb
 
 from drivers.models import Token
 from drivers.services import driver_create, token_issue
-from roaming.models import Cdr, ChargingSession, ImmutableCdr, Tariff
-from roaming.ocpi.v2_2_1.mapping import CdrData
+from roaming.models import Cdr, ChargingSession, ImmutableCdr, Partner, Tariff
+from roaming.ocpi.v2_2_1 import CDR
+from roaming.ocpi.v2_2_1.mapping import CdrData, cdr_data
+from roaming.ocpi.v2_2_1.types import loads
 from roaming.services import cdrs as cdr_services
 from tests.examples import example
 from tests.roaming.conftest import OcpiTestClient, registered_partner
@@ -109,6 +113,30 @@ def test_concurrent_duplicates_make_one_row(ocpi: OcpiTestClient) -> None:
     assert (again.http_status, again.status_code) == (200, 1000)
     assert again.headers["Location"] == first.headers["Location"]
     assert Cdr.objects.count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL INSERT's values")
+def test_the_single_statement_writes_the_values_django_would(cpo: tuple[Partner, str]) -> None:
+    """`_insert_linked` takes the CDR's values as they are (Django only wraps the JSON ones): they must be
+    what Django's own save would send, with every optional field set and with none."""
+    full = _cdr(
+        total_parking_time=0.5, total_fixed_cost={"excl_vat": 1, "incl_vat": 1.21}, remark="r", credit=True,
+        credit_reference_id="C1", authorization_reference="A1", session_id="S1",
+    )  # fmt: skip
+    bare = {k: v for k, v in _cdr().items() if k not in ("session_id", "total_time_cost", "auth_method")}
+    for body in (full, {**bare, "auth_method": "WHITELIST"}):
+        raw = loads(json.dumps(body))
+        data = cdr_data(CDR.model_validate(raw), raw)
+        row = cdr_services._unsaved(cpo[0], data)
+        django = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in cdr_services._value_fields()]
+        ours = cdr_services._column_values(cpo[0], data)
+        for field, theirs, mine in zip(cdr_services._value_fields(), django, ours, strict=True):
+            if field.attname == "received_at":
+                assert abs(mine - theirs) < timedelta(seconds=5)
+            elif isinstance(theirs, Jsonb):
+                assert (type(mine), mine.obj) == (Jsonb, theirs.obj), field.attname
+            else:
+                assert (type(mine), mine) == (type(theirs), theirs), field.attname
 
 
 def test_the_same_id_with_other_content_is_refused_and_the_first_kept(ocpi: OcpiTestClient) -> None:

