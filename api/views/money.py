@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -158,7 +159,14 @@ class MyPlanView(DriverView):
         given = PlanChangeIn(data=request.data, context={"driver": driver})
         given.is_valid(raise_exception=True)
         try:
-            spell = plan_subscribe(driver=driver, plan=given.validated_data["plan"], by=request.user)  # type: ignore[arg-type]
+            spell = plan_subscribe(
+                driver=driver,
+                plan=given.validated_data["plan"],
+                # In whole seconds, as sessions (OCPI times) and prices (`price_estimate`) count time: a price
+                # asked for right after the switch is then under the new plan.
+                at=timezone.now().replace(microsecond=0),
+                by=request.user,  # type: ignore[arg-type]
+            )
         except PlanError as exc:
             raise Conflict(str(exc), code="plan_change_pending") from exc
         return Response(MyPlanOut(_my_plan(spell, None)).data)
