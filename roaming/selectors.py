@@ -77,8 +77,10 @@ def connector_visible(
     ).exclude(evse__status=EvseStatus.REMOVED)
     if pk is not None:
         connectors = connectors.filter(pk=pk)
-    else:
+    elif location_pk is not None:
         connectors = connectors.filter(evse__location_id=location_pk, evse__uid=evse_uid, ocpi_id=connector_id)
+    else:
+        return None
     return connectors.select_related("evse__location").first()
 
 

@@ -58,7 +58,7 @@ def _start() -> datetime:
 
 def test_the_price_is_what_price_estimate_gives(connector: Connector, driver: Driver) -> None:
     start = _start()
-    query = {"energy_kwh": "12.5", "minutes": 90, "parking_minutes": 45, "start": start.isoformat()}
+    query: dict[str, Any] = {"energy_kwh": "12.5", "minutes": 90, "parking_minutes": 45, "start": start.isoformat()}
 
     reply = signed_in(driver).get("/api/v1/price", {"connector": connector.pk, **query})
 
