@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from api.errors import Conflict, ErrorBody
 from api.schema import errors
 from api.views.base import DriverView
+from api.views.prices import MAX_ID
 from billing.charges import PlanError, plan_in_force, plan_subscribe
 from billing.collection import MandateError, billing_today, mandate_create, mandate_revoke
 from billing.models import Mandate, PlanSubscription, RetailPlan
@@ -110,7 +111,9 @@ class MyPlanOut(serializers.Serializer):
 
 
 class PlanChangeIn(serializers.Serializer):
-    plan = serializers.IntegerField(help_text="The id of one of the plans you can choose (`plans_list`).")
+    plan = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="The id of one of the plans you can choose (`plans_list`)."
+    )
 
     def validate_plan(self, value: int) -> RetailPlan:
         plan = plans_offered(currency=self.context["driver"].currency).filter(pk=value).first()
@@ -167,8 +170,11 @@ class MyPlanView(DriverView):
                 at=timezone.now().replace(microsecond=0),
                 by=request.user,  # type: ignore[arg-type]
             )
-        except PlanError as exc:
-            raise Conflict(str(exc), code="plan_change_pending") from exc
+        except PlanError as exc:  # a change staff scheduled for later is pending
+            raise Conflict(
+                "A change of your plan is already scheduled; please contact us to change it.",
+                code="plan_change_pending",
+            ) from exc
         return Response(MyPlanOut(_my_plan(spell, None)).data)
 
 

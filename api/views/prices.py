@@ -29,14 +29,20 @@ _NO_PRICE = {
     "no_price": "We cannot give a price for this charger right now.",
 }
 
+#: Ids are 64-bit (BigAutoField): a larger one is a validation error, not a database error.
+MAX_ID = 2**63 - 1
+
 
 class PriceQuery(serializers.Serializer):
     connector = serializers.IntegerField(
         min_value=1,
+        max_value=MAX_ID,
         required=False,
         help_text="Our id of the connector. Or give `location`, `evse_uid` and `connector_id`.",
     )
-    location = serializers.IntegerField(min_value=1, required=False, help_text="Our id of the location.")
+    location = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, help_text="Our id of the location."
+    )
     evse_uid = serializers.CharField(max_length=36, required=False, help_text="The EVSE's uid at that location.")
     connector_id = serializers.CharField(max_length=36, required=False, help_text="The connector's id on that EVSE.")
     energy_kwh = serializers.DecimalField(

@@ -111,6 +111,16 @@ def test_only_a_plan_on_offer_can_be_chosen(app: APIClient) -> None:
     assert (missing.status_code, list(missing.json()["error"]["fields"])) == (400, ["plan"])
 
 
+def test_a_change_staff_scheduled_for_later_is_not_overridden(app: APIClient, ann: Driver) -> None:
+    flex, plus = _plans()
+    plan_subscribe(driver=ann, plan=plus, at=timezone.now() + timedelta(days=1))
+
+    reply = app.put("/api/v1/me/plan", {"plan": flex.pk}, format="json")
+
+    assert (reply.status_code, reply.json()["error"]["code"]) == (409, "plan_change_pending")
+    assert app.put("/api/v1/me/plan", {"plan": 2**63}, format="json").status_code == 400
+
+
 def test_a_session_started_before_the_switch_keeps_its_plan(
     ocpi: OcpiTestClient,  # noqa: F811
     held_tariff: dict[str, Any],  # noqa: F811

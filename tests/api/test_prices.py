@@ -180,6 +180,7 @@ def test_the_connector_is_named_one_way_or_the_other(connector: Connector, drive
     assert fields(location=connector.evse.location_id) == ["connector_id", "evse_uid"]
     assert fields(connector=connector.pk, evse_uid="3256") == ["evse_uid"]
     assert fields(connector=connector.pk, energy_kwh="-1", minutes=0) == ["energy_kwh", "minutes"]
+    assert fields(connector=2**63) == ["connector"]  # not a database error
     too_late = (timezone.now() + timedelta(days=40)).isoformat()
     assert fields(connector=connector.pk, start=too_late) == ["start"]
 
