@@ -4,7 +4,7 @@ A new endpoint goes in the module of its subject and gets one line here."""
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api.views import accounts, cards, profile
+from api.views import accounts, cards, money, prices, profile
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -27,4 +27,9 @@ urlpatterns = [
     path("cards", cards.CardsView.as_view(), name="api-cards"),
     path("cards/<int:card_id>", cards.CardView.as_view(), name="api-card"),
     path("cards/<int:card_id>/lost", cards.CardLostView.as_view(), name="api-card-lost"),
+    path("plans", money.PlanListView.as_view(), name="api-plans"),
+    path("me/plan", money.MyPlanView.as_view(), name="api-my-plan"),
+    path("me/mandate", money.MandateView.as_view(), name="api-mandate"),
+    path("me/balance", money.BalanceView.as_view(), name="api-balance"),
+    path("price", prices.PriceView.as_view(), name="api-price"),
 ]

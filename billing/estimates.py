@@ -31,7 +31,13 @@ SECONDS_PER_HOUR = Decimal(3600)
 
 
 class EstimateError(ValueError):
-    """No price can be given (no plan, no tariff held for the connector, no VAT rate for the driver)."""
+    """No price can be given (no plan, no tariff held for the connector, no VAT rate for the driver).
+    `reason` says which, for callers that answer differently (the driver API tells the app): `no_plan`,
+    `no_tariff` (none of the connector's tariffs is held, or it cannot price the session) or `no_price`."""
+
+    def __init__(self, message: str, reason: str = "no_price") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ def price_estimate(
     charging = duration if duration is not None else timedelta(minutes=int(str(defaults["minutes"])))
     plan = plan_in_force(driver=driver, at=at)
     if plan is None:
-        raise EstimateError("The driver has no plan and there is no default plan.")
+        raise EstimateError("The driver has no plan and there is no default plan.", reason="no_plan")
     terms = plan_terms(plan)
     facts = SessionFacts(
         energy_kwh=energy,
@@ -133,9 +139,14 @@ def price_estimate(
             cost_excl_vat=cost.total.excl_vat.quantize(FOUR_PLACES) if cost else None,
             cost_currency=cost.currency if cost else "",
         )
+    except RetailError as exc:
+        if problem:
+            raise EstimateError(f"{exc} ({problem})", reason="no_tariff") from exc
+        raise EstimateError(str(exc)) from exc
+    try:
         rate = driver_vat_rate(driver.country)
     except RetailError as exc:
-        raise EstimateError(f"{exc} ({problem})" if problem else str(exc)) from exc
+        raise EstimateError(str(exc)) from exc
     return Estimate(
         plan=plan,
         currency=retail.currency,

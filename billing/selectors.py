@@ -1,18 +1,41 @@
-"""Reads of billing: what the back office and finance look at."""
+"""Reads of billing: what the back office and finance look at, and what drivers see of their money."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.utils import timezone
 
-from billing.models import CdrPrice, Dispute
+from billing.collection import billing_today
+from billing.models import (
+    CdrPrice,
+    Dispute,
+    Invoice,
+    Mandate,
+    PlanPriceRule,
+    PlanSubscription,
+    RetailPlan,
+)
 from billing.reconciliation import COST_DIMENSIONS
+from drivers.models import Driver
 from roaming.models import Cdr, Partner
 
 #: The finance export's columns, in order.
@@ -131,3 +154,85 @@ def side_by_side(cdr: Cdr, price: CdrPrice | None) -> list[tuple[str, Decimal | 
         ours = getattr(price, our_field) if price else None
         rows.append((dimension, cpo, ours, None if cpo is None or ours is None else cpo - ours))
     return rows
+
+
+# --- what a driver sees of their money (the driver API) ------------------------------------------------
+
+
+def plans_offered(*, currency: str) -> QuerySet[RetailPlan]:
+    """The plans a driver may choose: available, in the driver's currency, cheapest monthly fee first, with
+    their price rules (and the rules' partners) loaded."""
+    rules = PlanPriceRule.objects.select_related("partner").order_by("pk")
+    return (
+        RetailPlan.objects.filter(available=True, currency=currency)
+        .prefetch_related(Prefetch("price_rules", queryset=rules))
+        .order_by("monthly_fee", "name", "pk")
+    )
+
+
+def plan_spell_in_force(*, driver: Driver, at: datetime | None = None) -> PlanSubscription | None:
+    """The driver's spell on a plan at `at` (now); None when they never chose one (the default plan applies,
+    `billing.charges.plan_in_force`)."""
+    at = at or timezone.now()
+    return (
+        PlanSubscription.objects.filter(driver=driver, valid_from__lte=at)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=at))
+        .select_related("plan")
+        .first()
+    )
+
+
+def mandate_active(*, driver: Driver) -> Mandate | None:
+    """The mandate the driver's invoices are collected by (a driver has at most one active)."""
+    return Mandate.objects.filter(driver=driver, status=Mandate.Status.ACTIVE).first()
+
+
+@dataclass(frozen=True)
+class Balance:
+    """What a driver owes, in their currency: `outstanding` (issued invoices and credit notes minus payments)
+    and `uninvoiced` (priced sessions not invoiced yet, incl. VAT) are the columns `billing.balances` keeps;
+    the invoice figures are what of `outstanding` is on invoices still open (and past their due date)."""
+
+    currency: str
+    outstanding: Decimal
+    uninvoiced: Decimal
+    credit_limit: Decimal | None
+    open_invoices: int
+    open_amount: Decimal
+    overdue_invoices: int
+    overdue_amount: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        """What the credit limit is checked against when the driver starts charging."""
+        return self.outstanding + self.uninvoiced
+
+    @property
+    def credit_available(self) -> Decimal | None:
+        return None if self.credit_limit is None else max(self.credit_limit - self.total, Decimal("0"))
+
+
+def driver_balance(*, driver: Driver, today: date | None = None) -> Balance:
+    """The driver's balance as it stands in the database (not as the in-memory row last saw it)."""
+    today = today or billing_today()
+    row = Driver.objects.values("currency", "outstanding", "uninvoiced", "credit_limit").get(pk=driver.pk)
+    left = ExpressionWrapper(
+        F("total_incl_vat") - F("paid_amount"), output_field=DecimalField(max_digits=12, decimal_places=2)
+    )
+    figures = Invoice.objects.filter(driver=driver, kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN).aggregate(
+        open_invoices=Count("pk"),
+        open_amount=Sum(left),
+        overdue_invoices=Count("pk", filter=Q(due_date__lt=today)),
+        overdue_amount=Sum(left, filter=Q(due_date__lt=today)),
+    )
+    zero = Decimal("0.00")
+    return Balance(
+        currency=row["currency"],
+        outstanding=row["outstanding"],
+        uninvoiced=row["uninvoiced"],
+        credit_limit=row["credit_limit"],
+        open_invoices=figures["open_invoices"],
+        open_amount=figures["open_amount"] or zero,
+        overdue_invoices=figures["overdue_invoices"],
+        overdue_amount=figures["overdue_amount"] or zero,
+    )

@@ -13,6 +13,7 @@ from roaming.models import (
     Command,
     Connector,
     Evse,
+    EvseStatus,
     Location,
     PriceComponent,
     SyncRun,
@@ -60,6 +61,27 @@ def last_successful_sync(partner_id: int, module: str) -> SyncRun | None:
 def visible_locations() -> QuerySet[Location]:
     """Locations a driver may see: published, still listed by their CPO."""
     return Location.objects.filter(publish=True, removed_at__isnull=True)
+
+
+def connector_visible(
+    *, pk: int | None = None, location_pk: int | None = None, evse_uid: str = "", connector_id: str = ""
+) -> Connector | None:
+    """A connector a driver may charge at, by our id or by (our location id, the CPO's EVSE uid and connector
+    id), with its EVSE and location: None when it is unknown, removed, on a removed EVSE or on a location
+    the CPO does not publish (the app must not learn of those)."""
+    connectors = Connector.objects.filter(
+        removed_at__isnull=True,
+        evse__removed_at__isnull=True,
+        evse__location__publish=True,  # as visible_locations()
+        evse__location__removed_at__isnull=True,
+    ).exclude(evse__status=EvseStatus.REMOVED)
+    if pk is not None:
+        connectors = connectors.filter(pk=pk)
+    elif location_pk is not None:
+        connectors = connectors.filter(evse__location_id=location_pk, evse__uid=evse_uid, ocpi_id=connector_id)
+    else:
+        return None
+    return connectors.select_related("evse__location").first()
 
 
 def authorization_for_reference(reference: str) -> Authorization | None:
