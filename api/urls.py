@@ -4,11 +4,28 @@ A new endpoint goes in the module of its subject and gets one line here."""
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api.views import profile
+from api.views import charging, history, profile
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("me", profile.ProfileView.as_view(), name="api-profile"),
+    path("charging/start", charging.StartView.as_view(), name="api-charging-start"),
+    path("charging/sessions/<int:session_id>", charging.LiveSessionView.as_view(), name="api-charging-session"),
+    path("charging/sessions/<int:session_id>/stop", charging.StopView.as_view(), name="api-charging-stop"),
+    path("charging/commands/<str:command_id>", charging.CommandView.as_view(), name="api-charging-command"),
+    path("charging/reservations", charging.ReserveView.as_view(), name="api-charging-reserve"),
+    path(
+        "charging/reservations/<str:reservation_id>/cancel",
+        charging.CancelReservationView.as_view(),
+        name="api-charging-reservation-cancel",
+    ),
+    path("history/sessions", history.SessionsView.as_view(), name="api-history-sessions"),
+    path("history/sessions/<int:session_id>", history.SessionView.as_view(), name="api-history-session"),
+    path("history/charges", history.ChargesView.as_view(), name="api-history-charges"),
+    path("history/charges/<int:charge_id>", history.ChargeView.as_view(), name="api-history-charge"),
+    path("invoices", history.InvoicesView.as_view(), name="api-invoices"),
+    path("invoices/<int:invoice_id>", history.InvoiceView.as_view(), name="api-invoice"),
+    path("invoices/<int:invoice_id>/pdf", history.InvoicePdfView.as_view(), name="api-invoice-pdf"),
 ]

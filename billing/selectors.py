@@ -11,8 +11,9 @@ from typing import Any
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 
-from billing.models import CdrPrice, Dispute
+from billing.models import CdrPrice, Dispute, Invoice, SessionCharge
 from billing.reconciliation import COST_DIMENSIONS
+from drivers.models import Driver
 from roaming.models import Cdr, Partner
 
 #: The finance export's columns, in order.
@@ -131,3 +132,20 @@ def side_by_side(cdr: Cdr, price: CdrPrice | None) -> list[tuple[str, Decimal | 
         ours = getattr(price, our_field) if price else None
         rows.append((dimension, cpo, ours, None if cpo is None or ours is None else cpo - ours))
     return rows
+
+
+# --- the driver app: a driver's own charges and invoices ---------------------------------------------------
+
+
+def driver_charges(driver: Driver) -> QuerySet[SessionCharge]:
+    """What the driver pays per CDR (newest first by the `charge_driver_recent` index), with the plan, the CDR's
+    session and the invoice that lists it."""
+    return SessionCharge.objects.filter(driver=driver).select_related("plan", "invoice", "cdr")
+
+
+def driver_invoices(driver: Driver) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(driver=driver)
+
+
+def driver_invoice(driver: Driver, pk: int) -> Invoice | None:
+    return driver_invoices(driver).filter(pk=pk).prefetch_related("lines").first()
