@@ -11,6 +11,8 @@ from django.views.decorators.csrf import csrf_exempt
 from emsp.urls import urlpatterns as platform_urls
 from roaming.models import Evse
 
+from .live_session_bench import BaselineSessionView
+
 
 @csrf_exempt
 def baseline_update(request: HttpRequest, evse_pk: int) -> JsonResponse:
@@ -20,4 +22,8 @@ def baseline_update(request: HttpRequest, evse_pk: int) -> JsonResponse:
     return JsonResponse({"status_code": 1000})
 
 
-urlpatterns = [path("bench/baseline/<int:evse_pk>", baseline_update), *platform_urls]
+urlpatterns = [
+    path("bench/baseline/<int:evse_pk>", baseline_update),
+    path("bench/baseline-session/<int:session_pk>", BaselineSessionView.as_view()),
+    *platform_urls,
+]

@@ -45,7 +45,6 @@ from roaming.services.charging import (
     charging_stop,
 )
 
-
 _HOW = (__doc__ or "").split("\n\n", 1)[1]
 
 

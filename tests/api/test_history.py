@@ -65,7 +65,13 @@ def test_a_charge_as_the_driver_pays_it(app: APIClient, ann: Driver, partner: Pa
     plan = a_plan()
     cdr = a_cdr(partner, ann, total_cost="9.00")
     lines = [
-        {"kind": "cost", "description": "charging (CPO price)", "quantity": "1", "unit_price": "9.00", "amount": "9.00"},
+        {
+            "kind": "cost",
+            "description": "charging (CPO price)",
+            "quantity": "1",
+            "unit_price": "9.00",
+            "amount": "9.00",
+        },
         {"kind": "markup", "description": "markup 10 %", "quantity": "9.00", "unit_price": "0.1", "amount": "0.900"},
     ]
     a_charge(cdr, plan, amount="9.90", vat_rate="21", lines=lines)
@@ -74,7 +80,12 @@ def test_a_charge_as_the_driver_pays_it(app: APIClient, ann: Driver, partner: Pa
     assert len(listed) == 1
     charge = app.get(f"/api/v1/history/charges/{cdr.pk}").json()
     assert charge == listed[0]
-    assert (charge["excl_vat"], charge["vat_rate"], charge["vat"], charge["incl_vat"]) == ("9.90", "21", "2.08", "11.98")
+    assert (charge["excl_vat"], charge["vat_rate"], charge["vat"], charge["incl_vat"]) == (
+        "9.90",
+        "21",
+        "2.08",
+        "11.98",
+    )
     assert charge["lines"] == lines
     assert (charge["plan"], charge["currency"], charge["is_credit"], charge["invoice"]) == (
         "Pay as you go",
