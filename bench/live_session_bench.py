@@ -16,27 +16,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from rest_framework.permissions import IsAuthenticated
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
-
 from .loadgen import LoadResult, build_request, run_load
 from .servers import DATABASE_URL, ROOT, free_port, fresh_database, gunicorn
 
 TARIFF = "T-ENERGY"
-
-
-class BaselineSessionView(APIView):
-    """The baseline: a bare DRF view with the API's JWT authentication reading one session by primary key."""
-
-    permission_classes = (IsAuthenticated,)
-
-    def get(self, request: Request, session_pk: int) -> Response:
-        from roaming.models import ChargingSession
-
-        row = ChargingSession.objects.filter(pk=session_pk).values("status", "kwh").first()
-        return Response({"status": row["status"], "kwh": str(row["kwh"])} if row else {})
 
 
 def seed(*, drivers: int) -> list[tuple[int, str]]:
@@ -119,19 +102,16 @@ def seed(*, drivers: int) -> list[tuple[int, str]]:
     return [(session.pk, str(AccessToken.for_user(user))) for session, user in zip(sessions, users, strict=True)]
 
 
-def _etags(port: int, pairs: list[tuple[int, str]]) -> dict[int, str]:
-    """The ETag each app holds: of its session's last answer."""
-    import requests
+def _etags(pairs: list[tuple[int, str]]) -> dict[int, str]:
+    """The ETag each app holds: of its session's last answer (computed here, as the view computes it)."""
+    from api.etag import etag_of
+    from api.views.charging import live_session_data
+    from roaming.models import ChargingSession
 
-    with requests.Session() as http:
-        return {
-            pk: http.get(
-                f"http://127.0.0.1:{port}/api/v1/charging/sessions/{pk}",
-                headers={"Authorization": f"Bearer {jwt}"},
-                timeout=10,
-            ).headers["ETag"]
-            for pk, jwt in pairs
-        }
+    sessions = ChargingSession.objects.select_related("location", "partner", "driver").filter(
+        pk__in=[pk for pk, _ in pairs]
+    )
+    return {session.pk: etag_of(live_session_data(session)) for session in sessions}
 
 
 def _requests(port: int, pairs: list[tuple[int, str]], etags: dict[int, str] | None, baseline: bool) -> list[bytes]:
@@ -150,7 +130,7 @@ def bench_live_session(
     *, port: int, pairs: list[tuple[int, str]], seconds: float, connections: int = 16
 ) -> dict[str, Any]:
     """Warm-up, then the baseline, the poll with If-None-Match (304s) and the poll without (full answers)."""
-    etags = _etags(port, pairs)
+    etags = _etags(pairs)
     run_load("127.0.0.1", port, _requests(port, pairs, etags, False), connections=connections, seconds=2)
     baseline = run_load("127.0.0.1", port, _requests(port, pairs, None, True), connections=connections, seconds=seconds)
     polled = run_load("127.0.0.1", port, _requests(port, pairs, etags, False), connections=connections, seconds=seconds)

@@ -205,3 +205,15 @@ def command_outcome(command: Command, *, now: datetime | None = None) -> Outcome
     if command.deadline is not None and command.deadline <= (now or timezone.now()):
         return Outcome("timed_out", "charger_timeout", "The charger did not answer in time.")
     return Outcome("pending", "", "Waiting for the charger.")
+
+
+#: What the live poll shows of a session (and its cache key): a narrow row, read every few seconds per app.
+_LIVE_FIELDS = (
+    "id", "driver_id", "status", "start_date_time", "end_date_time", "last_updated", "updated_at", "kwh",
+    "evse_uid", "connector_id", "location__id", "location__name", "location__address", "location__city",
+)  # fmt: skip
+
+
+def driver_session_live(driver: Driver, pk: int) -> ChargingSession | None:
+    """The driver's session with only what the live poll shows (pricing it reads the whole row again)."""
+    return ChargingSession.objects.filter(driver=driver, pk=pk).select_related("location").only(*_LIVE_FIELDS).first()

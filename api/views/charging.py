@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound
@@ -35,6 +36,7 @@ from roaming.selectors import (
     command_session,
     driver_command,
     driver_session,
+    driver_session_live,
     evse_to_charge,
 )
 from roaming.services.charging import (
@@ -382,25 +384,46 @@ class LiveSessionOut(serializers.Serializer):
     cost_note = serializers.CharField(allow_blank=True)
 
 
+#: How long a session's cost so far is kept for the polls that follow (it is keyed by the session's last write,
+#: so a new report from the operator is priced at once; this bounds how long a plan or tariff edited by staff
+#: mid-session goes unseen).
+COST_CACHE_SECONDS = 300
+
+
+def _cost_so_far(session: ChargingSession) -> tuple[dict[str, Any] | None, str]:
+    """The session's cost so far for the app, and why not when it has none. Pricing takes seven queries and
+    the tariff engine; an app polls every few seconds while the operator reports every few minutes, so the
+    answer is kept in the cache per version of the session (its `updated_at`)."""
+    key = f"api:session-cost:{session.pk}:{session.updated_at.timestamp()}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    try:
+        whole = ChargingSession.objects.select_related("location", "driver").get(pk=session.pk)
+        price = session_price_so_far(session=whole)
+    except EstimateError as exc:
+        answer: tuple[dict[str, Any] | None, str] = (None, str(exc))
+    else:
+        answer = (
+            {
+                "currency": price.currency,
+                "excl_vat": f"{price.totals.excl_vat:f}",
+                "vat_rate": f"{price.vat_rate.normalize():f}",
+                "vat": f"{price.totals.vat:f}",
+                "incl_vat": f"{price.totals.incl_vat:f}",
+                "plan": price.plan.name,
+                "lines": price.retail.lines_json(),
+            },
+            "",
+        )
+    cache.set(key, answer, COST_CACHE_SECONDS)
+    return answer
+
+
 def live_session_data(session: ChargingSession) -> dict[str, Any]:
     """The session as the app shows it, with its cost so far under the driver's plan (incl. VAT)."""
     until = session.end_date_time or session.last_updated
-    cost: dict[str, Any] | None = None
-    note = ""
-    try:
-        price = session_price_so_far(session=session)
-    except EstimateError as exc:
-        note = str(exc)
-    else:
-        cost = {
-            "currency": price.currency,
-            "excl_vat": f"{price.totals.excl_vat:f}",
-            "vat_rate": f"{price.vat_rate.normalize():f}",
-            "vat": f"{price.totals.vat:f}",
-            "incl_vat": f"{price.totals.incl_vat:f}",
-            "plan": price.plan.name,
-            "lines": price.retail.lines_json(),
-        }
+    cost, note = _cost_so_far(session)
     location = session.location
     return LiveSessionOut(
         {
@@ -479,7 +502,7 @@ class LiveSessionView(DriverView):
         examples=[OpenApiExample("Charging", value=_LIVE_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, session_id: int) -> Response:
-        session = driver_session(self.driver(request), session_id)
+        session = driver_session_live(self.driver(request), session_id)
         if session is None:
             raise NotFound("No such session.")
         return etag_response(request, live_session_data(session))
