@@ -137,6 +137,8 @@ def evse_to_charge(*, location_pk: int | None = None, evse_uid: str = "", evse_i
     evses = evses.exclude(status=EvseStatus.REMOVED)
     if evse_id:
         return evses.filter(evse_id=evse_id.strip()).first()  # as printed on the charger: the evse_evse_id index
+    if location_pk is None:
+        return None
     return evses.filter(location_id=location_pk, uid=evse_uid).first()
 
 
@@ -159,7 +161,7 @@ class Outcome:
     message: str
 
 
-_RESULTS = {
+_RESULTS: dict[str, tuple[str, str, str]] = {
     Command.Result.ACCEPTED: ("accepted", "", "The charger accepted."),
     Command.Result.CANCELED_RESERVATION: ("cancelled", "reservation_cancelled", "The reservation was cancelled."),
     Command.Result.EVSE_OCCUPIED: ("rejected", "charger_occupied", "The charger is in use by someone else."),
@@ -174,7 +176,7 @@ _RESULTS = {
         "The charger does not know this reservation.",
     ),
 }
-_RESPONSES = {
+_RESPONSES: dict[str, tuple[str, str, str]] = {
     Command.Response.REJECTED: ("rejected", "refused", "The charger's operator refused."),
     Command.Response.NOT_SUPPORTED: ("rejected", "not_supported", "The charger's operator does not support this."),
     Command.Response.UNKNOWN_SESSION: (

@@ -58,7 +58,7 @@ class PartnerTimeout(APIException):
 
 # --- the command ------------------------------------------------------------------------------------------
 
-_ACTIONS = {
+_ACTIONS: dict[str, str] = {
     Command.Type.START_SESSION: "start",
     Command.Type.STOP_SESSION: "stop",
     Command.Type.RESERVE_NOW: "reserve",

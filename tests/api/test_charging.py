@@ -73,14 +73,15 @@ def _evse(sim: Simulator, capability: str = "REMOTE_START_STOP_CAPABLE", *, with
 
 
 def _start(app: APIClient, evse: Evse, key: str = "") -> Any:
-    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    headers: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
     return app.post(
         "/api/v1/charging/start", {"location_id": evse.location_id, "evse_uid": evse.uid}, format="json", **headers
     )
 
 
 def _poll(app: APIClient, url: str, etag: str = "") -> Any:
-    return app.get(url, **({"HTTP_IF_NONE_MATCH": etag} if etag else {}))
+    headers: dict[str, Any] = {"HTTP_IF_NONE_MATCH": etag} if etag else {}
+    return app.get(url, **headers)
 
 
 def test_start_follow_stop_and_see_the_charge(app: APIClient, ann: Driver, cpo: Partner, sim: Simulator) -> None:
