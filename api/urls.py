@@ -4,7 +4,7 @@ A new endpoint goes in the module of its subject and gets one line here."""
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api.views import accounts, cards, money, prices, profile
+from api.views import accounts, cards, charging, history, money, prices, profile
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -32,4 +32,21 @@ urlpatterns = [
     path("me/mandate", money.MandateView.as_view(), name="api-mandate"),
     path("me/balance", money.BalanceView.as_view(), name="api-balance"),
     path("price", prices.PriceView.as_view(), name="api-price"),
+    path("charging/start", charging.StartView.as_view(), name="api-charging-start"),
+    path("charging/sessions/<int:session_id>", charging.LiveSessionView.as_view(), name="api-charging-session"),
+    path("charging/sessions/<int:session_id>/stop", charging.StopView.as_view(), name="api-charging-stop"),
+    path("charging/commands/<str:command_id>", charging.CommandView.as_view(), name="api-charging-command"),
+    path("charging/reservations", charging.ReserveView.as_view(), name="api-charging-reserve"),
+    path(
+        "charging/reservations/<str:reservation_id>/cancel",
+        charging.CancelReservationView.as_view(),
+        name="api-charging-reservation-cancel",
+    ),
+    path("history/sessions", history.SessionsView.as_view(), name="api-history-sessions"),
+    path("history/sessions/<int:session_id>", history.SessionView.as_view(), name="api-history-session"),
+    path("history/charges", history.ChargesView.as_view(), name="api-history-charges"),
+    path("history/charges/<int:charge_id>", history.ChargeView.as_view(), name="api-history-charge"),
+    path("invoices", history.InvoicesView.as_view(), name="api-invoices"),
+    path("invoices/<int:invoice_id>", history.InvoiceView.as_view(), name="api-invoice"),
+    path("invoices/<int:invoice_id>/pdf", history.InvoicePdfView.as_view(), name="api-invoice-pdf"),
 ]

@@ -7,9 +7,13 @@ import json
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from emsp.urls import urlpatterns as platform_urls
-from roaming.models import Evse
+from roaming.models import ChargingSession, Evse
 
 
 @csrf_exempt
@@ -20,4 +24,19 @@ def baseline_update(request: HttpRequest, evse_pk: int) -> JsonResponse:
     return JsonResponse({"status_code": 1000})
 
 
-urlpatterns = [path("bench/baseline/<int:evse_pk>", baseline_update), *platform_urls]
+class BaselineSessionView(APIView):
+    """What the live-session poll compares against: a bare DRF view with the API's JWT authentication reading
+    one session by primary key."""
+
+    permission_classes = (IsAuthenticated,)
+
+    def get(self, request: Request, session_pk: int) -> Response:
+        row = ChargingSession.objects.filter(pk=session_pk).values("status", "kwh").first()
+        return Response({"status": row["status"], "kwh": str(row["kwh"])} if row else {})
+
+
+urlpatterns = [
+    path("bench/baseline/<int:evse_pk>", baseline_update),
+    path("bench/baseline-session/<int:session_pk>", BaselineSessionView.as_view()),
+    *platform_urls,
+]

@@ -19,12 +19,13 @@ from django.utils import timezone
 from billing.charges import cdr_power_class, driver_vat_rate, plan_in_force, plan_terms
 from billing.models import RetailPlan
 from billing.records import tariff_record
-from billing.retail import ZERO, RetailError, RetailPrice, SessionFacts, Totals, line_totals, retail_price
+from billing.retail import AC, ZERO, RetailError, RetailPrice, SessionFacts, Totals, line_totals, retail_price
 from billing.tariffs import Cdr as CdrRecord
 from billing.tariffs import CdrPrice as EnginePrice
 from billing.tariffs import ChargingPeriod, TariffInputError, price_cdr
+from billing.tariffs.ocpi_json import cdr_from_ocpi
 from drivers.models import Driver
-from roaming.models import Connector, Tariff
+from roaming.models import ChargingSession, Connector, Tariff
 
 FOUR_PLACES = Decimal("0.0001")
 SECONDS_PER_HOUR = Decimal(3600)
@@ -154,6 +155,101 @@ def price_estimate(
         facts=facts,
         start=at,
         cost=cost if retail.rule is None else None,
+        retail=retail,
+        vat_rate=rate,
+        totals=line_totals(retail.excl_vat, rate),
+    )
+
+
+# --- the cost so far of a running session ----------------------------------------------------------------
+
+
+def _session_record(session: ChargingSession, until: datetime) -> CdrRecord | None:
+    """The session's charging periods so far as the CDR the engine prices (None: no periods yet, or periods the
+    engine cannot read)."""
+    if not session.charging_periods or until <= session.start_date_time:
+        return None
+    try:
+        return cdr_from_ocpi(
+            {
+                "start_date_time": session.start_date_time.isoformat(),
+                "end_date_time": until.isoformat(),
+                "currency": session.currency,
+                "charging_periods": session.charging_periods,
+            }
+        )
+    except TariffInputError:
+        return None
+
+
+def session_price_so_far(*, session: ChargingSession) -> Estimate:
+    """What the driver pays for the session as it stands at the CPO's last update, incl. VAT, with its breakdown.
+
+    The charge will be the driver's plan (in force at the start) applied to our engine's price of the CDR; so
+    here too: our engine prices the periods so far with the connector's tariff we hold. When we hold none, or
+    it cannot price them, the CPO's own running `total_cost` stands in. Volumes are those the CPO reported, as
+    of its `last_updated` (not now): the answer changes only when the session does, which keeps polling cheap.
+    """
+    driver = session.driver
+    if driver is None:
+        raise EstimateError("The session is not a driver's.")
+    plan = plan_in_force(driver=driver, at=session.start_date_time)
+    if plan is None:
+        raise EstimateError("The driver has no plan and there is no default plan.")
+    until = session.end_date_time or session.last_updated
+    location = session.location
+    connector = (
+        Connector.objects.filter(evse__location=location, evse__uid=session.evse_uid, ocpi_id=session.connector_id)
+        .only("power_type", "max_electric_power", "tariff_ids")
+        .first()
+        if location is not None
+        else None
+    )
+    power = cdr_power_class(connector.power_type, connector.max_electric_power) if connector else AC
+    record = _session_record(session, until)
+    cost_excl_vat: Decimal | None = None
+    engine: EnginePrice | None = None
+    if record is not None and connector is not None and location is not None and connector.tariff_ids:
+        held = [
+            tariff_record(tariff)
+            for tariff in Tariff.objects.filter(
+                country_code=session.country_code,
+                party_id=session.party_id,
+                ocpi_id__in=connector.tariff_ids,
+                removed_at__isnull=True,
+            ).prefetch_related("elements__price_components")
+        ]
+        if held:
+            try:
+                engine = price_cdr(record, time_zone=location.time_zone or "UTC", available=held)
+                cost_excl_vat = engine.total.excl_vat.quantize(FOUR_PLACES)
+            except TariffInputError:
+                engine = None
+    if cost_excl_vat is None and session.total_cost_excl_vat is not None:
+        cost_excl_vat = session.total_cost_excl_vat
+    elapsed = _hours(until - session.start_date_time) if until > session.start_date_time else ZERO
+    charging = sum((p.time for p in record.charging_periods), ZERO) if record else ZERO
+    parking = sum((p.parking_time for p in record.charging_periods), ZERO) if record else ZERO
+    facts = SessionFacts(
+        energy_kwh=session.kwh,
+        charging_hours=charging if charging or parking else elapsed,
+        parking_hours=parking,
+        partner_id=session.partner_id,
+        country=(location.country if location else "").upper(),
+        power_class=power,
+    )
+    try:
+        retail = retail_price(plan_terms(plan), facts, cost_excl_vat=cost_excl_vat, cost_currency=session.currency)
+        rate = driver_vat_rate(driver.country)
+    except RetailError as exc:
+        raise EstimateError(str(exc)) from exc
+    return Estimate(
+        plan=plan,
+        currency=retail.currency,
+        power_class=power,
+        facts=facts,
+        start=session.start_date_time,
+        cost=engine if retail.rule is None else None,
         retail=retail,
         vat_rate=rate,
         totals=line_totals(retail.excl_vat, rate),

@@ -33,6 +33,7 @@ from billing.models import (
     PlanPriceRule,
     PlanSubscription,
     RetailPlan,
+    SessionCharge,
 )
 from billing.reconciliation import COST_DIMENSIONS
 from drivers.models import Driver
@@ -236,3 +237,20 @@ def driver_balance(*, driver: Driver, today: date | None = None) -> Balance:
         overdue_invoices=figures["overdue_invoices"],
         overdue_amount=figures["overdue_amount"] or zero,
     )
+
+
+# --- the driver app: a driver's own charges and invoices ---------------------------------------------------
+
+
+def driver_charges(driver: Driver) -> QuerySet[SessionCharge]:
+    """What the driver pays per CDR (newest first by the `charge_driver_recent` index), with the plan, the CDR's
+    session and the invoice that lists it."""
+    return SessionCharge.objects.filter(driver=driver).select_related("plan", "invoice", "cdr")
+
+
+def driver_invoices(driver: Driver) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(driver=driver)
+
+
+def driver_invoice(driver: Driver, pk: int) -> Invoice | None:
+    return driver_invoices(driver).filter(pk=pk).prefetch_related("lines").first()

@@ -242,6 +242,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that share a field name get names of their own (not a hash suffix).
+    "ENUM_NAME_OVERRIDES": {
+        "InvoiceKindEnum": "billing.models.Invoice.Kind",
+        "InvoiceStatusEnum": "billing.models.Invoice.Status",
+        "InvoiceLineKindEnum": "billing.models.InvoiceLine.Kind",
+    },
 }
 
 # --- Writes that may land a moment late ------------------------------------------------------------------

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
 
-from drivers.models import TokenChange
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from drivers.models import Driver, TokenChange
 from roaming.models import (
     Authorization,
     Cdr,
@@ -122,3 +127,116 @@ def preferences_in_force(session: ChargingSession) -> ChargingPreferencesRequest
         .order_by("-created_at", "-pk")
         .first()
     )
+
+
+# --- the driver app: a driver's own sessions, commands and the EVSEs they may start --------------------------
+
+
+def driver_sessions(driver: Driver) -> QuerySet[ChargingSession]:
+    """The driver's sessions (newest first by the `session_driver_recent` index), with their location."""
+    return ChargingSession.objects.filter(driver=driver).select_related("location")
+
+
+def driver_session(driver: Driver, pk: int) -> ChargingSession | None:
+    return driver_sessions(driver).select_related("partner").filter(pk=pk).first()
+
+
+def driver_command(driver: Driver, reference: str) -> Command | None:
+    """A command the driver's app sent (through one of their tokens), by its reference."""
+    try:
+        reference = str(uuid.UUID(reference))
+    except ValueError:
+        return None
+    return Command.objects.select_related("partner").filter(reference=reference, token__driver=driver).first()
+
+
+def evse_to_charge(*, location_pk: int | None = None, evse_uid: str = "", evse_id: str = "") -> Evse | None:
+    """An EVSE a driver may see (published location, neither removed), by location and uid or by its EVSE id."""
+    evses = Evse.objects.select_related("location", "location__partner").filter(
+        location__publish=True, location__removed_at__isnull=True, removed_at__isnull=True
+    )
+    evses = evses.exclude(status=EvseStatus.REMOVED)
+    if evse_id:
+        return evses.filter(evse_id=evse_id.strip()).first()  # as printed on the charger: the evse_evse_id index
+    if location_pk is None:
+        return None
+    return evses.filter(location_id=location_pk, uid=evse_uid).first()
+
+
+def command_session(command: Command) -> ChargingSession | None:
+    """The session a command started (START_SESSION, by its authorization) or stopped (STOP_SESSION)."""
+    if command.type == Command.Type.START_SESSION and command.authorization_reference:
+        return ChargingSession.objects.filter(authorization_reference=command.authorization_reference).first()
+    if command.type == Command.Type.STOP_SESSION:
+        return ChargingSession.objects.filter(partner_id=command.partner_id, ocpi_id=command.session_id).first()
+    return None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a command, in the app's words: `state` pending / accepted / rejected / failed /
+    timed_out / cancelled, `reason` a stable code for why (empty while pending or when accepted)."""
+
+    state: str
+    reason: str
+    message: str
+
+
+_RESULTS: dict[str, tuple[str, str, str]] = {
+    Command.Result.ACCEPTED: ("accepted", "", "The charger accepted."),
+    Command.Result.CANCELED_RESERVATION: ("cancelled", "reservation_cancelled", "The reservation was cancelled."),
+    Command.Result.EVSE_OCCUPIED: ("rejected", "charger_occupied", "The charger is in use by someone else."),
+    Command.Result.EVSE_INOPERATIVE: ("rejected", "charger_out_of_order", "The charger is out of order."),
+    Command.Result.FAILED: ("failed", "charger_failed", "The charger could not do it. Please try again."),
+    Command.Result.NOT_SUPPORTED: ("rejected", "not_supported", "The charger does not support this."),
+    Command.Result.REJECTED: ("rejected", "refused", "The charger refused."),
+    Command.Result.TIMEOUT: ("timed_out", "charger_timeout", "The charger did not answer in time."),
+    Command.Result.UNKNOWN_RESERVATION: (
+        "rejected",
+        "unknown_reservation",
+        "The charger does not know this reservation.",
+    ),
+}
+_RESPONSES: dict[str, tuple[str, str, str]] = {
+    Command.Response.REJECTED: ("rejected", "refused", "The charger's operator refused."),
+    Command.Response.NOT_SUPPORTED: ("rejected", "not_supported", "The charger's operator does not support this."),
+    Command.Response.UNKNOWN_SESSION: (
+        "rejected",
+        "unknown_session",
+        "The charger's operator does not know this session.",
+    ),
+}
+
+
+def command_delivery_timed_out(command: Command) -> bool:
+    """Did the CPO not answer the command's POST in time? (`error` names the requests exception, e.g.
+    "ReadTimeout"; any other delivery failure is the CPO being unreachable or answering nonsense.)"""
+    return command.state == Command.State.FAILED and "Timeout" in command.error
+
+
+def command_outcome(command: Command, *, now: datetime | None = None) -> Outcome:
+    """The command's state for the app. Past its deadline with no result it is timed out at once, before the
+    periodic `commands_time_out` records it (a result that comes later still replaces it)."""
+    if command.result:
+        return Outcome(*_RESULTS.get(command.result, ("failed", "charger_failed", "The charger could not do it.")))
+    if command.state == Command.State.FAILED:
+        if command_delivery_timed_out(command):
+            return Outcome("failed", "operator_timeout", "The charger's operator did not answer in time.")
+        return Outcome("failed", "operator_unreachable", "The charger's operator could not be reached.")
+    if command.response in _RESPONSES:
+        return Outcome(*_RESPONSES[command.response])
+    if command.deadline is not None and command.deadline <= (now or timezone.now()):
+        return Outcome("timed_out", "charger_timeout", "The charger did not answer in time.")
+    return Outcome("pending", "", "Waiting for the charger.")
+
+
+#: What the live poll shows of a session (and its cache key): a narrow row, read every few seconds per app.
+_LIVE_FIELDS = (
+    "id", "driver_id", "status", "start_date_time", "end_date_time", "last_updated", "updated_at", "kwh",
+    "evse_uid", "connector_id", "location__id", "location__name", "location__address", "location__city",
+)  # fmt: skip
+
+
+def driver_session_live(driver: Driver, pk: int) -> ChargingSession | None:
+    """The driver's session with only what the live poll shows (pricing it reads the whole row again)."""
+    return ChargingSession.objects.filter(driver=driver, pk=pk).select_related("location").only(*_LIVE_FIELDS).first()

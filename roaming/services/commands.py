@@ -207,8 +207,9 @@ def command_start_session(
     )
 
 
-def command_stop_session(session_id: str, partner: Partner) -> Command:
-    """Ask the CPO to stop one of its sessions (the session id is the CPO's)."""
+def command_stop_session(session_id: str, partner: Partner, *, token: Token | None = None) -> Command:
+    """Ask the CPO to stop one of its sessions (the session id is the CPO's). `token`: whose app asked for it
+    (kept with the command, not sent), so the driver can follow the command."""
     party = (
         ChargingSession.objects.filter(partner=partner, ocpi_id=session_id)
         .values_list("country_code", "party_id")
@@ -219,6 +220,7 @@ def command_stop_session(session_id: str, partner: Partner) -> Command:
         command_type=Command.Type.STOP_SESSION,
         model=StopSession,
         body={"session_id": session_id},
+        token=token,
         to_party=party,
         session_id=session_id,
     )
@@ -260,12 +262,17 @@ def command_reserve_now(
     )
 
 
-def command_cancel_reservation(reservation_id: str, partner: Partner) -> Command:
+def command_cancel_reservation(
+    reservation_id: str, partner: Partner, *, token: Token | None = None, to_party: Party | None = None
+) -> Command:
+    """Cancel a reservation; `token` as for command_stop_session, `to_party` the location's party."""
     return _create_and_send(
         partner=partner,
         command_type=Command.Type.CANCEL_RESERVATION,
         model=CancelReservation,
         body={"reservation_id": reservation_id},
+        token=token,
+        to_party=to_party,
         reservation_id=reservation_id,
     )
 
