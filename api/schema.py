@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 
 from api.errors import ErrorBody, error_body
@@ -31,3 +33,18 @@ def errors(*status_codes: int) -> dict[int, OpenApiResponse]:
             ErrorBody, description=description, examples=[OpenApiExample(description, value=example)]
         )
     return responses
+
+
+def document_page_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Schema post-processing: a list read with a page number or cursor answers 404 for a page that does not
+    exist (DRF's paginators do), so every such operation documents that 404 in the one error body."""
+    not_found = {
+        "description": "No such page (or cursor)",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            names = {parameter.get("name") for parameter in operation.get("parameters", [])}
+            if names & {"page", "cursor"}:
+                operation.setdefault("responses", {}).setdefault("404", not_found)
+    return result

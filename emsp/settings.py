@@ -242,6 +242,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.document_page_errors",
+    ],
     # Choice sets that share a field name get names of their own (not a hash suffix).
     "ENUM_NAME_OVERRIDES": {
         "InvoiceKindEnum": "billing.models.Invoice.Kind",
