@@ -1,4 +1,4 @@
-"""The platform's routes plus the baseline: a bare Django view doing one UPDATE."""
+"""The platform's routes plus the baselines: a bare Django view doing one UPDATE, and a bare DRF view."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import json
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from emsp.urls import urlpatterns as platform_urls
 from roaming.models import Evse
@@ -20,4 +23,16 @@ def baseline_update(request: HttpRequest, evse_pk: int) -> JsonResponse:
     return JsonResponse({"status_code": 1000})
 
 
-urlpatterns = [path("bench/baseline/<int:evse_pk>", baseline_update), *platform_urls]
+class BareDrfView(APIView):
+    """What the driver API benchmarks compare against: DRF with the API's defaults (a driver's JWT, IsDriver),
+    no query of its own, a constant JSON answer."""
+
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
+urlpatterns = [
+    path("bench/baseline/<int:evse_pk>", baseline_update),
+    path("bench/drf", BareDrfView.as_view()),
+    *platform_urls,
+]

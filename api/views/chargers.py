@@ -30,12 +30,15 @@ from roaming.selectors_chargers import (
     AC,
     DC,
     MAX_RADIUS_M,
+    NEAR_LIMIT,
     Box,
     ChargerFilters,
     LocationSummary,
+    Near,
     location_cells,
     location_for_driver,
     location_summaries,
+    locations_by_id,
     locations_in_box,
     locations_near,
     power_w,
@@ -187,9 +190,9 @@ class NearView(FilteredView):
     @extend_schema(
         operation_id="chargers_near",
         summary="Chargers near you, nearest first",
-        description="Locations within `radius` metres of your position, nearest first, with the distance; "
-        "paginated (`page`, `page_size` up to 100). Filters narrow them down; connector filters hold for "
-        "one connector together.",
+        description=f"The nearest {NEAR_LIMIT} locations within `radius` metres of your position, nearest "
+        "first, with the distance; paginated (`page`, `page_size` up to 100). Filters narrow them down; "
+        "connector filters hold for one connector together.",
         tags=TAGS,
         parameters=[NearQuery],
         filters=True,
@@ -219,11 +222,14 @@ class NearView(FilteredView):
             radius_m=query.validated_data["radius"],
             filters=self.charger_filters(request),
         )
-        page = self.paginate_queryset(found) or []
-        summaries = location_summaries(location_ids=[location.pk for location in page])
+        page: list[Near] = self.paginate_queryset(found) or []  # type: ignore[arg-type]
+        ids = [near.location_id for near in page]
+        locations = locations_by_id(location_ids=ids)
+        summaries = location_summaries(location_ids=ids)
         items = [
-            _list_item(location, summaries[location.pk]) | {"distance_m": round(location.distance_m)}  # type: ignore[attr-defined]
-            for location in page
+            _list_item(locations[near.location_id], summaries[near.location_id])
+            | {"distance_m": round(near.distance_m)}
+            for near in page
         ]
         return self.get_paginated_response(NearItem(items, many=True).data)
 

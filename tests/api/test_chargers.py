@@ -17,6 +17,7 @@ from billing.charges import plan_subscribe
 from billing.retail import line_totals
 from drivers.models import Driver
 from roaming.models import Connector, Evse, EvseStatus, Location, Partner, PriceComponent, Tariff, TariffElement
+from roaming.selectors_chargers import locations_near
 from tests.api.conftest import signed_in
 from tests.billing.factories import a_driver, a_partner, a_plan
 
@@ -298,3 +299,20 @@ def test_the_schema_documents_the_charger_operations(client: Any) -> None:
     location_op = paths["/api/v1/chargers/locations/{location_id}"]["get"]
     assert {"200", "401", "404"} <= set(location_op["responses"])
     assert location_op["responses"]["200"]["content"]["application/json"]["examples"]
+
+
+def test_near_me_lists_the_nearest_that_pass_however_many_are_read_at_once(
+    app: APIClient, cpo: Partner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(6):
+        a_location(cpo, f"AC {n}", (52.0 + n * 0.001, 5.0))
+    a_location(cpo, "DC far", (52.01, 5.0), evses=(("AVAILABLE", [CCS_50]),))
+    a_location(cpo, "DC farther", (52.02, 5.0), evses=(("AVAILABLE", [CCS_50]),))
+    expected = ["DC far", "DC farther"]
+    assert names(near(app, current="DC")) == expected
+    # Fewer candidates read at once than it takes to find them: the database then checks the whole circle.
+    monkeypatch.setattr("roaming.selectors_chargers.CANDIDATES", 3)
+    assert names(near(app, current="DC")) == expected
+    assert names(near(app)) == [f"AC {n}" for n in range(6)] + expected
+    nearest_two = locations_near(latitude=HERE[0], longitude=HERE[1], radius_m=5000, limit=2)
+    assert [Location.objects.get(pk=n.location_id).name for n in nearest_two] == ["AC 0", "AC 1"]
