@@ -6,7 +6,7 @@ appear, and an unknown or unpublished location's id is simply not found (404).
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import django_filters
@@ -46,6 +46,7 @@ from roaming.selectors_chargers import (
 )
 
 TAGS = ["Chargers"]
+KW_PLACES = Decimal("0.1")
 #: From this zoom level on the map shows pins; below it, counts per grid cell.
 PIN_ZOOM = 12
 #: The most pins one map answer holds; beyond it `truncated` is true and the app zooms in or narrows down.
@@ -144,15 +145,24 @@ class LocationListItem(serializers.Serializer):
 
 
 def _list_item(location: Location, summary: LocationSummary) -> dict[str, Any]:
+    """A `LocationListItem` as its JSON, built directly: a page of 20 through the nested serializers cost more
+    Python than the rest of a "near me" answer (bench/chargers_bench.py); tests hold the two to one shape."""
+    max_kw = summary.max_power_kw
     return {
         "id": location.pk,
         "name": location.name,
         "address": location.address,
         "city": location.city,
-        "latitude": location.latitude,
-        "longitude": location.longitude,
+        "latitude": str(location.latitude),
+        "longitude": str(location.longitude),
         "operator": _operator(location),
-        "summary": summary,
+        "summary": {
+            "evses": summary.evses,
+            "available": summary.available,
+            "max_power_kw": str(max_kw.quantize(KW_PLACES, ROUND_HALF_UP)) if max_kw is not None else None,
+            "standards": summary.standards,
+            "currents": summary.currents,
+        },
     }
 
 
@@ -231,7 +241,7 @@ class NearView(FilteredView):
             | {"distance_m": round(near.distance_m)}
             for near in page
         ]
-        return self.get_paginated_response(NearItem(items, many=True).data)
+        return self.get_paginated_response(items)
 
 
 # --- Map ------------------------------------------------------------------------------------------------

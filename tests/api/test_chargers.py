@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from api.views.chargers import NearItem, SummaryOut
 from billing.charges import plan_subscribe
 from billing.retail import line_totals
 from drivers.models import Driver
@@ -104,6 +105,8 @@ def test_near_me_is_nearest_first_with_the_distance_and_keeps_to_the_radius(app:
     assert names(near(app, radius=1200)) == ["Here", "North"]
     assert reply.json()["count"] == 3
     first = results[0]
+    assert set(first) == set(NearItem().fields)  # built without the serializer: the documented shape
+    assert set(first["summary"]) == set(SummaryOut().fields)
     assert first["operator"] == {"partner_id": cpo.pk, "name": "CPO One"}
     assert first["summary"] == {"evses": 1, "available": 1, "max_power_kw": "11.0", "standards": ["IEC_62196_T2"],
                                 "currents": ["AC"]}  # fmt: skip
