@@ -258,8 +258,10 @@ def locations_near(
 
 
 def locations_by_id(*, location_ids: list[int]) -> dict[int, Location]:
-    """The locations of a result page, with their partner."""
-    return Location.objects.select_related("partner").in_bulk(location_ids)
+    """The locations of a result page, with their partner's name: the columns a result list shows only (not
+    the JSON ones, whose parsing was a good part of reading them)."""
+    columns = ("name", "address", "city", "latitude", "longitude", "operator_name", "partner__name")
+    return Location.objects.select_related("partner").only(*columns).in_bulk(location_ids)
 
 
 def locations_in_box(*, box: Box, filters: ChargerFilters | None = None) -> QuerySet[Location]:
