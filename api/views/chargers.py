@@ -73,7 +73,12 @@ class ChargerFilterSet(django_filters.FilterSet):
     )
     current = django_filters.ChoiceFilter(choices=[(AC, AC), (DC, DC)], help_text="A connector of AC or DC.")
     available = django_filters.BooleanFilter(help_text="true: an EVSE that is AVAILABLE now.")
-    partner = django_filters.NumberFilter(help_text="Of this partner (the `operator.partner_id` of a result).")
+    partner = django_filters.NumberFilter(
+        min_value=1,
+        max_value=2**63 - 1,
+        decimal_places=0,
+        help_text="Of this partner (a result's `operator.partner_id`).",
+    )
     operator = django_filters.CharFilter(max_length=100, help_text="Of this operator (name, any case).")
     q = django_filters.CharFilter(max_length=100, help_text="Text in the name, address or city.")
 

@@ -148,8 +148,10 @@ def test_each_filter(app: APIClient, cpo: Partner) -> None:
     assert names(near(app, q="Straat")) == names(near(app))  # the address
     assert names(near(app, q="station")) == ["Chademo by the station"]  # the name
 
-    bad = app.get("/api/v1/chargers/near", {"lat": "52", "lon": "5", "standard": "USB", "current": "XX"})
-    assert (bad.status_code, set(bad.json()["error"]["fields"])) == (400, {"standard", "current"})
+    bad = app.get("/api/v1/chargers/near", {"lat": "52", "lon": "5", "standard": "USB", "current": "XX",
+                                             "partner": "1e30", "min_power_kw": "-1"})  # fmt: skip
+    assert (bad.status_code, set(bad.json()["error"]["fields"])) == (400, {"standard", "current", "partner",
+                                                                           "min_power_kw"})  # fmt: skip
 
 
 def _everywhere(app: APIClient) -> dict[str, set[str]]:
@@ -182,6 +184,7 @@ def test_unpublished_locations_and_removed_evses_never_show(app: APIClient, cpo:
         reply = app.get(f"/api/v1/chargers/locations/{location.pk}")
         assert (reply.status_code, reply.json()["error"]["type"]) == (404, "not_found")
     assert app.get("/api/v1/chargers/locations/999999").status_code == 404
+    assert app.get("/api/v1/chargers/locations/99999999999999999999").status_code == 404  # beyond bigint
 
 
 def test_the_map_shows_pins_when_zoomed_in_and_counts_per_cell_when_zoomed_out(app: APIClient, cpo: Partner) -> None:
