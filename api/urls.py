@@ -4,7 +4,7 @@ A new endpoint goes in the module of its subject and gets one line here."""
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api.views import accounts, cards, charging, history, money, prices, profile
+from api.views import accounts, cards, chargers, charging, history, money, prices, profile
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -49,4 +49,7 @@ urlpatterns = [
     path("invoices", history.InvoicesView.as_view(), name="api-invoices"),
     path("invoices/<int:invoice_id>", history.InvoiceView.as_view(), name="api-invoice"),
     path("invoices/<int:invoice_id>/pdf", history.InvoicePdfView.as_view(), name="api-invoice-pdf"),
+    path("chargers/near", chargers.NearView.as_view(), name="api-chargers-near"),
+    path("chargers/map", chargers.MapView.as_view(), name="api-chargers-map"),
+    path("chargers/locations/<int:location_id>", chargers.LocationView.as_view(), name="api-chargers-location"),
 ]

@@ -170,6 +170,17 @@ def main() -> None:
     print("\n".join(live_summary(live)))
     results["live_session"] = {k: _load(v) if isinstance(v, LoadResult) else v for k, v in live.items()}
 
+    # The driver API's "near me", on a fresh database of its own with 100,000 locations.
+    from .chargers_bench import bench_chargers
+    from .chargers_bench import print_result as print_chargers
+
+    charger_locations = 5_000 if args.quick else 100_000
+    print(f"chargers near me: {charger_locations:,} locations, on a fresh database ...", flush=True)
+    connection.close()
+    fresh_database()
+    results["chargers"] = bench_chargers(locations=charger_locations, seconds=seconds, workers=args.workers)
+    print_chargers(results["chargers"])
+
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2, default=str))
@@ -289,6 +300,10 @@ def markdown_table(results: dict[str, Any], *, workers: int, threads: int) -> st
             "",
         ),
     ]
+    if "chargers" in results:
+        from .chargers_bench import table_rows
+
+        rows += table_rows(results["chargers"])
     lines = [
         f"Measured {results['when']} on {results['cpus']} cores, PostgreSQL, gunicorn {workers}x{threads} (gthread, "
         "the 16 connections spread evenly over the workers: bench/worker.py).",

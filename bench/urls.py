@@ -1,4 +1,4 @@
-"""The platform's routes plus the baseline: a bare Django view doing one UPDATE."""
+"""The platform's routes plus the baselines: a bare Django view doing one UPDATE, and a bare DRF view."""
 
 from __future__ import annotations
 
@@ -35,8 +35,17 @@ class BaselineSessionView(APIView):
         return Response({"status": row["status"], "kwh": str(row["kwh"])} if row else {})
 
 
+class BareDrfView(APIView):
+    """What the driver API benchmarks compare against: DRF with the API's defaults (a driver's JWT, IsDriver),
+    no query of its own, a constant JSON answer."""
+
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
 urlpatterns = [
     path("bench/baseline/<int:evse_pk>", baseline_update),
     path("bench/baseline-session/<int:session_pk>", BaselineSessionView.as_view()),
+    path("bench/drf", BareDrfView.as_view()),
     *platform_urls,
 ]

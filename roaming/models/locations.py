@@ -63,8 +63,14 @@ class Location(models.Model):
             models.UniqueConstraint(fields=("country_code", "party_id", "ocpi_id"), name="unique_location"),
         ]
         indexes = [
-            # Nearby chargers: bounding-box pre-filter for the driver app.
-            models.Index(fields=("latitude", "longitude"), name="location_coordinates"),
+            # The driver app's "near me" and map (roaming/selectors_chargers.py): the bounding box over the
+            # locations a driver may see, with the id, so the candidates and their distances come from the index
+            # alone (an index-only scan), not from a table row each scattered over as many pages.
+            models.Index(
+                fields=("latitude", "longitude", "id"),
+                name="location_published_coordinates",
+                condition=models.Q(publish=True, removed_at__isnull=True),
+            ),
             # Incremental reads and the back office's "recently changed".
             models.Index(fields=("partner", "last_updated"), name="location_partner_updated"),
         ]
