@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=emsp.settings_test
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --settings=emsp.settings_test --file /dev/null
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

@@ -38,9 +38,15 @@ def errors(*status_codes: int) -> dict[int, OpenApiResponse]:
 def document_page_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """Schema post-processing: a list read with a page number or cursor answers 404 for a page that does not
     exist (DRF's paginators do), so every such operation documents that 404 in the one error body."""
+    example = error_body(404, "not_found", "Invalid page.")
     not_found = {
         "description": "No such page (or cursor)",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/ErrorBody"},
+                "examples": {"NoSuchPage": {"value": example, "summary": "No such page"}},
+            }
+        },
     }
     for operations in result.get("paths", {}).values():
         for operation in operations.values():

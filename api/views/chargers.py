@@ -380,7 +380,7 @@ class DisplayTextOut(serializers.Serializer):
     text = serializers.CharField()
 
 
-class PriceOut(serializers.Serializer):
+class TypicalPriceOut(serializers.Serializer):
     currency = serializers.CharField()
     excl_vat = serializers.DecimalField(max_digits=12, decimal_places=2)
     vat = serializers.DecimalField(max_digits=12, decimal_places=2)
@@ -399,7 +399,7 @@ class ConnectorOut(serializers.Serializer):
     current = serializers.ChoiceField(choices=[AC, DC])
     max_power_kw = serializers.DecimalField(max_digits=8, decimal_places=1)
     tariff_text = DisplayTextOut(many=True, help_text="The CPO's own words on its price, in the languages it gives.")
-    price = PriceOut(allow_null=True, help_text="What a typical session costs you, incl. VAT; null: see below.")
+    price = TypicalPriceOut(allow_null=True, help_text="What a typical session costs you, incl. VAT; null: see below.")
     price_unavailable = serializers.CharField(allow_null=True, help_text="Why there is no price, when there is none.")
 
 

@@ -103,7 +103,7 @@ def tariffs(draw: Any, *, steps_of_one: bool, energy_windows: bool, limits: bool
         low = draw(st.decimals(min_value=0, max_value=20, places=2))
         data["min_price"] = {"excl_vat": low, "incl_vat": low * D("1.21")}
     if limits and draw(st.booleans()):
-        high = draw(st.decimals(min_value=20, max_value=80, places=2))
+        high = draw(st.decimals(min_value=25, max_value=80, places=2))  # incl. VAT above any min_price's
         data["max_price"] = {"excl_vat": high, "incl_vat": high * D("1.1")}
     return tariff_from_ocpi(data)
 
