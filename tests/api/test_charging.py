@@ -4,7 +4,6 @@ another driver's ids."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,30 +21,11 @@ from drivers.models import Driver, Token
 from drivers.services import token_issue
 from roaming.models import Command, Evse, Partner
 from roaming.services.commands import commands_time_out
-from roaming.services.partners import register_with
-from roaming.sync import sync_partner
 from tests.api.conftest import signed_in
 from tests.billing.factories import a_driver, a_partner, a_plan
-from tests.integration.conftest import SIM_START, simulated_cpo
 from tests.roaming.conftest import running_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def sim(live_server: Any, settings: DjangoSettings) -> Iterator[Simulator]:
-    settings.OCPI_BASE_URL = f"{live_server.url}/ocpi"
-    with simulated_cpo(start_time=SIM_START) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def cpo(sim: Simulator) -> Partner:
-    """We registered with the simulator and hold its locations and tariffs."""
-    partner = register_with(versions_url=sim.versions_url, token_a=sim.token_a)
-    for module in ("locations", "tariffs"):
-        assert sync_partner(partner=partner, module=module, full=True).status == "succeeded"
-    return partner
 
 
 @pytest.fixture
