@@ -118,5 +118,5 @@ def test_a_drivers_day_through_the_api(cpo: Partner, sim: Simulator) -> None:
     assert Decimal(full["total_incl_vat"]) == Decimal(charge["incl_vat"])
     pdf = app.get(f"/api/v1/invoices/{invoice['id']}/pdf")
     assert pdf.status_code == 200
-    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(b"".join(pdf.streaming_content))).pages)
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.getvalue())).pages)
     assert invoice["number"] in text
