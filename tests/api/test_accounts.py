@@ -18,6 +18,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from billing.collection import mandate_create
 from billing.models import Invoice, Mandate
 from drivers.models import Driver, Token, TokenChange
+from roaming.management.commands.rundemo import Command as RunDemo
 from tests.api.conftest import signed_in
 from tests.billing.factories import a_driver, an_invoice
 
@@ -272,3 +273,15 @@ def test_sign_up_and_password_reset_are_throttled(post: Post) -> None:
 
     assert post("account/password-reset", {"email": "ann@example.com"}).status_code == 202
     assert post("account/password-reset", {"email": "ann@example.com"}).status_code == 429
+
+
+@pytest.mark.django_db
+def test_the_demo_drivers_login_printed_by_make_run_works() -> None:
+    """`make run` prints it for the docs' "Try it out"; the demo driver is made by rundemo itself."""
+    RunDemo()._demo_driver()
+    RunDemo()._demo_driver()  # each start of `make run`: the same driver
+    reply = APIClient().post("/api/v1/auth/login", {"email": "driver@example.com", "password": "driver"}, format="json")
+
+    assert reply.status_code == 200, reply.json()
+    app = APIClient(HTTP_AUTHORIZATION=f"Bearer {reply.json()['access']}")
+    assert app.get("/api/v1/me").json()["email"] == "driver@example.com"

@@ -52,6 +52,11 @@ class Command(BaseCommand):
         self.stdout.write(f"  Back office (admin):  {base}/admin/   user admin / password admin")
         self.stdout.write("  Demo driver:          user driver / password driver, cards DEMO0001-DEMO0003")
         self.stdout.write(f"  Driver API docs:      {base}/api/v1/docs/")
+        self.stdout.write(
+            '                        "Try it out": POST /api/v1/auth/login with {"email": "driver@example.com", '
+            '"password": "driver"},'
+        )
+        self.stdout.write('                        then "Authorize" with the "access" token it returns.')
         self.stdout.write(f"  OCPI versions:        {our_versions_url()}")
         if simulator:
             self.stdout.write(f"  CPO simulator:        http://127.0.0.1:{options['sim_port']}/ocpi/versions")
