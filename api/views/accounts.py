@@ -130,7 +130,7 @@ class SignUpView(SignedOutView):
                 },
                 request_only=True,
             ),
-            OpenApiExample("Accepted", value={"message": _CHECK_EMAIL}, response_only=True),
+            OpenApiExample("Accepted", value={"message": _CHECK_EMAIL}, response_only=True, status_codes=["202"]),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -204,7 +204,7 @@ class ResendVerificationView(SignedOutView):
         responses={202: AcceptedOut, **errors(400, 429)},
         examples=[
             OpenApiExample("An address", value={"email": "ann@example.com"}, request_only=True),
-            OpenApiExample("Accepted", value={"message": _CHECK_EMAIL}, response_only=True),
+            OpenApiExample("Accepted", value={"message": _CHECK_EMAIL}, response_only=True, status_codes=["202"]),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -357,7 +357,7 @@ class PasswordResetView(SignedOutView):
         responses={202: AcceptedOut, **errors(400, 429)},
         examples=[
             OpenApiExample("An address", value={"email": "ann@example.com"}, request_only=True),
-            OpenApiExample("Accepted", value={"message": _RESET_SENT}, response_only=True),
+            OpenApiExample("Accepted", value={"message": _RESET_SENT}, response_only=True, status_codes=["202"]),
         ],
     )
     def post(self, request: Request) -> Response:

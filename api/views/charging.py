@@ -446,7 +446,7 @@ def live_session_data(session: ChargingSession) -> dict[str, Any]:
     ).data
 
 
-_LIVE_EXAMPLE = {
+LIVE_EXAMPLE = {
     "id": 1234,
     "status": "charging",
     "is_live": True,
@@ -499,7 +499,7 @@ class LiveSessionView(DriverView):
             304: OpenApiResponse(description="Not changed since the ETag."),
             **errors(401, 403, 404),
         },
-        examples=[OpenApiExample("Charging", value=_LIVE_EXAMPLE, response_only=True)],
+        examples=[OpenApiExample("Charging", value=LIVE_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, session_id: int) -> Response:
         session = driver_session_live(self.driver(request), session_id)

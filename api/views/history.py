@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from api.pagination import HistoryPagination
 from api.schema import errors
 from api.views.base import DriverView
-from api.views.charging import LiveSessionOut, live_session_data
+from api.views.charging import LIVE_EXAMPLE, LiveSessionOut, live_session_data
 from billing.documents import invoice_document_store
 from billing.models import Invoice, InvoiceLine, SessionCharge
 from billing.retail import line_totals
@@ -126,6 +126,9 @@ class SessionsView(DriverView):
         return paginator.get_paginated_response(SessionItemOut([_session_item(s) for s in page], many=True).data)
 
 
+_FINISHED_EXAMPLE = {**LIVE_EXAMPLE, "status": "finished", "is_live": False}
+
+
 class SessionView(DriverView):
     @extend_schema(
         operation_id="history_session_get",
@@ -133,6 +136,7 @@ class SessionView(DriverView):
         description="As the live session (a finished one's cost is its final one under your plan).",
         tags=["History"],
         responses={200: LiveSessionOut, **errors(401, 403, 404)},
+        examples=[OpenApiExample("Finished", value=_FINISHED_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, session_id: int) -> Response:
         session = driver_session(self.driver(request), session_id)

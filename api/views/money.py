@@ -155,7 +155,14 @@ class MyPlanView(DriverView):
         tags=["Money"],
         request=PlanChangeIn,
         responses={200: MyPlanOut, **errors(400, 401, 403, 409)},
-        examples=[OpenApiExample("Switch to Plus", value={"plan": 2}, request_only=True)],
+        examples=[
+            OpenApiExample("Switch to Plus", value={"plan": 2}, request_only=True),
+            OpenApiExample(
+                "On Plus from now",
+                value={"plan": _PLAN, "since": "2026-12-02T10:15:00Z", "chosen": True},
+                response_only=True,
+            ),
+        ],
     )
     def put(self, request: Request) -> Response:
         driver = self.driver(request)
@@ -279,7 +286,8 @@ class MandateView(DriverView):
         examples=[
             OpenApiExample(
                 "Sign", value={"iban": "NL91 ABNA 0417 1643 00", "debtor_name": "Ann Smit"}, request_only=True
-            )
+            ),
+            OpenApiExample("Signed", value=_MANDATE, response_only=True, status_codes=["201"]),
         ],
     )
     def post(self, request: Request) -> Response:

@@ -147,3 +147,21 @@ def test_etag_gives_304_while_nothing_changed(ann: Driver) -> None:
     changed = etag_response(Request(factory.get("/", HTTP_IF_NONE_MATCH=first.headers["ETag"])), {"energy": "1.6"})
     assert changed.status_code == 200
     assert changed.headers["ETag"] != first.headers["ETag"]
+
+
+def test_every_operation_documents_its_answer_with_an_example_and_its_errors(client: Any) -> None:
+    """What a mobile team builds against without asking us: each success answer shows an example, and each
+    error answer is the one error body."""
+    schema = client.get("/api/v1/schema/?format=json").json()
+    operations = [(method, path, op) for path, ops in schema["paths"].items() for method, op in ops.items()]
+    assert len(operations) >= 30
+    for method, path, operation in operations:
+        successes = {code: r for code, r in operation["responses"].items() if code.startswith("2")}
+        assert successes, (method, path)
+        for response in successes.values():
+            for media_type, content in response.get("content", {}).items():
+                assert content.get("examples") or media_type == "application/pdf", (method, path, media_type)
+        for code, response in operation["responses"].items():
+            if code >= "400":
+                body = response["content"]["application/json"]
+                assert body["schema"]["$ref"].endswith("/ErrorBody"), (method, path, code)
