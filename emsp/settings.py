@@ -335,7 +335,9 @@ BILLING_WAKE_UP_SECONDS = env.float("BILLING_WAKE_UP_SECONDS", default=0.5)
 # Who invoices drivers: printed on every invoice (EU VAT Directive art. 226) and in SEPA files.
 BILLING_COMPANY = {
     "name": env.str("BILLING_COMPANY_NAME", default="Example EMSP B.V."),
-    "address": env.str("BILLING_COMPANY_ADDRESS", default="Stationsplein 1\n1012 AB Amsterdam\nNetherlands"),
+    "address": env.str(
+        "BILLING_COMPANY_ADDRESS", default="Stationsplein 1\n1012 AB Amsterdam\nNetherlands", multiline=True
+    ),
     "vat_number": env.str("BILLING_COMPANY_VAT_NUMBER", default="NL000099998B57"),
     "chamber_of_commerce": env.str("BILLING_COMPANY_COC", default="12345678"),
     "email": env.str("BILLING_COMPANY_EMAIL", default="billing@emsp.example"),
