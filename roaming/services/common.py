@@ -62,8 +62,8 @@ def upsert_objects(
     """Create or replace CPO-owned objects keyed by (country_code, party_id, id), in bulk.
 
     The newest of duplicates in the batch wins; an item older than what we hold is stale, one whose
-    content hash is unchanged is not rewritten. Returns the counts and the (pk, item) pairs written,
-    for the caller to write their children. Call inside a transaction.
+    content hash is unchanged is not rewritten (only its last_updated moves on). Returns the counts and the
+    (pk, item) pairs written, for the caller to write their children. Call inside a transaction.
     """
     result = UpsertResult()
     latest: dict[ObjectKey, D] = {}
@@ -87,6 +87,7 @@ def upsert_objects(
         )
     }
     to_write: list[D] = []
+    bumped: list[D] = []  # the same content under a newer last_updated
     for key, item in latest.items():
         current = existing.get(key)
         if current is None:
@@ -96,10 +97,21 @@ def upsert_objects(
             continue
         elif item.content_hash == current["content_hash"] and current["removed_at"] is None:
             result.unchanged += 1
+            if item.last_updated > current["last_updated"]:
+                bumped.append(item)
             continue
         else:
             result.updated += 1
         to_write.append(item)
+    for item in bumped:
+        # Not rewritten, but our version moves on: else a version between the two (older than the CPO's
+        # newest, newer than ours) would replace it. Only forward, on the row, whoever else writes it.
+        model._default_manager.filter(
+            country_code=item.country_code,
+            party_id=item.party_id,
+            ocpi_id=item.ocpi_id,
+            last_updated__lt=item.last_updated,
+        ).update(last_updated=item.last_updated)
     if not to_write:
         return result, []
     written = bulk_upsert(

@@ -70,6 +70,18 @@ def test_older_tariff_is_not_applied(ocpi: OcpiTestClient) -> None:
     assert Tariff.objects.get().currency == body["currency"]
 
 
+def test_the_same_tariff_under_a_newer_last_updated_moves_our_version_on(ocpi: OcpiTestClient) -> None:
+    """Else a version between the two (older than the CPO's newest, newer than ours) would replace it."""
+    body = {**example("tariffs/tariff_1_simple_2hour.json"), "last_updated": "2030-01-01T00:00:00Z"}
+    ocpi.put(_url(body), body)
+    assert ocpi.put(_url(body), {**body, "last_updated": "2030-03-01T00:00:00Z"}).http_status == 200
+
+    between = {**body, "currency": "USD", "last_updated": "2030-02-01T00:00:00Z"}
+    assert "Not applied" in ocpi.put(_url(body), between).body["status_message"]
+    stored = Tariff.objects.get()
+    assert (stored.currency, stored.last_updated.isoformat()) == (body["currency"], "2030-03-01T00:00:00+00:00")
+
+
 def test_delete_keeps_the_tariff_for_history_but_stops_serving_it(ocpi: OcpiTestClient) -> None:
     body = example("tariffs/tariff_1_simple_2hour.json")
     ocpi.put(_url(body), body)
