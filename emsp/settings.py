@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "roaming",
     "billing",
     "api",
+    "backoffice",
 ]
 
 MIDDLEWARE = [

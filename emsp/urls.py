@@ -14,6 +14,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # Invoice documents sit beside the Invoice admin's pages; listed first so the admin's catch-all doesn't take them.
     path("admin/billing/invoice/<int:pk>/", include("billing.urls")),
+    path("admin/backoffice/", include("backoffice.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("ocpi/", include("roaming.ocpi.urls")),
