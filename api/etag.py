@@ -30,10 +30,21 @@ def etag_of(data: Any) -> str:
     return '"' + hashlib.blake2b(encoded, digest_size=16).hexdigest() + '"'
 
 
-def etag_response(request: Request, data: Any) -> Response:
-    """200 with `data` and its ETag, or 304 when the app's If-None-Match names that ETag."""
-    etag = etag_of(data)
+def version_etag(*version: Any) -> str:
+    """A strong ETag of the values an answer is built from, for an answer that costs more to build than to
+    compare: the poll that changed nothing is then answered without building the body."""
+    return '"v' + hashlib.blake2b(repr(version).encode(), digest_size=16).hexdigest() + '"'
+
+
+def not_modified(request: Request, etag: str) -> Response | None:
+    """The 304 for an app whose If-None-Match names `etag`, else None."""
     wanted = {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}
     if etag in wanted or "*" in wanted:
         return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-    return Response(data, headers={"ETag": etag})
+    return None
+
+
+def etag_response(request: Request, data: Any) -> Response:
+    """200 with `data` and its ETag, or 304 when the app's If-None-Match names that ETag."""
+    etag = etag_of(data)
+    return not_modified(request, etag) or Response(data, headers={"ETag": etag})

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 
 from api.errors import ErrorBody, error_body
+
+
+class DriverJWTScheme(SimpleJWTScheme):
+    """Our JWT authentication is simplejwt's (it only reads the user and driver in one query): the same scheme."""
+
+    target_class = "api.authentication.DriverJWTAuthentication"
+
 
 _DESCRIPTIONS = {
     400: ("Invalid input", "invalid", "Please check the highlighted fields."),

@@ -10,6 +10,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from drivers.models import Driver, TokenChange
+from emsp.lib.prepared import PreparedQuery
 from roaming.models import (
     Authorization,
     Cdr,
@@ -237,6 +238,16 @@ _LIVE_FIELDS = (
 )  # fmt: skip
 
 
+# Compiled once per thread: the apps poll it every few seconds, and compiling it cost as much as running it.
+_live_session_query = PreparedQuery(
+    lambda pk, driver: (
+        ChargingSession.objects.filter(pk=pk, driver_id=driver).select_related("location").only(*_LIVE_FIELDS)
+    ),
+    ints=("pk", "driver"),
+)
+
+
 def driver_session_live(driver: Driver, pk: int) -> ChargingSession | None:
     """The driver's session with only what the live poll shows (pricing it reads the whole row again)."""
-    return ChargingSession.objects.filter(driver=driver, pk=pk).select_related("location").only(*_LIVE_FIELDS).first()
+    found = _live_session_query.all(pk=pk, driver=driver.pk)
+    return found[0] if found else None

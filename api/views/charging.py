@@ -12,6 +12,7 @@ not running) or 422 (the charger cannot do it: no remote start, not reservable).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.core.cache import cache
@@ -24,7 +25,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from api import etag, idempotency
 from api.errors import Conflict, PartnerError, Unprocessable
-from api.etag import etag_response
+from api.etag import etag_response, not_modified, version_etag
 from api.idempotency import idempotent
 from api.schema import errors
 from api.views.base import DriverView
@@ -389,12 +390,20 @@ class LiveSessionOut(serializers.Serializer):
 #: mid-session goes unseen).
 COST_CACHE_SECONDS = 300
 
+_clock = time.time  # tests move it
+
+
+def _cost_window(session: ChargingSession) -> int:
+    """Which COST_CACHE_SECONDS window this poll falls in: the cost so far is priced again in each, and the ETag
+    changes with it. Offset per session, so that the windows of many sessions do not turn over at once."""
+    return int(_clock() + session.pk % COST_CACHE_SECONDS) // COST_CACHE_SECONDS
+
 
 def _cost_so_far(session: ChargingSession) -> tuple[dict[str, Any] | None, str]:
     """The session's cost so far for the app, and why not when it has none. Pricing takes seven queries and
     the tariff engine; an app polls every few seconds while the operator reports every few minutes, so the
-    answer is kept in the cache per version of the session (its `updated_at`)."""
-    key = f"api:session-cost:{session.pk}:{session.updated_at.timestamp()}"
+    answer is kept in the cache per version of the session (its `updated_at`) and cost window."""
+    key = f"api:session-cost:{session.pk}:{session.updated_at.timestamp()}:{_cost_window(session)}"
     cached = cache.get(key)
     if cached is not None:
         return cached
@@ -418,6 +427,15 @@ def _cost_so_far(session: ChargingSession) -> tuple[dict[str, Any] | None, str]:
         )
     cache.set(key, answer, COST_CACHE_SECONDS)
     return answer
+
+
+def live_session_etag(session: ChargingSession) -> str:
+    """The ETag of the session's live answer, from what the answer is built of: the session's version (every
+    write moves `updated_at`), its location's text and the cost window. Cheaper than building the answer: the
+    poll that changed nothing (most of them) is answered from the row alone."""
+    location = session.location
+    where = None if location is None else (location.pk, location.name, location.address, location.city)
+    return version_etag(session.pk, session.updated_at.timestamp(), where, _cost_window(session))
 
 
 def live_session_data(session: ChargingSession) -> dict[str, Any]:
@@ -505,7 +523,8 @@ class LiveSessionView(DriverView):
         session = driver_session_live(self.driver(request), session_id)
         if session is None:
             raise NotFound("No such session.")
-        return etag_response(request, live_session_data(session))
+        tag = live_session_etag(session)
+        return not_modified(request, tag) or Response(live_session_data(session), headers={"ETag": tag})
 
 
 # --- reservations -----------------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ largest single cost. A PreparedQuery compiles its queryset once, with placeholde
 only puts the call's values in, runs the SQL and builds the instances as Django does (the database's
 converters, `select_related` objects).
 
-Values are matched to their placeholders by value, so they must be strings compared as they are stored
-(CharField and TextField look-ups).
+Values are matched to their placeholders by value, so they must be compared as they are stored: strings
+(CharField and TextField look-ups) or, declared as `ints`, integers (primary and foreign keys). An integer's
+placeholder is a negative number no key takes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.db.models.sql.compiler import SQLCompiler
 M = TypeVar("M", bound=models.Model)
 
 _PLACEHOLDER = "\x00prepared:{}\x00"
+_INT_PLACEHOLDER = -2_147_000_000  # minus the name's position; inside a 32-bit integer column's range
 
 
 @dataclass(frozen=True)
@@ -45,26 +47,32 @@ class PreparedQuery(Generic[M]):
 
     >>> tokens = PreparedQuery(lambda uid: Token.objects.select_related("driver").filter(uid=uid), "uid")
     >>> tokens.all(uid="0102030405")
+    >>> mine = PreparedQuery(lambda pk, owner: Token.objects.filter(pk=pk, driver_id=owner), ints=("pk", "owner"))
     """
 
-    def __init__(self, build: Callable[..., models.QuerySet[M]], *names: str) -> None:
-        self._placeholders = {_PLACEHOLDER.format(name): name for name in names}
+    def __init__(self, build: Callable[..., models.QuerySet[M]], *names: str, ints: Sequence[str] = ()) -> None:
+        self._placeholders: dict[str | int, str] = {_PLACEHOLDER.format(name): name for name in names}
+        self._placeholders.update({_INT_PLACEHOLDER - n: name for n, name in enumerate(ints)})
         self._queryset = build(**{name: value for value, name in self._placeholders.items()})
-        self._names = frozenset(names)
+        self._names = frozenset(names) | frozenset(ints)
+        self._ints = frozenset(ints)
         # Per thread, as the compiler holds its thread's connection (Django's connections are per thread).
         self._local = threading.local()
 
-    def all(self, **values: str) -> list[M]:
+    def all(self, **values: str | int) -> list[M]:
         sql, params = self.sql(**values)
         with self._compiled_for_thread().compiler.connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         return self.instances(rows)
 
-    def sql(self, **values: str) -> tuple[str, list[Any]]:
+    def sql(self, **values: str | int) -> tuple[str, list[Any]]:
         """The SELECT and its parameters, for a statement that embeds it (its rows go to `instances`)."""
         if values.keys() != self._names:
             raise TypeError(f"expected values for {sorted(self._names)}, got {sorted(values)}")
+        for name in self._ints:
+            if type(values[name]) is not int:
+                raise TypeError(f"{name} must be an int, got {values[name]!r}")
         compiled = self._compiled_for_thread()
         params = list(compiled.params)
         for position, name in compiled.slots.items():
@@ -118,11 +126,16 @@ class PreparedQuery(Generic[M]):
         compiler = self._queryset.query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
         slots = {
-            i: self._placeholders[p] for i, p in enumerate(params) if isinstance(p, str) and p in self._placeholders
+            i: self._placeholders[p]
+            for i, p in enumerate(params)
+            if isinstance(p, str | int) and not isinstance(p, bool) and p in self._placeholders
         }
         missing = self._names - set(slots.values())
         if missing:
-            raise ValueError(f"{sorted(missing)} did not reach the SQL as given (only string look-ups can)")
+            raise ValueError(
+                f"{sorted(missing)} did not reach the SQL as given (only string look-ups, and integer ones declared "
+                "as `ints`, can)"
+            )
         select, klass_info = compiler.select, compiler.klass_info
         fields = klass_info["select_fields"]
         model_columns = slice(fields[0], fields[-1] + 1)

@@ -15,6 +15,7 @@ from pytest_django.fixtures import Settings as DjangoSettings
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
+from api.views import charging
 from billing.models import SessionCharge
 from cposim import Simulator
 from drivers.models import Driver, Token
@@ -223,6 +224,37 @@ def test_starts_are_throttled(app: APIClient, monkeypatch: pytest.MonkeyPatch) -
     # Polling is not throttled.
     assert app.get("/api/v1/charging/commands/00000000-0000-0000-0000-000000000000").status_code == 404
     cache.clear()
+
+
+def test_a_poll_that_changed_nothing_is_answered_from_the_row(
+    ann: Driver, app: APIClient, monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any
+) -> None:
+    """The ETag comes from the session's version and the cost window, not from the answer: a 304 takes two
+    queries (the user with their driver, the session) and no pricing; each cost window prices it again."""
+    session = running_session(a_partner(), ("NL", "CPO"))
+    session.driver = ann
+    session.save()
+    url = f"/api/v1/charging/sessions/{session.pk}"
+    monkeypatch.setattr(charging, "_clock", lambda: 1_000_000.0)
+    first = app.get(url)
+    assert first.status_code == 200
+    tag = first.headers["ETag"]
+    with django_assert_num_queries(2):
+        unchanged = app.get(url, HTTP_IF_NONE_MATCH=tag)
+    assert (unchanged.status_code, unchanged.headers["ETag"]) == (304, tag)
+
+    monkeypatch.setattr(charging, "_clock", lambda: 1_000_000.0 + charging.COST_CACHE_SECONDS)
+    next_window = app.get(url, HTTP_IF_NONE_MATCH=tag)
+    assert next_window.status_code == 200
+    assert next_window.headers["ETag"] != tag
+    assert next_window.json() == first.json()  # nothing moved: the same answer, priced again
+
+    session.kwh = Decimal("4.5")
+    session.save()  # the operator reported
+    moved = app.get(url, HTTP_IF_NONE_MATCH=next_window.headers["ETag"])
+    assert (moved.status_code, moved.json()["energy_kwh"]) == (200, "4.5")
+    other = a_driver("Bob Jansen")
+    assert signed_in(other).get(url, HTTP_IF_NONE_MATCH=moved.headers["ETag"]).status_code == 404
 
 
 def test_a_driver_without_an_app_token_cannot_start(db: None) -> None:

@@ -101,3 +101,18 @@ def test_each_thread_uses_its_own_connection(driver: Driver) -> None:
     thread.start()
     thread.join()
     assert seen == [[]]
+
+
+def test_integer_look_ups_declared_as_ints(driver: Driver) -> None:
+    mine = PreparedQuery(
+        lambda pk, owner: Token.objects.select_related("driver").filter(pk=pk, driver_id=owner), ints=("pk", "owner")
+    )
+    token = token_issue(driver=driver, uid="A")
+    other = driver_create(user=get_user_model().objects.create_user("bob", "bob@example.com", "pw"))
+    (found,) = mine.all(pk=token.pk, owner=driver.pk)
+    assert (found.uid, found.driver.pk) == ("A", driver.pk)
+    assert mine.all(pk=token.pk, owner=other.pk) == []  # each value in its own place
+    with pytest.raises(TypeError):
+        mine.all(pk=str(token.pk), owner=driver.pk)  # an int's place takes ints only
+    with pytest.raises(TypeError):
+        mine.all(pk=True, owner=driver.pk)
