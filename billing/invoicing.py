@@ -18,6 +18,7 @@ VAT per rate on the sum of that rate's lines; totals are sums of lines (`../shar
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -32,9 +33,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import TruncDate
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from billing.balances import driver_balances_refresh
+from billing.documents import Formats, document_language
 from billing.models import Invoice, InvoiceLine, InvoiceRun, InvoiceSequence, PlanSubscription, SessionCharge
 from billing.tariffs.currencies import minor_unit
 from drivers.models import Driver
@@ -381,9 +383,28 @@ def _charges_mark_invoiced(*, invoice_ids: list[int]) -> None:
         )
 
 
+@functools.lru_cache(maxsize=256)
+def _words(language: str, text: str) -> str:
+    """`text` in the invoice's language (a document language: en or nl). Lines are stored as the invoice shows
+    them, so they are written in its language when it is issued; looked up once per run and language, as a run
+    writes a million lines."""
+    with translation.override(language):
+        return translation.gettext(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _month(language: str, period: date) -> str:
+    return Formats(language, "EUR").month(period)
+
+
+def _day(language: str, value: date, pattern: str = "medium") -> str:
+    return Formats(language, "EUR").day(value, pattern)
+
+
 def _lines_of(drivers: list[Driver], *, period: date) -> dict[int, list[_Line]]:
     """The lines of each driver's invoice for `period`: sessions (and credits) by start, then subscription fees."""
     currency_of = {driver.pk: driver.currency for driver in drivers}
+    language_of = {driver.pk: document_language(driver.language) for driver in drivers}
     end = local_midnight(next_period(period))
     lines: dict[int, list[_Line]] = defaultdict(list)
     zone = billing_zone()
@@ -410,12 +431,14 @@ def _lines_of(drivers: list[Driver], *, period: date) -> dict[int, list[_Line]]:
             logger.warning("charge of CDR %s is in %s, its driver pays in another currency: left out", cdr_id, currency)
             continue
         credit = amount < 0 or credits_id is not None
+        language = language_of[driver_id]
         lines[driver_id].append(
             _Line(
                 kind=InvoiceLine.Kind.CREDIT if credit else InvoiceLine.Kind.SESSION,
-                description=f"Credit for the charging session of {supplied_on:%Y-%m-%d}"
+                description=_words(language, "Credit for the charging session of %(day)s")
+                % {"day": _day(language, supplied_on)}
                 if credit
-                else "Charging session",
+                else _words(language, "Charging session"),
                 amount=round_amount(amount, currency),
                 unit_price=amount,
                 vat_rate=rate,
@@ -426,12 +449,14 @@ def _lines_of(drivers: list[Driver], *, period: date) -> dict[int, list[_Line]]:
                 charge_id=cdr_id,
             )
         )
-    for driver_id, fee_lines in _subscription_lines(currency_of, period=period).items():
+    for driver_id, fee_lines in _subscription_lines(currency_of, language_of, period=period).items():
         lines[driver_id].extend(fee_lines)
     return lines
 
 
-def _subscription_lines(currency_of: dict[int, str], *, period: date) -> dict[int, list[_Line]]:
+def _subscription_lines(
+    currency_of: dict[int, str], language_of: dict[int, str], *, period: date
+) -> dict[int, list[_Line]]:
     """A fee line per plan spell in the month, prorated by its days: the day of a change is the new plan's."""
     following = next_period(period)
     days_in_month = Decimal((following - period).days)
@@ -460,14 +485,23 @@ def _subscription_lines(currency_of: dict[int, str], *, period: date) -> dict[in
             )
             continue
         amount = spell.plan.monthly_fee * days / days_in_month
-        whole = days == days_in_month
+        language = language_of[spell.driver_id]
+        if days == days_in_month:
+            words = _words(language, "Subscription %(plan)s, %(month)s")
+            description = words % {"plan": spell.plan.name, "month": _month(language, period)}
+        else:
+            words = _words(language, "Subscription %(plan)s, %(first)s to %(last)s (%(days)s of %(month_days)s days)")
+            description = words % {
+                "plan": spell.plan.name,
+                "first": _day(language, first, "d MMM"),
+                "last": _day(language, until - timedelta(days=1)),
+                "days": days,
+                "month_days": days_in_month,
+            }
         lines[spell.driver_id].append(
             _Line(
                 kind=InvoiceLine.Kind.SUBSCRIPTION,
-                description=f"Subscription {spell.plan.name}, {period:%B %Y}"
-                if whole
-                else f"Subscription {spell.plan.name}, {first:%d %b} to {until - timedelta(days=1):%d %b %Y} "
-                f"({days} of {days_in_month} days)",
+                description=description,
                 amount=round_amount(amount, currency),
                 unit_price=spell.plan.monthly_fee,
                 quantity=(Decimal(days) / days_in_month).quantize(Decimal("0.000001")),
@@ -525,9 +559,11 @@ def credit_note_issue(*, invoice: Invoice, by: AbstractBaseUser | None = None, r
             credited_invoice=original,
             status=Invoice.Status.OPEN if original.paid_amount else Invoice.Status.PAID,
         )
-        header = f"Cancels invoice {original.number} of {original.issue_date:%Y-%m-%d}" + (
-            f": {reason}" if reason else ""
-        )
+        language = document_language(original.language)
+        header = _words(language, "Cancels invoice %(number)s of %(day)s") % {
+            "number": original.number,
+            "day": _day(language, original.issue_date),
+        } + (f": {reason}" if reason else "")
         rows: list[dict[str, Any]] = [
             dict(row)
             for row in original.lines.order_by("position").values(

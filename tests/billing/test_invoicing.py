@@ -130,6 +130,34 @@ def test_a_whole_month_on_a_plan_is_its_full_fee_even_without_sessions() -> None
     assert invoice.total_incl_vat == Decimal("12.09")  # 9.99 + 2.0979 VAT
 
 
+def test_lines_are_written_in_the_invoice_language(partner: Partner) -> None:
+    """An invoice keeps its lines as issued: a Dutch driver's lines, dates and months are Dutch."""
+    ann, joost = a_driver("Ann Smit"), a_driver("Joost Bakker", language="nl")
+    basic = a_plan("Basic", monthly_fee=Decimal("31.00"))
+    for driver in (ann, joost):
+        PlanSubscription.objects.create(driver=driver, plan=basic, valid_from=datetime(2026, 1, 1, tzinfo=UTC))
+        session = charge(partner, driver, at(5), "10.00")
+        charge(partner, driver, at(5), "-10.00", credits=session)
+
+    invoice_run(period=OCTOBER)
+
+    def described(driver: Driver) -> list[str]:
+        return list(Invoice.objects.get(driver=driver).lines.order_by("position").values_list("description", flat=True))
+
+    assert described(ann) == [
+        "Charging session",
+        "Credit for the charging session of Oct 5, 2026",
+        "Subscription Basic, October 2026",
+    ]
+    assert described(joost) == [
+        "Laadsessie",
+        "Creditering van de laadsessie van 5 okt 2026",
+        "Abonnement Basic, oktober 2026",
+    ]
+    note = credit_note_issue(invoice=Invoice.objects.get(driver=joost))
+    assert note.lines.get(position=1).description.startswith("Crediteert factuur INV-2026-000002 van 1 nov 2026. ")
+
+
 def test_a_late_cdr_goes_on_the_next_invoice_never_twice(partner: Partner) -> None:
     driver = a_driver()
     on_time = charge(partner, driver, at(20), "4.00")
