@@ -146,14 +146,14 @@ def dunning_run(*, today: date | None = None) -> DunningOutcome:
             if late >= days[level - 1] and _remind(invoice, level):
                 outcome.reminders += 1
             continue
-        if late < settings.BILLING_SUSPEND_DAYS:
+        if late < settings.BILLING_SUSPEND_DAYS or suspension_level() in sent:
+            # Once per invoice: a driver staff reinstated while it is unpaid (an arrangement on the phone) stays
+            # reinstated; their next overdue invoice suspends them again.
             continue
-        # Suspend while the invoice stays unpaid: a driver reinstated by hand is suspended again tomorrow.
         if invoice.driver.standing == Driver.Standing.GOOD and invoice.driver_id not in suspended:
             driver_set_standing(driver=invoice.driver, standing=Driver.Standing.SUSPENDED)
             suspended.add(invoice.driver_id)
             outcome.suspended += 1
             logger.info("Driver %s suspended: invoice %s is %s days overdue", invoice.driver_id, invoice.number, late)
-        if suspension_level() not in sent:
-            _remind(invoice, suspension_level())
+        _remind(invoice, suspension_level())
     return outcome

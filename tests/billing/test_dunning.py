@@ -153,6 +153,25 @@ def test_a_suspension_staff_made_is_not_lifted_by_a_payment() -> None:
     assert _standing(driver) == Driver.Standing.SUSPENDED
 
 
+def test_a_driver_staff_reinstated_stays_reinstated_until_the_next_invoice_is_overdue() -> None:
+    driver = a_driver()
+    _overdue(driver)
+    for day in _days(DUE, DUE + timedelta(days=28)):
+        _run_day(day)
+    assert _standing(driver) == Driver.Standing.SUSPENDED
+    driver_set_standing(driver=driver, standing=Driver.Standing.GOOD)  # staff, after an arrangement on the phone
+
+    for day in _days(DUE + timedelta(days=29), DUE + timedelta(days=40)):
+        _run_day(day)
+    assert _standing(driver) == Driver.Standing.GOOD
+
+    later = date(2026, 12, 15)
+    an_invoice(driver, "30.25", issue_date=later - timedelta(days=14), due_date=later)
+    for day in _days(later, later + timedelta(days=28)):
+        _run_day(day)
+    assert _standing(driver) == Driver.Standing.SUSPENDED
+
+
 def test_dunning_is_idempotent_within_a_day() -> None:
     driver = a_driver()
     _overdue(driver)
