@@ -1,8 +1,8 @@
 """A driver's balance, derived: never typed in, recomputed from the records whenever one of them changes.
 
 `Driver.outstanding` is every issued invoice and credit note minus every payment that was not returned;
-`Driver.uninvoiced` is the charges for priced sessions not on an invoice yet, incl. VAT. They are columns (not
-computed on read) because real-time authorization checks the credit limit against their sum while a driver
+`Driver.uninvoiced` is the charges for priced sessions and the fees not on an invoice yet, incl. VAT. They are
+columns (not computed on read) because real-time authorization checks the credit limit against their sum while a driver
 waits at the charger (`drivers.selectors.CHARGE_REFUSALS`). Whatever writes an invoice, a payment or a charge
 calls `driver_balances_refresh` in the same transaction.
 """
@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.db.models import DecimalField, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Round
 
-from billing.models import Invoice, Payment, SessionCharge
+from billing.models import Fee, Invoice, Payment, SessionCharge
 from drivers.models import Driver
 
 _ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=12, decimal_places=2))
@@ -44,4 +44,5 @@ def driver_balances_refresh(*, driver_ids: Iterable[int]) -> int:
         # x 0.01, not / 100: SQLite divides integers as integers (a rate of 21 is stored as one).
         F("amount_excl_vat") * (Value(Decimal("100")) + F("vat_rate")) * Value(Decimal("0.01")),
     )
-    return Driver.objects.filter(pk__in=ids).update(outstanding=invoiced - paid, uninvoiced=Round(uninvoiced, 2))
+    fees = _sum(Fee.objects.filter(driver=OuterRef("pk"), invoice__isnull=True), F("amount"))  # no VAT on fees
+    return Driver.objects.filter(pk__in=ids).update(outstanding=invoiced - paid, uninvoiced=Round(uninvoiced, 2) + fees)

@@ -26,7 +26,7 @@ from sepaxml import SepaDD
 from sepaxml.validation import ValidationError as SepaValidationError
 
 from billing.balances import driver_balances_refresh
-from billing.models import CollectionBatch, Invoice, Mandate, Payment, Reminder
+from billing.models import CollectionBatch, Fee, Invoice, Mandate, Payment, Reminder
 from billing.tariffs.currencies import minor_unit
 from drivers.accounts import driver_erase
 from drivers.models import Driver
@@ -282,9 +282,15 @@ def payment_record(
     return payment
 
 
+#: A refund the debtor asks for (within 8 weeks of a debit the scheme allows it without a reason) is their
+#: right: the bank's fee for it is not passed on.
+RETURNS_WITHOUT_FEE = {"MD06"}
+
+
 def payment_return(*, payment: Payment, reason: str, returned_on: date | None = None) -> Payment:
     """The bank returned a debit (an R-transaction with its reason code, e.g. AC04, AM04, MD06): the payment
-    no longer counts and its invoice opens again, so dunning picks it up where it was."""
+    no longer counts and its invoice opens again, so dunning picks it up where it was. The bank's fee for the
+    return (BILLING_RETURN_FEE) goes on the driver's next invoice, except for a refund the driver asked for."""
     reason = reason.strip().upper()
     if len(reason) != 4 or not reason.isalnum():
         raise CollectionError(f"Not a SEPA reason code: {reason!r} (e.g. AC04, AM04, MD06).")
@@ -296,7 +302,18 @@ def payment_return(*, payment: Payment, reason: str, returned_on: date | None = 
         locked.return_reason = reason
         locked.returned_on = returned_on or billing_today()
         locked.save(update_fields=["status", "return_reason", "returned_on"])
-        invoice_settle(invoice=locked.invoice)
+        fee = Decimal(settings.BILLING_RETURN_FEE)
+        if locked.method == Payment.Method.DIRECT_DEBIT and fee > 0 and reason not in RETURNS_WITHOUT_FEE:
+            Fee.objects.create(
+                driver_id=locked.invoice.driver_id,
+                kind=Fee.Kind.RETURNED_DEBIT,
+                amount=fee,
+                currency=locked.currency,
+                incurred_on=locked.returned_on,
+                for_invoice=locked.invoice,
+                payment=locked,
+            )
+        invoice_settle(invoice=locked.invoice)  # refreshes the balance, the fee included
     return locked
 
 

@@ -3,7 +3,7 @@
 Run daily (`billing.dunning_run`, see emsp/celery.py). For an open invoice `d` days past its due date:
 - reminder i (1-based) once d >= BILLING_REMINDER_DAYS[i-1] and reminder i-1 was sent (one level per run,
   so a backlog after an outage is worked off a level a day instead of three emails at once), with the fee of
-  BILLING_REMINDER_FEES[i-1] recorded on the reminder (recorded, not invoiced: the next invoice may add it);
+  BILLING_REMINDER_FEES[i-1], which goes on the driver's next invoice (a `Fee`);
 - after the last reminder, once d >= BILLING_SUSPEND_DAYS: the driver is suspended (`driver_set_standing`,
   which logs a TokenChange per token, so every CPO learns the tokens are invalid) and the suspension is
   recorded as the reminder of the level after the last one, with its own email.
@@ -25,8 +25,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from billing.balances import driver_balances_refresh
 from billing.collection import billing_today, suspension_level
-from billing.models import Invoice, Reminder
+from billing.models import Fee, Invoice, Reminder
 from drivers.models import Driver
 from drivers.services import driver_set_standing
 
@@ -103,7 +104,7 @@ def _email(invoice: Invoice, level: int, fee: Decimal) -> tuple[str, str]:
     return texts["subject"].format(**values), texts["body"].format(**values, fee=fee_text)
 
 
-def _remind(invoice: Invoice, level: int) -> bool:
+def _remind(invoice: Invoice, level: int, today: date) -> bool:
     """Write reminder `level` and send its email, together: a failed send leaves no record (tomorrow retries),
     and a record another run wrote first means the email went already."""
     fees = settings.BILLING_REMINDER_FEES
@@ -112,8 +113,21 @@ def _remind(invoice: Invoice, level: int) -> bool:
     subject, body = _email(invoice, level, fee)
     try:
         with transaction.atomic():
-            Reminder.objects.create(invoice=invoice, level=level, sent_at=timezone.now(), email=email, fee=fee)
+            reminder = Reminder.objects.create(
+                invoice=invoice, level=level, sent_at=timezone.now(), email=email, fee=fee
+            )
             Invoice.objects.filter(pk=invoice.pk, reminders_sent__lt=level).update(reminders_sent=level)
+            if fee:
+                Fee.objects.create(
+                    driver_id=invoice.driver_id,
+                    kind=Fee.Kind.REMINDER,
+                    amount=fee,
+                    currency=invoice.currency,
+                    incurred_on=today,
+                    for_invoice=invoice,
+                    reminder=reminder,
+                )
+                driver_balances_refresh(driver_ids=[invoice.driver_id])
             if email:
                 send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email])
     except IntegrityError:
@@ -143,7 +157,7 @@ def dunning_run(*, today: date | None = None) -> DunningOutcome:
         sent = set(invoice.reminders.values_list("level", flat=True))
         level = next((n for n in range(1, last + 1) if n not in sent), None)
         if level is not None:
-            if late >= days[level - 1] and _remind(invoice, level):
+            if late >= days[level - 1] and _remind(invoice, level, today):
                 outcome.reminders += 1
             continue
         if late < settings.BILLING_SUSPEND_DAYS or suspension_level() in sent:
@@ -155,5 +169,5 @@ def dunning_run(*, today: date | None = None) -> DunningOutcome:
             suspended.add(invoice.driver_id)
             outcome.suspended += 1
             logger.info("Driver %s suspended: invoice %s is %s days overdue", invoice.driver_id, invoice.number, late)
-        _remind(invoice, suspension_level())
+        _remind(invoice, suspension_level(), today)
     return outcome

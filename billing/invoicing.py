@@ -37,7 +37,15 @@ from django.utils import timezone, translation
 
 from billing.balances import driver_balances_refresh
 from billing.documents import Formats, document_language
-from billing.models import Invoice, InvoiceLine, InvoiceRun, InvoiceSequence, PlanSubscription, SessionCharge
+from billing.models import (
+    Fee,
+    Invoice,
+    InvoiceLine,
+    InvoiceRun,
+    InvoiceSequence,
+    PlanSubscription,
+    SessionCharge,
+)
 from billing.tariffs.currencies import minor_unit
 from drivers.models import Driver
 from emsp.lib.tasks import enqueue
@@ -128,6 +136,7 @@ class _Line:
     quantity: Decimal = Decimal(1)
     charge_id: int | None = None
     subscription_id: int | None = None
+    fee_id: int | None = None
 
 
 def vat_summary(lines: Iterable[tuple[Decimal, Decimal]], currency: str) -> list[dict[str, str]]:
@@ -156,15 +165,18 @@ def _totals(summary: list[dict[str, str]]) -> tuple[Decimal, Decimal, Decimal]:
 
 def invoice_drivers_due(*, period: date) -> list[int]:
     """Drivers to invoice for `period`, in id order: charges not invoiced whose session ended before the month
-    ended, or a spell on a plan with a monthly fee during the month; and no invoice for the month yet."""
+    ended, a spell on a plan with a monthly fee during the month, or a fee not invoiced; and no invoice for the
+    month yet."""
     start, end = local_midnight(period), local_midnight(next_period(period))
     charged = SessionCharge.objects.filter(invoice__isnull=True, session_end__lt=end).values("driver_id")
     subscribed = PlanSubscription.objects.filter(
         Q(valid_until__isnull=True) | Q(valid_until__gt=start), valid_from__lt=end, plan__monthly_fee__gt=0
     ).values("driver_id")
+    fees = Fee.objects.filter(invoice__isnull=True, incurred_on__lt=next_period(period)).values("driver_id")
     invoiced = Invoice.objects.filter(kind=Invoice.Kind.INVOICE, period=period).values("driver_id")
     due = set(charged.distinct().values_list("driver_id", flat=True))
     due |= set(subscribed.values_list("driver_id", flat=True))
+    due |= set(fees.values_list("driver_id", flat=True))
     due -= set(invoiced.values_list("driver_id", flat=True))
     return sorted(due)
 
@@ -318,12 +330,14 @@ def _invoice_chunk(*, period: date, driver_ids: list[int], run: InvoiceRun) -> i
                     line.vat_rate,
                     line.charge_id,
                     line.subscription_id,
+                    line.fee_id,
                 )
                 for invoice in invoices
                 for position, line in enumerate(lines[invoice.driver_id], start=1)
             ]
         )
-        _charges_mark_invoiced(invoice_ids=[invoice.pk for invoice in invoices])
+        _mark_invoiced(SessionCharge, "charge_id", invoice_ids=[invoice.pk for invoice in invoices])
+        _mark_invoiced(Fee, "fee_id", invoice_ids=[invoice.pk for invoice in invoices])
         _documents_render_later(invoice_ids=[invoice.pk for invoice in invoices])
     driver_balances_refresh(driver_ids=[driver.pk for driver in drivers])
     InvoiceRun.objects.filter(pk=run.pk).update(
@@ -347,6 +361,7 @@ _LINE_FIELDS = (
     "vat_rate",
     "charge_id",
     "subscription_id",
+    "fee_id",
 )
 
 
@@ -369,16 +384,17 @@ def _lines_write(rows: list[tuple[Any, ...]]) -> None:
             copy.write_row(row)
 
 
-def _charges_mark_invoiced(*, invoice_ids: list[int]) -> None:
-    """Set each charge's `invoice` to that of the line listing it, for these invoices, in one statement."""
+def _mark_invoiced(model: type[SessionCharge] | type[Fee], line_column: str, *, invoice_ids: list[int]) -> None:
+    """Set the `invoice` of each charge (or fee) to that of the line listing it, for these invoices, in one
+    statement."""
     quote = connection.ops.quote_name
-    charges, lines = quote(SessionCharge._meta.db_table), quote(InvoiceLine._meta.db_table)
-    charge_key = quote(SessionCharge._meta.pk.column)
+    table, lines = quote(model._meta.db_table), quote(InvoiceLine._meta.db_table)
+    key = quote(model._meta.pk.column)
     placeholders = ", ".join(["%s"] * len(invoice_ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {charges} SET invoice_id = line.invoice_id FROM {lines} line "  # noqa: S608 - names from _meta
-            f"WHERE line.charge_id = {charges}.{charge_key} AND line.invoice_id IN ({placeholders})",
+            f"UPDATE {table} SET invoice_id = line.invoice_id FROM {lines} line "  # noqa: S608 - names from _meta
+            f"WHERE line.{quote(line_column)} = {table}.{key} AND line.invoice_id IN ({placeholders})",
             invoice_ids,
         )
 
@@ -451,6 +467,45 @@ def _lines_of(drivers: list[Driver], *, period: date) -> dict[int, list[_Line]]:
         )
     for driver_id, fee_lines in _subscription_lines(currency_of, language_of, period=period).items():
         lines[driver_id].extend(fee_lines)
+    for driver_id, fee_lines in _fee_lines(currency_of, language_of, period=period).items():
+        lines[driver_id].extend(fee_lines)
+    return lines
+
+
+#: Fees are compensation for a late or returned payment, not the price of a supply: outside the scope of VAT.
+FEE_VAT_RATE = Decimal("0")
+
+
+def _fee_lines(currency_of: dict[int, str], language_of: dict[int, str], *, period: date) -> dict[int, list[_Line]]:
+    """A line per fee not invoiced yet, incurred before the month ended: a reminder's, a returned debit's."""
+    fees = (
+        Fee.objects.filter(driver_id__in=list(currency_of), invoice__isnull=True, incurred_on__lt=next_period(period))
+        .select_related("for_invoice", "payment")
+        .order_by("driver_id", "incurred_on", "pk")
+    )
+    lines: dict[int, list[_Line]] = defaultdict(list)
+    for fee in fees:
+        if fee.currency != currency_of[fee.driver_id]:
+            logger.warning("fee %s is in %s, its driver pays in another currency: left out", fee.pk, fee.currency)
+            continue
+        language = language_of[fee.driver_id]
+        values = {"number": fee.for_invoice.number, "reason": fee.payment.return_reason if fee.payment else ""}
+        text = (
+            "Returned direct debit of invoice %(number)s (%(reason)s): the bank's fee"
+            if fee.kind == Fee.Kind.RETURNED_DEBIT
+            else "Reminder fee for invoice %(number)s"
+        )
+        lines[fee.driver_id].append(
+            _Line(
+                kind=InvoiceLine.Kind.FEE,
+                description=_words(language, text) % values,
+                amount=fee.amount,
+                unit_price=fee.amount,
+                vat_rate=FEE_VAT_RATE,
+                supplied_on=fee.incurred_on,
+                fee_id=fee.pk,
+            )
+        )
     return lines
 
 

@@ -375,6 +375,8 @@ BILLING_PAYMENT_TERM_DAYS = env.int("BILLING_PAYMENT_TERM_DAYS", default=14)
 BILLING_REMINDER_DAYS = [int(day) for day in env.list("BILLING_REMINDER_DAYS", default=["7", "21"])]
 BILLING_REMINDER_FEES = [_env_decimal("BILLING_REMINDER_FEE_1", "0"), _env_decimal("BILLING_REMINDER_FEE_2", "5.00")]
 BILLING_SUSPEND_DAYS = env.int("BILLING_SUSPEND_DAYS", default=28)
+# What the bank charges us for a returned direct debit, passed on to the driver on their next invoice (0: not).
+BILLING_RETURN_FEE = _env_decimal("BILLING_RETURN_FEE", "2.50")
 # SEPA pre-notification: the days between the invoice and its collection agreed in our terms.
 BILLING_DEBIT_NOTICE_DAYS = env.int("BILLING_DEBIT_NOTICE_DAYS", default=2)
 # The price before charging: the session assumed per power class when the driver names no energy or duration.

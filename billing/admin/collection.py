@@ -18,7 +18,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from billing import collection, exports, selectors
-from billing.models import CollectionBatch, Mandate, Payment, Reminder
+from billing.models import CollectionBatch, Fee, Mandate, Payment, Reminder
 from emsp.lib.admin import ReadOnlyAdmin, admin_link
 from roaming.models import Partner
 
@@ -270,3 +270,14 @@ class ReminderAdmin(ReadOnlyAdmin):
     list_filter = ("level",)
     list_select_related = ("invoice",)
     search_fields = ("=invoice__number", "email")
+
+
+@admin.register(Fee)
+class FeeAdmin(ReadOnlyAdmin):
+    """Fees passed on to drivers (reminders, returned debits): each goes on the driver's next invoice, once."""
+
+    list_display = ("incurred_on", "driver", "kind", "amount", "currency", "for_invoice", "invoice")
+    list_filter = ("kind", "incurred_on")
+    list_select_related = ("driver__user", "for_invoice", "invoice")
+    search_fields = ("=for_invoice__number", "=invoice__number", "driver__user__email")
+    raw_id_fields = ("driver", "for_invoice", "invoice", "reminder", "payment")

@@ -1,7 +1,7 @@
 """Billing's tables, by subject: what CDRs cost us (`pricing`), what drivers pay (`plans`), what we invoice
 them (`invoices`) and how we collect it (`collection`)."""
 
-from .collection import CollectionBatch, Mandate, Payment, Reminder
+from .collection import CollectionBatch, Fee, Mandate, Payment, Reminder
 from .invoices import Invoice, InvoiceLine, InvoiceRun, InvoiceSequence
 from .plans import PlanPriceRule, PlanSubscription, PowerClass, RetailPlan, SessionCharge
 from .pricing import CdrPrice, Dispute, DisputeEvent
@@ -11,6 +11,7 @@ __all__ = [
     "CollectionBatch",
     "Dispute",
     "DisputeEvent",
+    "Fee",
     "Invoice",
     "InvoiceLine",
     "InvoiceRun",

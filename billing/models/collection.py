@@ -110,3 +110,41 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"Reminder {self.level} for {self.invoice}"
+
+
+class Fee(models.Model):
+    """What a driver owes for how an invoice was paid, not for charging: a reminder's fee, or the bank's fee for
+    a returned direct debit passed on. Invoiced once, on the driver's next invoice (its line links back)."""
+
+    class Kind(models.TextChoices):
+        REMINDER = "REMINDER", "reminder fee"
+        RETURNED_DEBIT = "RETURNED_DEBIT", "returned direct debit"
+
+    driver = models.ForeignKey("drivers.Driver", on_delete=models.PROTECT, related_name="fees")
+    kind = models.CharField(max_length=14, choices=Kind.choices)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, help_text="No VAT: compensation, not a supply.")
+    currency = models.CharField(max_length=3)
+    incurred_on = models.DateField()
+    for_invoice = models.ForeignKey(
+        "billing.Invoice",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The invoice whose payment it is about.",
+    )
+    reminder = models.OneToOneField(Reminder, on_delete=models.PROTECT, null=True, blank=True, related_name="fee_owed")
+    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="fee_owed")
+    invoice = models.ForeignKey(
+        "billing.Invoice",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="fees",
+        help_text="The invoice it is billed on; empty until the next run.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=("driver",), condition=models.Q(invoice__isnull=True), name="fee_uninvoiced")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.currency} ({self.for_invoice})"

@@ -159,6 +159,14 @@ class InvoiceLine(models.Model):
     subscription = models.ForeignKey(
         "billing.PlanSubscription", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    fee = models.OneToOneField(
+        "billing.Fee",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoice_line",
+        help_text="Unique: a fee is never invoiced twice.",
+    )
 
     class Meta:
         ordering = ("invoice", "position")
