@@ -157,6 +157,38 @@ def test_the_pdf_shows_number_customer_lines_vat_summary_and_totals_in_the_drive
     assert other[1] not in text
 
 
+def _heights(pdf: bytes) -> dict[str, float]:
+    """Where each piece of text of the PDF's pages sits, from the top of the first page (points)."""
+    reader = PdfReader(io.BytesIO(pdf))
+    found: dict[str, float] = {}
+    for number, page in enumerate(reader.pages):
+        top = float(page.mediabox.top)
+
+        def seen(text: str, cm: list[float], tm: list[float], *_: Any, number: int = number, top: float = top) -> None:
+            if text.strip():
+                found.setdefault(text.strip(), number * top + top - (cm[5] + tm[5] * cm[3]))
+
+        page.extract_text(visitor_text=seen)
+    return found
+
+
+def test_the_blocks_follow_each_other_down_the_page() -> None:
+    """The company, the customer and the invoice's facts, the lines, the totals, the payment: each block below
+    the one before. (WeasyPrint drew the lines over the facts when a block's floats were not cleared.)"""
+    invoice = an_invoice_with_lines(a_driver("Ann Smit"), language="en")
+    at = _heights(invoice_pdf(invoice))
+
+    def below(upper: str, lower: str) -> bool:
+        return at[next(t for t in at if lower in t)] > at[next(t for t in at if upper in t)]
+
+    assert below("Invoice", "IBAN: NL91")
+    assert below("IBAN: NL91", "Customer number")
+    assert below("IBAN: NL91", "Damrak 1")
+    assert below("Customer number", "Description")  # the lines' table header
+    assert below("Card replacement", "Total excl. VAT")
+    assert below("Total incl. VAT", "Payment")
+
+
 def test_without_a_mandate_the_driver_is_asked_to_transfer_with_the_invoice_number_as_reference() -> None:
     invoice = an_invoice_with_lines(a_driver(language="nl"), language="nl")
     text = pdf_text(invoice_pdf(invoice))
