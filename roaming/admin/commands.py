@@ -274,8 +274,8 @@ class CommandConsoleAdmin(CommandAdmin):
         """STOP_SESSION of a live session (the button on the session's page posts here; a GET asks first)."""
         self._check_send(request)
         session = get_object_or_404(ChargingSession.objects.select_related("partner", "token"), pk=session_pk)
-        form = forms.Form(request.POST or None)
-        if request.method == "POST":
+        form = forms.Form(request.POST if request.method == "POST" else None)  # a button: no fields
+        if request.method == "POST" and form.is_valid():
             if not session.is_live:
                 form.add_error(None, f"Session {session.ocpi_id} is {session.status}: there is nothing to stop.")
             else:
@@ -293,10 +293,10 @@ class CommandConsoleAdmin(CommandAdmin):
         """CANCEL_RESERVATION of the reservation a RESERVE_NOW command made."""
         self._check_send(request)
         reservation = get_object_or_404(Command.objects.select_related("partner", "token"), pk=pk)
-        form = forms.Form(request.POST or None)
+        form = forms.Form(request.POST if request.method == "POST" else None)  # a button: no fields
         if reservation.type != Command.Type.RESERVE_NOW:
             raise PermissionDenied
-        if request.method == "POST":
+        if request.method == "POST" and form.is_valid():
             party = command_location_party(partner=reservation.partner, location_id=reservation.location_id)
             try:
                 command = command_cancel_reservation(

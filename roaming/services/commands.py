@@ -368,11 +368,7 @@ def command_retry(*, command: Command) -> Command:
 
 def command_location_party(*, partner: Partner, location_id: str) -> Party | None:
     """The party (country code, party id) of a partner's location: where a command about it is addressed."""
-    return (
-        Location.objects.filter(partner=partner, ocpi_id=location_id)
-        .values_list("country_code", "party_id")
-        .first()
-    )
+    return Location.objects.filter(partner=partner, ocpi_id=location_id).values_list("country_code", "party_id").first()
 
 
 def _party_of(command: Command) -> Party | None:
