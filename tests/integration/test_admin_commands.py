@@ -96,6 +96,8 @@ def test_a_support_agent_starts_a_session_on_a_card_and_stops_it_from_the_sessio
     card = token_issue(driver=driver, uid="CARD-ADMIN-1")
     evse, _ = _evse(sim, "REMOTE_START_STOP_CAPABLE")
     assert "Start a session" in agent.get("/admin/roaming/command/").content.decode()
+    card_page = agent.get(f"/admin/drivers/token/{card.pk}/change/").content.decode()
+    assert f"/admin/roaming/command/start/?token={card.pk}" in card_page
     form = agent.get("/admin/roaming/command/start/", {"token": card.pk, "evse": evse.pk}).content.decode()
     assert f'value="{card.pk}"' in form
 
