@@ -197,9 +197,10 @@ def driver_erase(*, driver: Driver) -> Driver:
     row stays as the thing all of those point to (they are PROTECTed foreign keys), with the country (the
     VAT of a later credit note), language, currency and balance.
 
-    Removed: name, email address, street, postal code, city, VAT number; the user is renamed to a tombstone,
-    gets no usable password and is deactivated (every JWT and session of it stops working). Every token that
-    could still charge is blocked, which is logged as a token change, so every CPO hears of it.
+    Removed: name, email address, street, postal code, city, VAT number (also from the audit history); the
+    user is renamed to a tombstone, gets no usable password and is deactivated (every JWT and session of it
+    stops working). Every token that could still charge is blocked, which is logged as a token change, so
+    every CPO hears of it.
 
     Refused while the driver owes us or has charged since the last invoice: the debt and the invoice still to
     come need the name and address (GDPR art. 17(3)(b) and (e)).
@@ -224,6 +225,8 @@ def driver_erase(*, driver: Driver) -> Driver:
         locked.street = locked.postal_code = locked.city = locked.vat_number = ""
         locked.erased_at = timezone.now()
         locked.save(update_fields=["street", "postal_code", "city", "vat_number", "erased_at"])
+        # The audit history keeps who changed what, not the address it held.
+        Driver.history.filter(id=locked.pk).update(street="", postal_code="", city="", vat_number="")
     return locked
 
 

@@ -9,8 +9,10 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
+from .accounts import AccountError, driver_erase
 from .models import Driver, Token, TokenChange
 
 
@@ -27,7 +29,7 @@ class TokenInline(admin.TabularInline[Token, Driver]):
 
 
 @admin.register(Driver)
-class DriverAdmin(admin.ModelAdmin[Driver]):
+class DriverAdmin(SimpleHistoryAdmin):
     list_display = ("__str__", "user", "standing", "credit_limit", "outstanding", "created_at")
     list_filter = ("standing",)
     search_fields = (
@@ -39,8 +41,25 @@ class DriverAdmin(admin.ModelAdmin[Driver]):
         "tokens__visual_number",
     )
     raw_id_fields = ("user",)
-    readonly_fields = ("outstanding", "uninvoiced", "created_at")  # derived by billing, never typed in
+    readonly_fields = ("outstanding", "uninvoiced", "erased_at", "created_at")  # derived, or set by a service
     inlines = (TokenInline,)
+    actions = ("erase",)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # invoices, payments and CDRs point at the driver: erase the account instead
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("drivers.erase_driver")
+
+    @admin.action(description="Close the account and erase personal data", permissions=["erase"])
+    def erase(self, request: HttpRequest, queryset: QuerySet[Driver]) -> None:
+        for driver in queryset:
+            try:
+                driver_erase(driver=driver)
+            except AccountError as exc:
+                self.message_user(request, f"{driver}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"Driver #{driver.pk}: account closed, personal data erased.")
 
     def save_model(self, request: HttpRequest, obj: Driver, form: Any, change: bool) -> None:
         # The standing goes through the service, which tells every CPO (the tokens' `valid` follows it).
@@ -50,7 +69,7 @@ class DriverAdmin(admin.ModelAdmin[Driver]):
 
 
 @admin.register(Token)
-class TokenAdmin(admin.ModelAdmin[Token]):
+class TokenAdmin(SimpleHistoryAdmin):
     list_display = ("contract_id", "type", "uid", "visual_number", "driver", "status", "whitelist", "last_updated")
     list_filter = ("status", "type", "whitelist")
     search_fields = ("=uid", "contract_id", "visual_number", "driver__user__email")
@@ -67,6 +86,12 @@ class TokenAdmin(admin.ModelAdmin[Token]):
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         return {"issuer": settings.OCPI_BUSINESS_NAME, **super().get_changeform_initial_data(request)}
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a card that must not charge is blocked (CPOs are told); sessions and CDRs name it
+
+    def has_block_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("drivers.block_token")
+
     def save_model(self, request: HttpRequest, obj: Token, form: Any, change: bool) -> None:
         # Through the service: a new token needs its eMAID, and CPOs must hear of every edit.
         services.token_save(token=obj)
@@ -80,19 +105,19 @@ class TokenAdmin(admin.ModelAdmin[Token]):
             else:
                 self.message_user(request, f"{token}: {done}; every connected CPO will be told.")
 
-    @admin.action(description="Activate (an issued card the driver has received)")
+    @admin.action(description="Activate (an issued card the driver has received)", permissions=["block"])
     def activate(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         self._each(request, queryset, services.token_activate, "activated")
 
-    @admin.action(description="Block (refuse charging everywhere)")
+    @admin.action(description="Block (refuse charging everywhere)", permissions=["block"])
     def block(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         self._each(request, queryset, services.token_block, "blocked")
 
-    @admin.action(description="Unblock")
+    @admin.action(description="Unblock", permissions=["block"])
     def unblock(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         self._each(request, queryset, services.token_unblock, "unblocked")
 
-    @admin.action(description="Report lost or stolen")
+    @admin.action(description="Report lost or stolen", permissions=["block"])
     def report_lost(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         self._each(request, queryset, services.token_report_lost, "reported lost")
 
@@ -108,3 +133,6 @@ class TokenChangeAdmin(admin.ModelAdmin[TokenChange]):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # append-only

@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Upper
+from simple_history.models import HistoricalRecords
 
 
 class Driver(models.Model):
@@ -52,6 +53,13 @@ class Driver(models.Model):
         null=True, blank=True, help_text="When the account was closed and its personal data removed."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # Who changed what, for the back office. The balance is derived (refreshed in bulk by billing with
+    # UPDATE, which records nothing anyway), so it stays out of the history.
+    history = HistoricalRecords(excluded_fields=["outstanding", "uninvoiced"])
+
+    class Meta:
+        permissions = [("erase_driver", "Can close a driver's account and erase their personal data")]
 
     def __str__(self) -> str:
         if self.erased_at:
@@ -104,7 +112,11 @@ class Token(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_updated = models.DateTimeField(help_text="Changes whenever anything a CPO sees changes.")
 
+    # Cards change rarely (issue, block, unblock): one history row each, none on authorization or push.
+    history = HistoricalRecords()
+
     class Meta:
+        permissions = [("block_token", "Can activate, block, unblock and report lost cards")]
         # OCPI uids are case-insensitive (CiString): one card is one token in whatever case a CPO writes it.
         # Look-ups compare UPPER(uid) (`drivers.selectors.uid_key`), which this index serves.
         constraints = [

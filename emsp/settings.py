@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "rest_framework_simplejwt.token_blacklist",
     "django_celery_beat",
+    "simple_history",
     "emsp",
     "drivers",
     "roaming",
@@ -67,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Admin changes record who made them (django-simple-history); OCPI requests do not pass here.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -171,6 +174,9 @@ USE_I18N = True
 # Our own translations (invoice documents): locale/<language>/LC_MESSAGES/django.po, compiled to .mo.
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
+# Audit history (django-simple-history) is read only: reverting a card or a driver by hand would skip the
+# services that tell every CPO (drivers.services), so changes go through the normal forms and actions.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

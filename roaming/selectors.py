@@ -231,6 +231,11 @@ def command_outcome(command: Command, *, now: datetime | None = None) -> Outcome
     return Outcome("pending", "", "Waiting for the charger.")
 
 
+def command_retryable(command: Command, *, now: datetime | None = None) -> bool:
+    """Timed out or failed (not refused by the CPO or the charger): the same command may be sent again."""
+    return command_outcome(command, now=now).state in ("timed_out", "failed")
+
+
 #: What the live poll shows of a session (and its cache key): a narrow row, read every few seconds per app.
 _LIVE_FIELDS = (
     "id", "driver_id", "status", "start_date_time", "end_date_time", "last_updated", "updated_at", "kwh",

@@ -251,7 +251,7 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
 
     def export_view(self, request: HttpRequest) -> HttpResponseBase:
         """Finance's CSV exports (`billing.exports`), streamed: a month of invoices or CDRs is big."""
-        if not self.has_view_permission(request):
+        if not request.user.has_perm("billing.export_finance"):
             raise PermissionDenied
         form = ExportForm(request.GET)
         if not form.is_valid():

@@ -62,7 +62,7 @@ class InvoiceRunAdmin(ReadOnlyAdmin):
 
     def start_view(self, request: HttpRequest) -> HttpResponse:
         """Start the run of a month; the list then shows its progress."""
-        if not request.user.has_perm("billing.add_invoicerun"):
+        if not request.user.has_perm("billing.run_invoicing"):
             raise PermissionDenied
         form = StartRunForm(
             request.POST or None, initial={"period": previous_period(timezone.now().astimezone(billing_zone()).date())}
@@ -151,4 +151,4 @@ class InvoiceAdmin(ReadOnlyAdmin):
                 self.message_user(request, f"{note} cancels {invoice}.")
 
     def has_credit_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("billing.change_invoice")
+        return request.user.has_perm("billing.issue_credit_note")

@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from simple_history.admin import SimpleHistoryAdmin
 
 from billing.charges import PlanError, plan_subscribe
 from billing.estimates import EstimateError, price_estimate
@@ -27,7 +28,7 @@ class PlanPriceRuleInline(admin.TabularInline[PlanPriceRule, RetailPlan]):
 
 
 @admin.register(RetailPlan)
-class RetailPlanAdmin(admin.ModelAdmin[RetailPlan]):
+class RetailPlanAdmin(SimpleHistoryAdmin):
     list_display = (
         "name",
         "basis",
@@ -40,6 +41,9 @@ class RetailPlanAdmin(admin.ModelAdmin[RetailPlan]):
     )
     list_filter = ("basis", "available")
     inlines = (PlanPriceRuleInline,)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # charged sessions keep the plan they were charged under: make it unavailable instead
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view(self.try_price_view)

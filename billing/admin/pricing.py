@@ -1,7 +1,7 @@
 """Back office for billing: our CDR prices, the disputes with CPOs, decisions and the finance export.
 
 Thin: every change goes through billing.services (`dispute_decide`, `cdrs_price`); reads through
-billing.selectors. Deciding a dispute needs the change permission on disputes.
+billing.selectors. Deciding a dispute needs `billing.decide_dispute`, the export `billing.export_finance`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from simple_history.admin import SimpleHistoryAdmin
 
 from billing import selectors
 from billing.models import CdrPrice, Dispute, DisputeEvent
@@ -150,7 +151,7 @@ class ExportForm(forms.Form):
 
 
 @admin.register(Dispute)
-class DisputeAdmin(admin.ModelAdmin[Dispute]):
+class DisputeAdmin(SimpleHistoryAdmin):
     list_display = ("cdr_link", "partner", "status", "at_stake", "dimensions", "opened_at", "decided_by")
     list_filter = ("status", "partner", MonthFilter)
     list_select_related = ("cdr", "partner", "decided_by")
@@ -179,6 +180,9 @@ class DisputeAdmin(admin.ModelAdmin[Dispute]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the record of a dispute is kept
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("billing.decide_dispute")  # every field is read-only: a change is a decision
 
     @admin.display(description="CDR", ordering="cdr__ocpi_id")
     def cdr_link(self, obj: Dispute) -> str:
@@ -250,7 +254,7 @@ class DisputeAdmin(admin.ModelAdmin[Dispute]):
 
     def export_view(self, request: HttpRequest) -> HttpResponseBase:
         """A partner's CDRs of a month with both prices, as CSV for finance (streamed: months are big)."""
-        if not self.has_view_permission(request):
+        if not request.user.has_perm("billing.export_finance"):
             raise PermissionDenied
         form = ExportForm(request.GET)
         if not form.is_valid():

@@ -90,6 +90,7 @@ class Payment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        permissions = [("export_finance", "Can download finance exports (CSV)")]
         indexes = [models.Index(fields=("received_on",), name="payment_received")]
 
     def __str__(self) -> str:

@@ -54,6 +54,7 @@ class InvoiceRun(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        permissions = [("run_invoicing", "Can start invoice runs")]
         indexes = [models.Index(fields=("period", "started_at"), name="invoice_run_period")]
 
     def __str__(self) -> str:
@@ -105,6 +106,7 @@ class Invoice(models.Model):
     document = models.FileField(upload_to="invoices/%Y/", blank=True, help_text="The PDF, rendered at issue.")
 
     class Meta:
+        permissions = [("issue_credit_note", "Can issue credit notes")]
         constraints = [
             # One invoice per driver and month, however many runs start (a late CDR goes on the next one).
             models.UniqueConstraint(

@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 
 def _price(verbose_name: str, help_text: str = "") -> models.DecimalField:
@@ -55,6 +56,8 @@ class RetailPlan(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    history = HistoricalRecords()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=("is_default",), condition=Q(is_default=True), name="one_default_plan")
@@ -74,6 +77,8 @@ class PlanPriceRule(models.Model):
     power_class = models.CharField(max_length=3, choices=PowerClass.choices, blank=True)
     price_per_kwh = _price("price per kWh")
     price_per_hour = _price("price per hour", "Per hour of charging time.")
+
+    history = HistoricalRecords()
 
     class Meta:
         constraints = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import JSONField, Q, Value
+from simple_history.models import HistoricalRecords
 
 
 def _money(verbose_name: str, *, null: bool = True) -> models.DecimalField:
@@ -134,7 +135,12 @@ class Dispute(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField()
 
+    # Who decided what, field by field (the decisions' own log is DisputeEvent). Disputes opened by
+    # reconciliation come by bulk_create and get their first history row at their first save.
+    history = HistoricalRecords()
+
     class Meta:
+        permissions = [("decide_dispute", "Can decide disputes with CPOs")]
         constraints = [
             models.UniqueConstraint(fields=("cdr",), condition=Q(status="OPEN"), name="one_open_dispute_per_cdr")
         ]

@@ -6,11 +6,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
 
 from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin
 from emsp.lib.tasks import enqueue
@@ -61,7 +63,7 @@ class RegisterForm(forms.Form):
 
 
 @admin.register(Partner)
-class PartnerAdmin(admin.ModelAdmin[Partner]):
+class PartnerAdmin(SimpleHistoryAdmin):
     list_display = ("name", "status", "parties", "version", "registered_at", "versions_url")
     list_filter = ("status", "version")
     search_fields = ("name", "versions_url", "roles__party_id")
@@ -81,6 +83,9 @@ class PartnerAdmin(admin.ModelAdmin[Partner]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # partners come from an invitation or a registration, never from a blank form
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # what they sent us is evidence: unregister the partner instead
+
     def get_urls(self) -> list[URLPattern]:
         return [
             path("invite/", self.admin_site.admin_view(self.invite_view), name="roaming_partner_invite"),
@@ -90,6 +95,8 @@ class PartnerAdmin(admin.ModelAdmin[Partner]):
 
     def invite_view(self, request: HttpRequest) -> HttpResponse:
         """A CPO will register with us: create it and show the versions URL and token A to send."""
+        if not request.user.has_perm("roaming.add_partner"):
+            raise PermissionDenied
         form = InviteForm(request.POST or None)
         context: dict[str, Any] = {
             **self.admin_site.each_context(request),
@@ -104,6 +111,8 @@ class PartnerAdmin(admin.ModelAdmin[Partner]):
 
     def register_view(self, request: HttpRequest) -> HttpResponse:
         """We register with a CPO that gave us its versions URL and a token A."""
+        if not request.user.has_perm("roaming.add_partner"):
+            raise PermissionDenied
         form = RegisterForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -143,23 +152,23 @@ class PartnerAdmin(admin.ModelAdmin[Partner]):
                 request, f"{partner}: {'full' if full else 'incremental'} sync started; see Sync runs for progress."
             )
 
-    @admin.action(description="Sync now (changes since the last sync)")
+    @admin.action(description="Sync now (changes since the last sync)", permissions=["change"])
     def sync_now(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
         self._sync(request, queryset, full=False)
 
-    @admin.action(description="Full sync now (with removal detection)")
+    @admin.action(description="Full sync now (with removal detection)", permissions=["change"])
     def full_sync_now(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
         self._sync(request, queryset, full=True)
 
-    @admin.action(description="Rotate our credentials token")
+    @admin.action(description="Rotate our credentials token", permissions=["change"])
     def rotate_token(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
         self._each(request, queryset, partner_services.rotate_our_token, "tokens rotated, endpoints re-read")
 
-    @admin.action(description="Unregister (credentials DELETE)")
+    @admin.action(description="Unregister (credentials DELETE)", permissions=["change"])
     def unregister(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
         self._each(request, queryset, partner_services.unregister, "unregistered")
 
-    @admin.action(description="Issue a new invitation token (token A)")
+    @admin.action(description="Issue a new invitation token (token A)", permissions=["change"])
     def new_invitation_token(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
         for partner in queryset:
             token_a = partner_services.partner_new_invitation_token(partner=partner)
@@ -175,7 +184,7 @@ class PartnerAdmin(admin.ModelAdmin[Partner]):
 
 
 @admin.register(OcpiRequestLog)
-class OcpiRequestLogAdmin(admin.ModelAdmin[OcpiRequestLog]):
+class OcpiRequestLogAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "direction",
@@ -198,12 +207,6 @@ class OcpiRequestLogAdmin(admin.ModelAdmin[OcpiRequestLog]):
     @admin.display(description="URL")
     def short_url(self, obj: OcpiRequestLog) -> str:
         return obj.url if len(obj.url) <= 80 else obj.url[:77] + "..."
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(SyncRun)

@@ -64,7 +64,13 @@ class TokenPushCursorAdmin(ReadOnlyAdmin):
             enqueue(push_tokens_task, cursor.partner_id)
             self.message_user(request, f"{cursor.partner}: push started.")
 
-    @admin.action(description="Skip the first pending token (one the CPO refuses; sent again at its next change)")
+    def has_skip_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("roaming.change_tokenpushcursor")
+
+    @admin.action(
+        description="Skip the first pending token (one the CPO refuses; sent again at its next change)",
+        permissions=["skip"],
+    )
     def skip_refused_token(self, request: HttpRequest, queryset: QuerySet[TokenPushCursor]) -> None:
         for cursor in queryset.select_related("partner"):
             token = token_push_skip_head(partner=cursor.partner)

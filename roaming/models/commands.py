@@ -69,9 +69,19 @@ class Command(models.Model):
     responded_at = models.DateTimeField(null=True, blank=True)
     result_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # One retry per command (a double click sends one): the retry's own retry is the next attempt.
+    retry_of = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="retried_as",
+        help_text="The timed-out or failed command this one repeats.",
+    )
 
     class Meta:
         ordering = ("-created_at",)
+        permissions = [("send_command", "Can send commands to CPOs (start, stop, unlock, reserve, cancel)")]
         indexes = [models.Index(fields=("state", "deadline"), name="command_state_deadline")]
 
     def __str__(self) -> str:

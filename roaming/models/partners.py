@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 
 def hash_token(token: str) -> str:
@@ -50,6 +51,9 @@ class Partner(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     registered_at = models.DateTimeField(null=True, blank=True)
+
+    # Who changed what (the secret we present stays out of the history).
+    history = HistoricalRecords(excluded_fields=["outgoing_token_encrypted", "updated_at"])
 
     class Meta:
         ordering = ("name",)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from pydantic import BaseModel, ValidationError
 
@@ -28,6 +28,7 @@ from roaming.ocpi.v2_2_1 import CommandResponse
 from roaming.ocpi.v2_2_1.commands import CancelReservation, ReserveNow, StartSession, StopSession, UnlockConnector
 from roaming.ocpi.v2_2_1.mapping import token_to_ocpi
 from roaming.ocpi.v2_2_1.types import describe_validation_error
+from roaming.selectors import command_outcome, command_retryable, command_session
 
 logger = logging.getLogger("roaming.commands")
 
@@ -103,12 +104,13 @@ def _create_and_send(
     token: Token | None = None,
     authorize: Authorization | None = None,
     to_party: Party | None = None,
+    retry_of: Command | None = None,
     **fields: str,
 ) -> Command:
     """Store the command (and its authorization) first, commit, then POST it once, addressed to the party
     that owns the location or session (`to_party`; a CPO platform may host several)."""
     url = _commands_url(partner)
-    command = Command(partner=partner, type=command_type, token=token, **fields)
+    command = Command(partner=partner, type=command_type, token=token, retry_of=retry_of, **fields)
     if authorize is not None:
         command.authorization_reference = authorize.reference
         body["authorization_reference"] = authorize.reference
@@ -116,10 +118,15 @@ def _create_and_send(
     command.request = body
     # If the POST never comes back, the command must still time out some day.
     command.deadline = timezone.now() + timedelta(seconds=settings.OCPI_CLIENT_TIMEOUT + DEFAULT_RESULT_TIMEOUT_SECONDS)
-    with transaction.atomic():
-        if authorize is not None:
-            authorize.save()
-        command.save()
+    try:
+        with transaction.atomic():
+            if authorize is not None:
+                authorize.save()
+            command.save()
+    except IntegrityError:
+        if retry_of is None:
+            raise
+        raise CommandRefused(f"{retry_of} was retried already.") from None  # one retry per command
     return _send(command, f"{url}/{command_type}", to_party)
 
 
@@ -181,6 +188,7 @@ def command_start_session(
     connector_id: str | None = None,
     *,
     party: Party | None = None,
+    retry_of: Command | None = None,
 ) -> Command:
     """Ask the CPO that owns the location to start charging for `token` (the driver's "start" in the app)."""
     token = _preauthorize(token)
@@ -201,13 +209,16 @@ def command_start_session(
         token=token,
         authorize=_authorization(location.partner, token, location.ocpi_id, evse_uid),
         to_party=(location.country_code, location.party_id),
+        retry_of=retry_of,
         location_id=location.ocpi_id,
         evse_uid=evse_uid or "",
         connector_id=connector_id or "",
     )
 
 
-def command_stop_session(session_id: str, partner: Partner, *, token: Token | None = None) -> Command:
+def command_stop_session(
+    session_id: str, partner: Partner, *, token: Token | None = None, retry_of: Command | None = None
+) -> Command:
     """Ask the CPO to stop one of its sessions (the session id is the CPO's). `token`: whose app asked for it
     (kept with the command, not sent), so the driver can follow the command."""
     party = (
@@ -222,6 +233,7 @@ def command_stop_session(session_id: str, partner: Partner, *, token: Token | No
         body={"session_id": session_id},
         token=token,
         to_party=party,
+        retry_of=retry_of,
         session_id=session_id,
     )
 
@@ -234,6 +246,7 @@ def command_reserve_now(
     reservation_id: str | None = None,
     evse_uid: str | None = None,
     party: Party | None = None,
+    retry_of: Command | None = None,
 ) -> Command:
     """Reserve an EVSE (or any at the location) for `token` until `expiry_date`. The same reservation_id at
     the same location replaces an earlier reservation (spec)."""
@@ -256,6 +269,7 @@ def command_reserve_now(
         token=token,
         authorize=authorization,
         to_party=(location.country_code, location.party_id),
+        retry_of=retry_of,
         location_id=location.ocpi_id,
         evse_uid=evse_uid or "",
         reservation_id=reservation_id,
@@ -263,7 +277,12 @@ def command_reserve_now(
 
 
 def command_cancel_reservation(
-    reservation_id: str, partner: Partner, *, token: Token | None = None, to_party: Party | None = None
+    reservation_id: str,
+    partner: Partner,
+    *,
+    token: Token | None = None,
+    to_party: Party | None = None,
+    retry_of: Command | None = None,
 ) -> Command:
     """Cancel a reservation; `token` as for command_stop_session, `to_party` the location's party."""
     return _create_and_send(
@@ -273,12 +292,18 @@ def command_cancel_reservation(
         body={"reservation_id": reservation_id},
         token=token,
         to_party=to_party,
+        retry_of=retry_of,
         reservation_id=reservation_id,
     )
 
 
 def command_unlock_connector(
-    location_id: str, evse_uid: str, connector_id: str, *, party: Party | None = None
+    location_id: str,
+    evse_uid: str,
+    connector_id: str,
+    *,
+    party: Party | None = None,
+    retry_of: Command | None = None,
 ) -> Command:
     """Release a stuck cable (support staff only; never driver-triggered, per spec)."""
     location = _location(location_id, party)
@@ -288,10 +313,84 @@ def command_unlock_connector(
         model=UnlockConnector,
         body={"location_id": location.ocpi_id, "evse_uid": evse_uid, "connector_id": connector_id},
         to_party=(location.country_code, location.party_id),
+        retry_of=retry_of,
         location_id=location.ocpi_id,
         evse_uid=evse_uid,
         connector_id=connector_id,
     )
+
+
+def command_retry(*, command: Command) -> Command:
+    """Send a timed-out or failed command again, with the same parameters, as a new command (its own
+    reference and, for START_SESSION and RESERVE_NOW, a new authorization) that names the first. A command
+    is retried once; a START_SESSION whose session started after all, or a STOP_SESSION whose session ended,
+    is not sent again."""
+    if not command_retryable(command):
+        raise CommandRefused(f"Only a timed-out or failed command is sent again ({command_outcome(command).state}).")
+    session = command_session(command)
+    if command.type == Command.Type.START_SESSION and session is not None:
+        raise CommandRefused(f"The charger started session {session.ocpi_id} after all.")
+    if command.type == Command.Type.STOP_SESSION and session is not None and not session.is_live:
+        raise CommandRefused(f"Session {session.ocpi_id} has ended.")
+    party = _party_of(command)
+    if command.type == Command.Type.START_SESSION:
+        return command_start_session(
+            _token_of(command),
+            command.location_id,
+            command.evse_uid or None,
+            command.connector_id or None,
+            party=party,
+            retry_of=command,
+        )
+    if command.type == Command.Type.STOP_SESSION:
+        return command_stop_session(command.session_id, command.partner, token=command.token, retry_of=command)
+    if command.type == Command.Type.RESERVE_NOW:
+        expiry = datetime.fromisoformat(command.request["expiry_date"])
+        if expiry <= timezone.now():
+            raise CommandRefused("The reservation's expiry has passed: make a new reservation.")
+        return command_reserve_now(
+            _token_of(command),
+            command.location_id,
+            expiry_date=expiry,
+            reservation_id=command.reservation_id,  # the same id replaces the reservation, if it was made
+            evse_uid=command.evse_uid or None,
+            party=party,
+            retry_of=command,
+        )
+    if command.type == Command.Type.CANCEL_RESERVATION:
+        return command_cancel_reservation(
+            command.reservation_id, command.partner, token=command.token, to_party=party, retry_of=command
+        )
+    return command_unlock_connector(
+        command.location_id, command.evse_uid, command.connector_id, party=party, retry_of=command
+    )
+
+
+def command_location_party(*, partner: Partner, location_id: str) -> Party | None:
+    """The party (country code, party id) of a partner's location: where a command about it is addressed."""
+    return Location.objects.filter(partner=partner, ocpi_id=location_id).values_list("country_code", "party_id").first()
+
+
+def _party_of(command: Command) -> Party | None:
+    if command.location_id:
+        return command_location_party(partner=command.partner, location_id=command.location_id)
+    if command.type == Command.Type.CANCEL_RESERVATION:
+        reservation = (
+            Command.objects.filter(
+                partner=command.partner, type=Command.Type.RESERVE_NOW, reservation_id=command.reservation_id
+            )
+            .exclude(location_id="")
+            .first()
+        )
+        if reservation is not None:
+            return command_location_party(partner=command.partner, location_id=reservation.location_id)
+    return None
+
+
+def _token_of(command: Command) -> Token:
+    if command.token is None:
+        raise CommandRefused("The command names no token.")
+    return command.token
 
 
 # --- what comes back ------------------------------------------------------------------------------------

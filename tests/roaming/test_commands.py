@@ -20,6 +20,7 @@ from roaming.services.commands import (
     CommandRefused,
     command_cancel_reservation,
     command_reserve_now,
+    command_retry,
     command_start_session,
     command_stop_session,
     command_unlock_connector,
@@ -306,3 +307,107 @@ def test_commands_are_addressed_to_the_party_that_owns_the_location_or_session(
 
     to = [(c.headers["OCPI-to-country-code"], c.headers["OCPI-to-party-id"]) for c in fake_cpo.calls]
     assert to == [("DE", "ALL"), ("DE", "ALL"), ("DE", "ALL"), ("BE", "BEC")]
+
+
+# --- sending a timed-out or failed command again (the back office's Retry) -------------------------------------
+
+
+def test_a_failed_start_is_sent_again_once_with_the_same_parameters_and_a_new_authorization(
+    partner: Partner, fake_cpo: FakeCpo, card: Token
+) -> None:
+    fake_cpo.down = True
+    first = command_start_session(card, "LOC1", "3256", "1")
+    assert first.state == "FAILED"
+    fake_cpo.down = False
+
+    retry = command_retry(command=first)
+    assert retry.retry_of == first
+    assert (retry.state, retry.response, retry.token) == ("SENT", "ACCEPTED", card)
+    sent_first, sent_retry = (StartSession.model_validate(call.body) for call in fake_cpo.calls)
+    assert (sent_retry.location_id, sent_retry.evse_uid, sent_retry.connector_id, sent_retry.token.uid) == (
+        sent_first.location_id,
+        sent_first.evse_uid,
+        sent_first.connector_id,
+        sent_first.token.uid,
+    )
+    assert sent_retry.authorization_reference == retry.authorization_reference != first.authorization_reference
+    assert str(sent_retry.response_url) == retry.response_url != first.response_url
+
+    with pytest.raises(CommandRefused, match="retried already"):
+        command_retry(command=first)  # a second click
+    assert len(fake_cpo.calls) == 2
+    assert Authorization.objects.count() == 2
+
+
+def test_only_a_timed_out_or_failed_command_is_sent_again(
+    partner: Partner, fake_cpo: FakeCpo, card: Token, ocpi: OcpiTestClient
+) -> None:
+    accepted = command_start_session(card, "LOC1")
+    assert _result(ocpi, accepted, "ACCEPTED").status_code == 1000
+    occupied = command_start_session(card, "LOC1")
+    assert _result(ocpi, occupied, "EVSE_OCCUPIED").status_code == 1000
+    fake_cpo.command_response = "REJECTED"
+    rejected = command_start_session(card, "LOC1")
+    fake_cpo.command_response = "ACCEPTED"
+    pending = command_unlock_connector("LOC1", "3256", "1")
+    for command in (accepted, occupied, rejected):
+        command.refresh_from_db()
+        with pytest.raises(CommandRefused, match="Only a timed-out or failed command"):
+            command_retry(command=command)
+    with pytest.raises(CommandRefused, match="pending"):
+        command_retry(command=pending)
+    assert len(fake_cpo.calls) == 4
+
+
+def test_a_start_whose_session_started_after_all_is_not_sent_again(
+    partner: Partner, fake_cpo: FakeCpo, card: Token
+) -> None:
+    command = command_start_session(card, "LOC1", "3256")
+    assert command.deadline is not None
+    commands_time_out(now=command.deadline)
+    session = running_session(partner, ("BE", "BEC"))
+    session.authorization_reference = command.authorization_reference
+    session.save()
+    command.refresh_from_db()
+    with pytest.raises(CommandRefused, match="started session S-42 after all"):
+        command_retry(command=command)
+    assert len(fake_cpo.calls) == 1
+
+
+def test_a_timed_out_stop_is_sent_again_while_the_session_runs(partner: Partner, fake_cpo: FakeCpo) -> None:
+    session = running_session(partner, ("BE", "BEC"))
+    stop = command_stop_session(session.ocpi_id, partner)
+    assert stop.deadline is not None
+    commands_time_out(now=stop.deadline)
+    stop.refresh_from_db()
+    again = command_retry(command=stop)
+    assert (again.type, again.session_id, again.retry_of) == ("STOP_SESSION", "S-42", stop)
+    assert fake_cpo.calls[-1].body == {"response_url": again.response_url, "session_id": "S-42"}
+
+    assert again.deadline is not None
+    commands_time_out(now=again.deadline)
+    again.refresh_from_db()
+    session.status = "COMPLETED"
+    session.save()
+    with pytest.raises(CommandRefused, match="has ended"):
+        command_retry(command=again)
+
+
+def test_a_reservation_is_sent_again_under_its_id_until_it_would_have_expired(
+    partner: Partner, fake_cpo: FakeCpo, card: Token
+) -> None:
+    expiry = timezone.now() + timedelta(minutes=15)
+    fake_cpo.down = True
+    first = command_reserve_now(card, "LOC1", expiry_date=expiry, evse_uid="3256", reservation_id="R7")
+    fake_cpo.down = False
+    retry = command_retry(command=first)
+    body = fake_cpo.calls[-1].body
+    assert (body["reservation_id"], body["evse_uid"], body["location_id"]) == ("R7", "3256", "LOC1")
+    assert body["expiry_date"] == fake_cpo.calls[0].body["expiry_date"]
+    assert body["authorization_reference"] == retry.authorization_reference != first.authorization_reference
+
+    fake_cpo.down = True
+    late = command_reserve_now(card, "LOC1", expiry_date=timezone.now() + timedelta(seconds=1), reservation_id="R8")
+    late.request["expiry_date"] = (timezone.now() - timedelta(minutes=1)).isoformat()
+    with pytest.raises(CommandRefused, match="expiry has passed"):
+        command_retry(command=late)

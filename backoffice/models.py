@@ -1,0 +1,1 @@
+"""No models: the module exists so that Django sends this app `post_migrate` (apps.py)."""
