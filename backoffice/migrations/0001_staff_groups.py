@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
         ("drivers", "0006_history_and_card_permissions"),
         ("roaming", "0011_command_retry_permission_partner_history"),
-        ("billing", "0003_history_and_staff_permissions"),
+        ("billing", "0004_history_and_staff_permissions"),
     ]
 
     operations = [migrations.RunPython(groups_create, groups_delete)]

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0002_plans_invoices_collection'),
+        ('billing', '0003_fees'),
         ('roaming', '0011_command_retry_permission_partner_history'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
