@@ -53,7 +53,7 @@ def playwright() -> Iterator[Playwright]:
 
     Its sync API keeps an event loop running in this thread, so Django takes every ORM call here (the test's,
     its fixtures') for one from async code and refuses it: allowed while the browser tests run, since they are
-    synchronous throughout. The live server answers in threads of its own, where the check stays on.
+    synchronous throughout (the live server's threads run no loop, so nothing changes for them).
     """
     with pytest.MonkeyPatch.context() as patch, sync_playwright() as driver:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
