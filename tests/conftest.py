@@ -16,7 +16,12 @@ import pytest
 from django.db import connection
 from pytest_django.fixtures import Settings as DjangoSettings
 
+from cposim import Simulator
 from emsp.celery import app
+from roaming.models import Partner
+from roaming.services.partners import register_with
+from roaming.sync import sync_partner
+from tests.integration.conftest import SIM_START, simulated_cpo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,3 +122,21 @@ def worker(broker_url: str, django_db_setup: None) -> Iterator[str]:
         app.conf.task_default_queue = default_queue
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def sim(live_server: Any, settings: DjangoSettings) -> Iterator[Simulator]:
+    """The CPO simulator, live on loopback, calling us at the live server; its clock stands at SIM_START until a
+    test advances it. (tests/integration has its own, which registers with us itself.)"""
+    settings.OCPI_BASE_URL = f"{live_server.url}/ocpi"
+    with simulated_cpo(start_time=SIM_START) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def cpo(sim: Simulator) -> Partner:
+    """We registered with the simulator and hold its locations and tariffs."""
+    partner = register_with(versions_url=sim.versions_url, token_a=sim.token_a)
+    for module in ("locations", "tariffs"):
+        assert sync_partner(partner=partner, module=module, full=True).status == "succeeded"
+    return partner

@@ -153,6 +153,7 @@ class ExportForm(forms.Form):
 @admin.register(Dispute)
 class DisputeAdmin(SimpleHistoryAdmin):
     list_display = ("cdr_link", "partner", "status", "at_stake", "dimensions", "opened_at", "decided_by")
+    list_display_links = ("at_stake",)  # cdr_link is a link itself: the row link around it came out empty
     list_filter = ("status", "partner", MonthFilter)
     list_select_related = ("cdr", "partner", "decided_by")
     search_fields = ("=cdr__ocpi_id",)
@@ -285,6 +286,7 @@ class DisputeAdmin(SimpleHistoryAdmin):
 @admin.register(CdrPrice)
 class CdrPriceAdmin(ReadOnlyAdmin):
     list_display = ("cdr_link", "partner", "status", "ours", "cpo", "source", "tariff_ocpi_id", "reason", "priced_at")
+    list_display_links = ("ours",)  # the first column links to the CDR
     list_filter = ("status", "waiting_for", "source", "cdr__partner")
     list_select_related = ("cdr__partner",)
     search_fields = ("=cdr__ocpi_id", "=tariff_ocpi_id")
