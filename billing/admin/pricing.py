@@ -222,6 +222,11 @@ class DisputeAdmin(SimpleHistoryAdmin):
             "decision_form": DecisionForm(),
             "decide_url": reverse("admin:billing_dispute_decide", args=[object_id]),
             "can_decide": self.has_change_permission(request),
+            "decided": Dispute.objects.filter(pk=object_id).exclude(status=Dispute.Status.OPEN).exists(),
+            # Every field is read-only: the decision form below is the only way to change a dispute.
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -248,7 +253,7 @@ class DisputeAdmin(SimpleHistoryAdmin):
             except DecisionError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, f"{dispute.cdr}: {form.cleaned_data['outcome']}")
+                self.message_user(request, f"{dispute.cdr}: {Dispute.Status(form.cleaned_data['outcome']).label}.")
         else:
             self.message_user(request, "Choose a decision.", messages.ERROR)
         return HttpResponseRedirect(reverse("admin:billing_dispute_change", args=[pk]))

@@ -147,7 +147,7 @@ class Dispute(models.Model):
         indexes = [models.Index(fields=("partner", "status", "opened_at"), name="dispute_partner_status")]
 
     def __str__(self) -> str:
-        return f"Dispute on CDR #{self.cdr_id}: {self.amount_at_stake} {self.currency} ({self.status})"
+        return f"Dispute on CDR #{self.cdr_id}: {self.amount_at_stake} {self.currency} ({self.get_status_display()})"
 
 
 class DisputeEvent(models.Model):
@@ -163,4 +163,4 @@ class DisputeEvent(models.Model):
         ordering = ("at", "pk")
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.status}"
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_status_display()}"

@@ -41,7 +41,9 @@ def test_settle_a_dispute(
     shots("decision filled in")
     decision.get_by_role("button", name="Record the decision").click()
 
-    expect(messages(staff)).to_contain_text(f"{dispute.cdr}: OURS_ACCEPTED")
+    expect(messages(staff)).to_contain_text(f"{dispute.cdr}: our price accepted.")
+    expect(staff.locator("input[name=_save]")).to_have_count(0)  # no Save: only decisions change a dispute
+    expect(staff.locator("#decision h2")).to_contain_text("Decide again")
     expect(staff.locator(".form-row.field-status")).to_contain_text("our price accepted")
     expect(staff.locator(".form-row.field-decided_by")).to_contain_text("admin")
     shots("decision recorded")
