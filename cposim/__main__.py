@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--session-seconds", type=_pair, default=(60, 600), help="MIN,MAX session length")
     serve.add_argument("--patch-every", type=float, default=15.0, help="seconds between session PATCHes")
     serve.add_argument("--wrong-total-share", type=float, default=0.0)
+    serve.add_argument("--stranger-card-share", type=float, default=0.05, help="share of live swipes, unknown cards")
+    serve.add_argument(
+        "--invalid-card-tries", type=float, default=0.02, help="chance a live driver tries a card pushed as invalid"
+    )
     serve.add_argument("--empty-link", action="store_true", help="send an empty Link header on last pages")
     serve.add_argument("--latency-ms", type=int, default=0)
     serve.add_argument("--error-share", type=float, default=0.0, help="share of HTTP 500 answers")
@@ -73,6 +77,8 @@ def config_from(args: argparse.Namespace) -> SimConfig:
         db_path=args.db,
         encode_outgoing_token=not args.raw_token,
         wrong_total_share=args.wrong_total_share,
+        stranger_card_share=args.stranger_card_share,
+        invalid_card_tries=args.invalid_card_tries,
         empty_link_on_last_page=args.empty_link,
         chaos=ChaosConfig(
             latency_ms=args.latency_ms,

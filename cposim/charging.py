@@ -146,6 +146,13 @@ class Charging:
         self.lock = threading.RLock()
         self.runs: dict[str, Run] = {key: Run(**body) for key, body in store.items("run")}
 
+    def cards_charging(self) -> set[tuple[str, str]]:
+        """(uid in upper case, type) of every token in an active session: a driver with one of these cards is
+        at a charger already (OCPI uids are case-insensitive)."""
+        with self.lock:
+            sessions = (self.store.get("session", session_id) for session_id in self.runs)
+            return {(s["cdr_token"]["uid"].upper(), s["cdr_token"]["type"]) for s in sessions if s is not None}
+
     # EVSE status --------------------------------------------------------------------------
 
     def set_evse_status(self, index: int, evse_uid: str, status: str, *, push: bool = True) -> None:

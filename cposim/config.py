@@ -60,6 +60,11 @@ class SimConfig:
     async_callbacks: bool = True
     # Share of CDRs published with a deliberately wrong total_cost.
     wrong_total_share: float = 0.0
+    # Live drivers (`run_live`), each with one of the EMSP's RFID cards: the share of swipes made with a card
+    # the EMSP never issued (a foreign or misread card), and the chance that a driver whose card the EMSP pushed
+    # as invalid (blocked, lost) tries it anyway when their turn comes. Both end in a refusal by the EMSP.
+    stranger_card_share: float = 0.05
+    invalid_card_tries: float = 0.02
     # Answer the last page with an empty `Link:` header instead of none (seen at real partners).
     empty_link_on_last_page: bool = False
     chaos: ChaosConfig = field(default_factory=ChaosConfig)

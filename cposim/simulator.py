@@ -604,13 +604,9 @@ class Simulator:
                 self._live_session(session_seconds)
 
     def _live_session(self, session_seconds: tuple[int, int]) -> None:
-        tokens = [t for t in self.tokens() if t.get("valid")]
-        if not tokens:
-            if not self._live.warned_no_tokens:
-                log.info("no valid tokens received yet; live sessions start once the EMSP pushes tokens")
-                self._live.warned_no_tokens = True
+        card = self._live_card()
+        if card is None:
             return
-        token = self._rng.choice(tokens)
         for _attempt in range(20):
             index = self._rng.randrange(self.network.size)
             if index in self.overlay.vanished:
@@ -624,13 +620,35 @@ class Simulator:
         evse = self._rng.choice(free)
         stop_at = self.clock.epoch() + self._rng.randint(*session_seconds)
         session_id: str | None
-        if token.get("whitelist") == "ALWAYS":
-            session_id = self.start_session(location["id"], evse["uid"], token=token)["id"]
+        if card.get("whitelist") == "ALWAYS" and card.get("valid"):
+            session_id = self.start_session(location["id"], evse["uid"], token=card)["id"]
         else:
-            session_id = self.swipe(token["uid"], location["id"], evse["uid"], token_type=token["type"]).session_id
+            session_id = self.swipe(card["uid"], location["id"], evse["uid"], token_type=card["type"]).session_id
         if session_id is not None and session_id in self.charging.runs:
+            # The driver comes back and stops at the charger; a stop from the app (the EMSP's STOP_SESSION)
+            # may come first.
             self.charging.runs[session_id].stop_at = stop_at
             self._live.sessions_started += 1
+
+    def _live_card(self) -> dict[str, Any] | None:
+        """The RFID card of the driver whose turn it is, None if they do not charge now: they are charging
+        elsewhere (a card charges in one place at a time), or their card is invalid and they know it (most of
+        the time). Now and then the card swiped is one the EMSP never issued. App tokens start sessions from the
+        app (the EMSP's commands), not here."""
+        cards = [t for t in self.tokens() if t.get("type") == RFID]
+        if not any(card.get("valid") for card in cards):
+            if not self._live.warned_no_tokens:
+                log.info("no valid tokens received yet; live sessions start once the EMSP pushes tokens")
+                self._live.warned_no_tokens = True
+            return None
+        card = self._rng.choice(cards)
+        if (card["uid"].upper(), card["type"]) in self.charging.cards_charging():
+            return None
+        if not card.get("valid") and self._rng.random() >= self.config.invalid_card_tries:
+            return None
+        if self._rng.random() < self.config.stranger_card_share:
+            return {"uid": f"{self._rng.randrange(16**8):08X}", "type": RFID}  # not one of the EMSP's cards
+        return card
 
 
 def _weighted(rng: random.Random, options: tuple[tuple[str, int], ...]) -> str:

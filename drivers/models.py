@@ -139,6 +139,22 @@ class Token(models.Model):
         return self.status == self.Status.ACTIVE and self.driver.standing == Driver.Standing.GOOD
 
 
+class ChargeReason(models.TextChoices):
+    """Why a token may or may not charge, in words for staff: kept with every authorization. The rule that
+    decides is `drivers.selectors.CHARGE_REFUSALS`, each refusal naming its reason."""
+
+    ALLOWED = "allowed", "Allowed"
+    UNKNOWN_TOKEN = "unknown_token", "Unknown token"
+    BLOCKED = "blocked", "Card blocked, lost or stolen"
+    EXPIRED = "expired", "Card expired"
+    NOT_ACTIVATED = "not_activated", "Card not activated yet"
+    DRIVER_SUSPENDED = "driver_suspended", "Driver suspended"
+    CREDIT_LIMIT = "credit_limit", "Credit limit reached"
+    # No rule gives this one today: we do not restrict tokens per location (OCPI allows it, e.g. a
+    # company card valid only at the company's chargers).
+    NOT_ALLOWED_HERE = "location", "Not allowed at this location"
+
+
 class TokenChange(models.Model):
     """Append-only: one row per change of a token that CPOs must learn about, in commit order-ish.
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from emsp.lib.prepared import PreparedQuery
 
-from .models import Driver, Token, TokenChange
+from .models import ChargeReason, Driver, Token, TokenChange
 
 
 class Allowed:
@@ -28,7 +28,8 @@ class Allowed:
 @dataclass(frozen=True)
 class Verdict:
     allowed: str
-    reason: str  # for the driver (OCPI `info`) and for support
+    reason: str  # for the driver (OCPI `info`)
+    why: str  # for support, a ChargeReason: OCPI's `allowed` does not tell a suspended driver from a new card
 
 
 # The rule that decides whether a token may charge now: the first of these that holds refuses it, and a
@@ -36,21 +37,33 @@ class Verdict:
 # the credit limit if one is set). It is a database expression, so real-time authorization can decide and
 # record the decision in one statement; every verdict comes from here.
 CHARGE_REFUSALS: tuple[tuple[Verdict, Q], ...] = (
-    (Verdict(Allowed.BLOCKED, "This card is blocked."), Q(status__in=[Token.Status.BLOCKED, Token.Status.LOST])),
-    (Verdict(Allowed.EXPIRED, "This card has expired."), Q(status=Token.Status.EXPIRED) | Q(expires_at__lte=Now())),
-    (Verdict(Allowed.NOT_ALLOWED, "This card is not activated yet."), ~Q(status=Token.Status.ACTIVE)),
     (
-        Verdict(Allowed.NOT_ALLOWED, "Your account is suspended; please contact us."),
+        Verdict(Allowed.BLOCKED, "This card is blocked.", ChargeReason.BLOCKED),
+        Q(status__in=[Token.Status.BLOCKED, Token.Status.LOST]),
+    ),
+    (
+        Verdict(Allowed.EXPIRED, "This card has expired.", ChargeReason.EXPIRED),
+        Q(status=Token.Status.EXPIRED) | Q(expires_at__lte=Now()),
+    ),
+    (
+        Verdict(Allowed.NOT_ALLOWED, "This card is not activated yet.", ChargeReason.NOT_ACTIVATED),
+        ~Q(status=Token.Status.ACTIVE),
+    ),
+    (
+        Verdict(Allowed.NOT_ALLOWED, "Your account is suspended; please contact us.", ChargeReason.DRIVER_SUSPENDED),
         ~Q(driver__standing=Driver.Standing.GOOD),
     ),
     (
-        Verdict(Allowed.NO_CREDIT, "Your credit limit is reached."),
+        Verdict(Allowed.NO_CREDIT, "Your credit limit is reached.", ChargeReason.CREDIT_LIMIT),
         # Unpaid invoices plus priced sessions not invoiced yet (`billing.balances` keeps both).
         Q(driver__credit_limit__isnull=False)
         & Q(driver__credit_limit__lte=F("driver__outstanding") + F("driver__uninvoiced")),
     ),
 )
-_MAY_CHARGE = Verdict(Allowed.ALLOWED, "")
+_MAY_CHARGE = Verdict(Allowed.ALLOWED, "", ChargeReason.ALLOWED)
+# No token has this uid and type: nothing may charge with it (OCPI answers 2004 Unknown Token; the decision is
+# recorded all the same, for support and for the partner's refusal figures).
+UNKNOWN_TOKEN = Verdict(Allowed.NOT_ALLOWED, "This card is not known.", ChargeReason.UNKNOWN_TOKEN)
 
 
 def charge_refusal() -> Case:

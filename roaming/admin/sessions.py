@@ -17,6 +17,7 @@ from django.utils.html import format_html
 
 from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link
 from roaming import selectors
+from roaming.admin.anomalies import CdrAnomalyFilter, SessionAnomalyFilter
 from roaming.models import (
     LIVE_SESSION_STATUSES,
     Cdr,
@@ -92,7 +93,7 @@ class ChargingSessionAdmin(ReadOnlyAdmin):
         "party",
         "partner",
     )
-    list_filter = (LiveSessionFilter, "status", "partner")
+    list_filter = (LiveSessionFilter, SessionAnomalyFilter, "status", "partner")
     search_fields = ("=ocpi_id", "=authorization_reference", "=token_uid", "=contract_id")
     list_select_related = ("driver__user", "location", "partner")
     show_full_result_count = False
@@ -181,7 +182,7 @@ class CdrAdmin(ReadOnlyAdmin):
         "credit",
         "received_at",
     )
-    list_filter = ("unknown_token", "credit", "currency", "partner")
+    list_filter = (CdrAnomalyFilter, "unknown_token", "credit", "currency", "partner")
     search_fields = (
         "=ocpi_id",
         "=ocpi_session_id",

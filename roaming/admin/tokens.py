@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 
 from drivers.admin import TokenAdmin
 from drivers.models import Token
-from emsp.lib.admin import ReadOnlyAdmin
+from emsp.lib.admin import ReadOnlyAdmin, admin_link
 from emsp.lib.tasks import enqueue
 from roaming import selectors
 from roaming.models import (
@@ -100,12 +100,17 @@ admin.site.register(Token, RoamingTokenAdmin)
 
 @admin.register(Authorization)
 class AuthorizationAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "reference", "allowed", "source", "token", "partner", "location_id")
-    list_filter = ("allowed", "source", "partner")
-    search_fields = ("=reference", "token__contract_id", "=token__uid", "=location_id")
+    list_display = ("created_at", "reference", "allowed", "reason", "source", "card", "partner", "location_id")
+    list_filter = ("reason", "allowed", "source", "partner")
+    search_fields = ("=reference", "token__contract_id", "=token_uid", "=location_id")
     list_select_related = ("token", "partner")
     show_full_result_count = False
     date_hierarchy = "created_at"
+
+    @admin.display(description="Card")
+    def card(self, obj: Authorization) -> str:
+        """Our token, or the uid and type the CPO asked about when we do not know it."""
+        return admin_link(obj.token) if obj.token else f"{obj.token_uid} ({obj.token_type}, unknown)"
 
 
 @admin.register(Command)

@@ -171,7 +171,10 @@ def _authorization(partner: Partner, token: Token, location_id: str, evse_uid: s
     return Authorization(
         partner=partner,
         token=token,
+        token_uid=token.uid,
+        token_type=token.type,
         allowed=Authorization.Allowed.ALLOWED,
+        reason=Authorization.Reason.ALLOWED,
         location_id=location_id,
         evse_uids=[evse_uid] if evse_uid else [],
         source=Authorization.Source.COMMAND,

@@ -25,7 +25,7 @@ from django.utils import timezone
 from drivers.models import Token, TokenChange
 from drivers.selectors import (
     CHARGE_REFUSALS,
-    Allowed,
+    UNKNOWN_TOKEN,
     Verdict,
     token_changes_after,
     token_with_verdict,
@@ -53,58 +53,76 @@ TOKEN_PUSH_BATCH = 500
 
 def token_authorize(
     *, partner: Partner, uid: str, type: str, location_id: str = "", evse_uids: Iterable[str] = ()
-) -> tuple[Token, Verdict, Authorization] | None:
-    """Decide whether our token `uid` may charge now and record the decision under a fresh reference; None
-    for a token we do not know.
+) -> tuple[Token | None, Verdict, Authorization]:
+    """Decide whether our token `uid` may charge now and record the decision and its reason under a fresh
+    reference. A token we do not know (None) is refused and recorded too, under the uid and type asked about.
 
     This runs while a driver waits at the charger. On PostgreSQL it is one statement: the token and its
     driver are read, the charging rule applied and the authorization inserted in a single round trip.
     """
     fields = {
         "partner": partner,
+        "token_uid": uid[:36],  # an OCPI uid is at most 36 characters; a longer one matches no token
+        "token_type": type,
         "location_id": location_id,
         "evse_uids": list(evse_uids),
         "source": Authorization.Source.REALTIME,
     }
     if connection.vendor == "postgresql":
         return _authorize_in_one_statement(uid, type, **fields)
-    found = token_with_verdict(uid, type)
-    if found is None:
-        return None
-    token, decided = found
-    return token, decided, Authorization.objects.create(token=token, allowed=decided.allowed, **fields)
+    return _authorize_with_orm(uid, type, **fields)
 
 
-# The statement's CASE: refusal index -> the `allowed` value stored with the authorization.
+def _authorize_with_orm(uid: str, type: str, **fields: Any) -> tuple[Token | None, Verdict, Authorization]:
+    """The same in two statements, on databases without INSERT in a WITH (SQLite)."""
+    token, decided = token_with_verdict(uid, type) or (None, UNKNOWN_TOKEN)
+    authorization = Authorization.objects.create(token=token, allowed=decided.allowed, reason=decided.why, **fields)
+    return token, decided, authorization
+
+
+# The statement's CASEs: refusal index -> the `allowed` and the `reason` stored with the authorization.
 _ALLOWED_BY_REFUSAL = [value for i, (refused, _) in enumerate(CHARGE_REFUSALS) for value in (i, refused.allowed)]
+_REASON_BY_REFUSAL = [value for i, (refused, _) in enumerate(CHARGE_REFUSALS) for value in (i, refused.why)]
+_ALLOWED_STATEMENT_PARAMS = [UNKNOWN_TOKEN.allowed, *_ALLOWED_BY_REFUSAL, verdict(None).allowed]
+_REASON_STATEMENT_PARAMS = [UNKNOWN_TOKEN.why, *_REASON_BY_REFUSAL, verdict(None).why]
 
 
-def _authorize_in_one_statement(uid: str, type: str, **fields: Any) -> tuple[Token, Verdict, Authorization] | None:
+def _authorize_in_one_statement(uid: str, type: str, **fields: Any) -> tuple[Token | None, Verdict, Authorization]:
     query = token_with_verdict_query
     select, params = query.sql(uid=uid_key(uid), type=type)
     reference = new_authorization_reference()
     evse_uids = Authorization._meta.get_field("evse_uids").get_db_prep_save(fields["evse_uids"], connection)
+    token_id = query.position("id")
     with connection.cursor() as cursor:
         cursor.execute(
-            _authorize_statement(select, query.width(), query.position("id"), query.position("refusal")),
+            _authorize_statement(select, query.width(), token_id, query.position("refusal")),
             [
                 *params,
                 fields["partner"].pk,
+                fields["token_uid"],
+                fields["token_type"],
                 reference,
-                *_ALLOWED_BY_REFUSAL,
-                Allowed.ALLOWED,
+                *_ALLOWED_STATEMENT_PARAMS,
+                *_REASON_STATEMENT_PARAMS,
                 fields["location_id"],
                 evse_uids,
                 fields["source"],
             ],
         )
         row = cursor.fetchone()
-    if row is None:
-        return None
-    token = query.instances([row[:-2]])[0]
-    decided = verdict(token.refusal)  # type: ignore[attr-defined]
+    token: Token | None = None
+    decided = UNKNOWN_TOKEN
+    if row[token_id] is not None:
+        token = query.instances([row[:-2]])[0]
+        decided = verdict(token.refusal)  # type: ignore[attr-defined]
     authorization = Authorization(
-        pk=row[-2], created_at=row[-1], token=token, reference=reference, allowed=decided.allowed, **fields
+        pk=row[-2],
+        created_at=row[-1],
+        token=token,
+        reference=reference,
+        allowed=decided.allowed,
+        reason=decided.why,
+        **fields,
     )
     authorization._state.adding, authorization._state.db = False, connection.alias  # it is stored
     return token, decided, authorization
@@ -112,26 +130,45 @@ def _authorize_in_one_statement(uid: str, type: str, **fields: Any) -> tuple[Tok
 
 @lru_cache(maxsize=4)
 def _authorize_statement(select: str, width: int, token_id: int, refusal: int) -> str:
-    """WITH token AS (the token, its driver and its refusal), recorded AS (INSERT the authorization ... SELECT
-    FROM token) SELECT token's columns and the authorization's id and created_at. No row: unknown token."""
+    """WITH token AS (the token, its driver and its refusal: no row for a token we do not know), recorded AS
+    (INSERT the authorization, its `allowed` and `reason` derived from the refusal by CASEs, ... SELECT FROM one
+    row LEFT JOIN token) SELECT token's columns (NULLs for an unknown token) and the authorization's id and
+    created_at: always one row."""
     q = connection.ops.quote_name
     table = q(Authorization._meta.db_table)
     columns = ", ".join(f"c{i}" for i in range(width))
     column = {field.name: field.column for field in Authorization._meta.concrete_fields}
     inserted = ", ".join(
         q(column[name])
-        for name in ("partner", "token", "reference", "allowed", "location_id", "evse_uids", "source", "created_at")
+        for name in (
+            "partner",
+            "token",
+            "token_uid",
+            "token_type",
+            "reference",
+            "allowed",
+            "reason",
+            "location_id",
+            "evse_uids",
+            "source",
+            "created_at",
+        )
     )
-    whens = " ".join("WHEN %s THEN %s" for _ in CHARGE_REFUSALS)
+    # Unknown token first, then the refusal that holds, else allowed (a NULL refusal matches no WHEN).
+    by_refusal = (
+        f"CASE WHEN token.c{token_id} IS NULL THEN %s "
+        + " ".join(f"WHEN token.c{refusal} = %s THEN %s" for _ in CHARGE_REFUSALS)
+        + " ELSE %s END"
+    )
     return f"""
 WITH token ({columns}) AS ({select}),
 recorded AS (
     INSERT INTO {table} ({inserted})
-    SELECT %s, token.c{token_id}, %s, CASE token.c{refusal} {whens} ELSE %s END, %s, %s, %s, CURRENT_TIMESTAMP
-    FROM token
+    SELECT %s, token.c{token_id}, %s, %s, %s, {by_refusal}, {by_refusal}, %s, %s, %s, CURRENT_TIMESTAMP
+    FROM (SELECT 1) AS asked LEFT JOIN token ON TRUE
     RETURNING {q(column["id"])}, {q(column["created_at"])}
 )
-SELECT token.*, recorded.{q(column["id"])}, recorded.{q(column["created_at"])} FROM token, recorded
+SELECT token.*, recorded.{q(column["id"])}, recorded.{q(column["created_at"])} FROM recorded LEFT JOIN token ON TRUE
 """  # noqa: S608 - table and column names from the models, values as parameters
 
 

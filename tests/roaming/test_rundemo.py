@@ -25,3 +25,17 @@ def test_the_demo_simulator_publishes_a_few_wrong_totals_so_disputes_show_up() -
         port=8001, locations=40, versions_url="http://127.0.0.1:8000/ocpi/versions", token_a="t"
     )
     assert "--wrong-total-share=0.15" in command
+
+
+@pytest.mark.django_db
+def test_the_demo_driver_has_three_cards_that_charge_and_a_lost_one_the_simulator_tries_now_and_then() -> None:
+    from drivers.models import Token
+    from drivers.selectors import token_with_verdict
+    from roaming.management.commands.rundemo import Command
+
+    for _ in range(2):  # idempotent
+        Command()._demo_driver()
+    cards = Token.objects.filter(type=Token.Type.RFID).order_by("uid")
+    assert [card.uid for card in cards] == ["DEMO0001", "DEMO0002", "DEMO0003", "DEMO0004"]
+    verdicts = [token_with_verdict(card.uid)[1].why for card in cards]  # type: ignore[index]
+    assert verdicts == ["allowed", "allowed", "allowed", "blocked"]

@@ -177,17 +177,24 @@ def test_refusals_carry_the_reason_for_the_driver(
     assert info.info is not None
     assert info.info.language == "en"
     assert info.info.text
-    assert Authorization.objects.get().allowed == allowed
+    assert Authorization.objects.get().allowed == allowed  # and why: tests/roaming/test_authorization_reasons.py
 
 
-def test_unknown_token_is_404_with_2004_and_no_data(ocpi: OcpiTestClient, card: Token) -> None:
+def test_unknown_token_is_404_with_2004_and_no_data_and_the_refusal_is_kept(
+    ocpi: OcpiTestClient, card: Token, cpo: tuple[Partner, str]
+) -> None:
     reply = ocpi.post(_authorize("NOPE"), {"location_id": "LOC1"})
     assert (reply.http_status, reply.status_code) == (404, 2004)
     assert "data" not in reply.body
     # Same uid, other type: a different token.
-    reply = ocpi.post(_authorize(card.uid) + "?type=APP_USER", None)
+    reply = ocpi.post(_authorize(card.uid.lower()) + "?type=APP_USER", None)
     assert (reply.http_status, reply.status_code) == (404, 2004)
-    assert not Authorization.objects.exists()
+    kept = Authorization.objects.order_by("pk")
+    assert [(a.token, a.token_uid, a.token_type, a.allowed, a.reason) for a in kept] == [
+        (None, "NOPE", "RFID", "NOT_ALLOWED", "unknown_token"),
+        (None, card.uid.lower(), "APP_USER", "NOT_ALLOWED", "unknown_token"),
+    ]
+    assert (kept[0].partner, kept[0].location_id, kept[0].source) == (cpo[0], "LOC1", "realtime")
 
 
 def test_token_type_and_uid_case(ocpi: OcpiTestClient, driver: Driver) -> None:

@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from drivers.models import Driver, Token
-from drivers.services import driver_create, token_issue
+from drivers.services import driver_create, token_issue, token_report_lost
 from emsp.lib.embedded_beat import start_embedded_beat
 from roaming.models import CredentialsToken, Partner
 from roaming.services.partners import our_versions_url, partner_new_invitation_token
@@ -50,7 +50,7 @@ class Command(BaseCommand):
         base = f"http://127.0.0.1:{port}"
         self.stdout.write(self.style.SUCCESS("\nEMSP platform is starting:"))
         self.stdout.write(f"  Back office (admin):  {base}/admin/   user admin / password admin")
-        self.stdout.write("  Demo driver:          user driver / password driver, cards DEMO0001-DEMO0003")
+        self.stdout.write("  Demo driver:          user driver / password driver, cards DEMO0001-DEMO0004 (4 lost)")
         self.stdout.write(f"  Driver API docs:      {base}/api/v1/docs/")
         self.stdout.write(
             '                        "Try it out": POST /api/v1/auth/login with {"email": "driver@example.com", '
@@ -107,9 +107,11 @@ class Command(BaseCommand):
             Driver.objects.filter(pk=driver.pk).update(
                 street="Damrak 1", postal_code="1012 LG", city="Amsterdam", country="NL"
             )
-        for n in range(1, 4):
+        for n in range(1, 5):
             if not driver.tokens.filter(uid=f"DEMO{n:04d}").exists():
-                token_issue(driver=driver, uid=f"DEMO{n:04d}", visual_number=f"DEMO-CARD-{n}")
+                card = token_issue(driver=driver, uid=f"DEMO{n:04d}", visual_number=f"DEMO-CARD-{n}")
+                if n == 4:  # the simulator's driver tries it now and then: refusals for the back office to show
+                    token_report_lost(token=card)
         if not driver.tokens.filter(type=Token.Type.APP_USER).exists():
             token_issue(driver=driver, uid="DEMO-APP-1", type=Token.Type.APP_USER, whitelist=Token.Whitelist.NEVER)
 

@@ -2,7 +2,8 @@
 
 `GET {tokens_url}` pages through every token we issued (valid or not: a CPO must learn about blocked ones).
 `POST {tokens_url}/{token_uid}/authorize[?type=RFID]` answers an AuthorizationInfo while a driver waits at the
-charger, so it is kept to one statement on PostgreSQL (see `token_authorize`).
+charger, so it is kept to one statement on PostgreSQL (see `token_authorize`). Every answer is recorded with its
+reason, 2004 Unknown Token included.
 """
 
 from __future__ import annotations
@@ -42,12 +43,11 @@ class TokenAuthorizeView(OcpiView):
         references = self._references(request)
         location_id, evse_uids = (references.location_id, references.evse_uids) if references else ("", ())
         # uid is a CiString: our look-up ignores case (drivers.selectors.uid_key).
-        decided = token_authorize(
+        token, verdict, authorization = token_authorize(
             partner=self.caller.partner, uid=token_uid, type=token_type, location_id=location_id, evse_uids=evse_uids
         )
-        if decided is None:
+        if token is None:  # the refusal is recorded; OCPI answers no AuthorizationInfo for it
             raise UnknownToken(f"Unknown token {token_uid} ({token_type}).")
-        token, verdict, authorization = decided
         info: dict[str, Any] = {
             "allowed": verdict.allowed,
             "token": token_to_ocpi(token),
