@@ -193,7 +193,7 @@ def test_the_admin_lists_and_filters_authorizations_by_reason_in_words(admin_cli
 def test_older_authorizations_get_the_reasons_their_allowed_tells_and_their_tokens_uid(partner: Partner) -> None:
     from django.apps import apps
 
-    fill = importlib.import_module("roaming.migrations.0012_fill_authorization_reason").fill
+    fill = importlib.import_module("roaming.migrations.0013_fill_authorization_reason").fill
     card = token_issue(driver=make_driver(), uid="OLDCARD", type=Token.Type.RFID)
     for allowed in ("ALLOWED", "BLOCKED", "EXPIRED", "NO_CREDIT", "NOT_ALLOWED"):
         Authorization.objects.create(partner=partner, token=card, allowed=allowed)  # as before this change

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('drivers', '0005_fill_driver_email_verified_at'),
-        ('roaming', '0010_location_published_coordinates'),
+        ('roaming', '0011_command_retry_permission_partner_history'),
     ]
 
     operations = [

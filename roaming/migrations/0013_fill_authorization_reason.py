@@ -28,7 +28,7 @@ def fill(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("roaming", "0011_authorization_reason"),
+        ("roaming", "0012_authorization_reason"),
     ]
 
     operations = [migrations.RunPython(fill, migrations.RunPython.noop)]
