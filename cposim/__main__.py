@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--party-id", default="SIM")
     serve.add_argument("--page-limit", type=int, default=1000, help="server maximum page size (X-Limit)")
     serve.add_argument("--db", help="SQLite file for tokens, sessions, CDRs, credentials and overlay")
+    serve.add_argument("--session-id-prefix", default="S", help="session ids are this plus a counter")
     serve.add_argument("--own-token-a", help="token A to hand out (default: generated, or kept in --db)")
     serve.add_argument("--register-with", metavar="EMSP_VERSIONS_URL", help="initiate the handshake with this EMSP")
     serve.add_argument("--token-a", help="the EMSP's token A, for --register-with")
@@ -75,6 +76,7 @@ def config_from(args: argparse.Namespace) -> SimConfig:
         page_limit=args.page_limit,
         token_a=args.own_token_a,
         db_path=args.db,
+        session_id_prefix=args.session_id_prefix,
         encode_outgoing_token=not args.raw_token,
         wrong_total_share=args.wrong_total_share,
         stranger_card_share=args.stranger_card_share,

@@ -134,8 +134,10 @@ class Charging:
         clock: Clock,
         pusher: Pusher,
         wrong_total_share: float = 0.0,
+        session_id_prefix: str = "S",
     ) -> None:
         self.seed = seed
+        self.session_id_prefix = session_id_prefix
         self.network = network
         self.overlay = overlay
         self.tariffs = tariffs
@@ -197,7 +199,7 @@ class Charging:
                 raise ChargingError("FAILED", f"unknown connector {connector_id}")
             tariff_id = connector["tariff_ids"][0] if connector.get("tariff_ids") else None
             tariff = self.tariffs.get(tariff_id) if tariff_id else None
-            session_id = f"S{self.store.count('session') + 1:06d}"
+            session_id = f"{self.session_id_prefix}{self.store.count('session') + 1:06d}"
             rng = random.Random(f"session:{self.seed}:{session_id}")
             car_power = rng.choice(
                 (50_000, 100_000, 150_000, 250_000)

@@ -46,6 +46,9 @@ class SimConfig:
     # Token A handed out for the EMSP to register with; generated when not given.
     token_a: str | None = None
     db_path: str | None = None
+    # Session ids are this plus a counter (S000001, ...); CDR ids follow them. A simulator that forgets its state
+    # (no db_path) and restarts against the same EMSP needs another prefix, or its new sessions reuse old ids.
+    session_id_prefix: str = "S"
     # Frozen simulated clock for tests; None = follow the wall clock.
     start_time: datetime | None = None
     # First `last_updated` of the generated network (objects are spread over a year after it).

@@ -129,6 +129,7 @@ class Simulator:
             clock=self.clock,
             pusher=self.pusher,
             wrong_total_share=config.wrong_total_share,
+            session_id_prefix=config.session_id_prefix,
         )
         self.command_handler = Commands(
             charging=self.charging,

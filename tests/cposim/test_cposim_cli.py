@@ -37,6 +37,7 @@ def test_flags_map_onto_the_config() -> None:
             "--raw-token",
             "--db",
             "x.sqlite",
+            "--session-id-prefix=S19A2B3C4-",
         ]
     )
     config = config_from(args)
@@ -45,6 +46,7 @@ def test_flags_map_onto_the_config() -> None:
     assert config.wrong_total_share == 0.1
     assert config.encode_outgoing_token is False
     assert config.db_path == "x.sqlite"
+    assert config.session_id_prefix == "S19A2B3C4-"
 
 
 class Output:

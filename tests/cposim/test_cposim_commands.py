@@ -250,3 +250,14 @@ def test_simulator_without_an_emsp_still_charges_and_prices(sim: Any) -> None:
     cdr = sim.stop_session(session["id"])
     assert cdr["total_cost"]["excl_vat"] >= 0
     assert sim.calls == []
+
+
+def test_a_restarted_simulator_with_another_prefix_reuses_no_session_id(make_sim: Any) -> None:
+    """A simulator without a state file forgets its sessions when it stops; `make run` starts it with a new
+    prefix each time, so its new sessions and CDRs do not take the ids of those the EMSP holds from the last run."""
+    first = make_sim(session_id_prefix="SA-").start_session("LOC000001", "LOC000001-1")["id"]
+    again = make_sim(session_id_prefix="SB-")
+    second = again.start_session("LOC000001", "LOC000001-1")["id"]
+    assert (first, second) == ("SA-000001", "SB-000001")
+    again.advance(1800)
+    assert again.stop_session(second)["id"] == "CDR-SB-000001"

@@ -27,6 +27,19 @@ def test_the_demo_simulator_publishes_a_few_wrong_totals_so_disputes_show_up() -
     assert "--wrong-total-share=0.15" in command
 
 
+def test_each_demo_start_gives_the_simulator_new_session_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simulator forgets its sessions when `make run` stops: a new prefix per start keeps the ids of its new
+    sessions apart from those we hold from the last run."""
+    import roaming.management.commands.rundemo as rundemo
+
+    def prefix(at: float) -> str:
+        monkeypatch.setattr(rundemo.time, "time", lambda: at)
+        command = simulator_command(port=8001, locations=4, versions_url="http://x/ocpi/versions", token_a="t")
+        return str(build_parser().parse_args(command[3:]).session_id_prefix)
+
+    assert prefix(1_790_000_000.0) != prefix(1_790_000_001.0)
+
+
 @pytest.mark.django_db
 def test_the_demo_driver_has_three_cards_that_charge_and_a_lost_one_the_simulator_tries_now_and_then() -> None:
     from drivers.models import Token

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -151,4 +152,7 @@ def simulator_command(*, port: int, locations: int, versions_url: str, token_a: 
         # A few CDRs with a deliberately wrong total_cost, so a new user sees billing disputes within minutes.
         f"--wrong-total-share={DEMO_WRONG_TOTAL_SHARE}",
         "--live",
+        # The simulator keeps its state in memory: a new prefix per start, or its sessions would reuse the ids
+        # (S000001, ...) of sessions we hold from the last `make run`.
+        f"--session-id-prefix=S{int(time.time()):X}-",
     ]
