@@ -187,7 +187,7 @@ def tariff_table(tariff: Tariff) -> SafeString:
         '<table class="tariff-table"><thead><tr><th>Element</th><th>Applies</th><th>Component</th>'
         "<th>Price excl. VAT</th><th>VAT</th><th>Billed</th></tr></thead><tbody>{}</tbody></table>{}",
         body,
-        format_html("<p>{}</p>", "; ".join(limits).capitalize()) if limits else "",
+        format_html("<p>{}</p>", "; ".join(limits)[:1].upper() + "; ".join(limits)[1:]) if limits else "",
     )
 
 

@@ -101,7 +101,8 @@ REQUEST_LOG_FILTERS = (SessionLogFilter, CdrLogFilter, AuthorizationLogFilter, C
 
 def request_log_link(subject: Model, text: str = "Request log") -> SafeString:
     """The request-log entries about a session, CDR, authorization or command (see the filters above)."""
-    return changelist_link(OcpiRequestLog, text, **{subject._meta.model_name or "": subject.pk})
+    parameter = next(f.parameter_name for f in REQUEST_LOG_FILTERS if isinstance(subject, f.model))
+    return changelist_link(OcpiRequestLog, text, **{parameter: subject.pk})
 
 
 def links(*items: tuple[str, Any]) -> SafeString:
