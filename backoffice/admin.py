@@ -28,7 +28,7 @@ from drivers.admin import DriverAdmin
 from drivers.models import Driver
 from emsp.lib.admin import admin_link, changelist_link, json_block
 from roaming.admin.locations import TariffAdmin, TariffElementAdmin
-from roaming.admin.related import links
+from roaming.admin.related import links, related_first
 from roaming.admin.sessions import CdrAdmin
 from roaming.models import Authorization, Cdr, ChargingSession, Command, Tariff, TariffElement
 
@@ -50,6 +50,10 @@ class SupportDriverAdmin(DriverAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[Any, ...]:
         return (*super().get_readonly_fields(request, obj), "related")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        fields = list(super().get_fields(request, obj))
+        return related_first(fields) if obj is not None else fields  # the add page has nothing related yet
 
     @admin.display(description="Support")
     def support(self, obj: Driver) -> str:
@@ -113,6 +117,9 @@ class PricedCdrAdmin(CdrAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[Any, ...]:
         return _after(tuple(super().get_readonly_fields(request, obj)), "related", "prices", "charge_and_invoice")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return related_first(super().get_fields(request, obj), "related", "prices", "charge_and_invoice")
 
     @admin.display(description="Our price")
     def our_price(self, obj: Cdr) -> str:

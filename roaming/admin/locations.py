@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link, changelist_link, json_block, one_line, when
-from roaming.admin.related import links
+from roaming.admin.related import links, related_first
 from roaming.models import (
     Cdr,
     ChargingSession,
@@ -59,6 +59,9 @@ class LocationAdmin(ReadOnlyAdmin):
     inlines = (EvseInline,)
     exclude = ("opening_times", "facilities", "extra")
     readonly_fields = ("related", "opening_times_json", "facilities_json", "extra_json")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return related_first(super().get_fields(request, obj))
 
     @admin.display(description="Related")
     def related(self, obj: Location) -> str:
@@ -128,6 +131,9 @@ class EvseAdmin(ReadOnlyAdmin):
     inlines = (ConnectorInline,)
     exclude = ("extra",)
     readonly_fields = ("related", "status_history", "extra_json")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return related_first(super().get_fields(request, obj))
 
     @admin.display(description="Location", ordering="location")
     def location_link(self, obj: Evse) -> str:

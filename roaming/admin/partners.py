@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, changelist_link, json_block, one_line, when
 from emsp.lib.tasks import enqueue
-from roaming.admin.related import REQUEST_LOG_FILTERS, links, object_links
+from roaming.admin.related import REQUEST_LOG_FILTERS, links, object_links, related_first
 from roaming.models import (
     Authorization,
     Cdr,
@@ -227,6 +227,9 @@ class OcpiRequestLogAdmin(admin.ModelAdmin[OcpiRequestLog]):
         "request",
         "response",
     ]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return related_first(super().get_fields(request, obj), "about")
 
     @admin.display(description="Created", ordering="created_at")
     def created(self, obj: OcpiRequestLog) -> str:

@@ -4,6 +4,7 @@ page shows to its neighbours."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -103,6 +104,13 @@ def request_log_link(subject: Model, text: str = "Request log") -> SafeString:
     """The request-log entries about a session, CDR, authorization or command (see the filters above)."""
     parameter = next(f.parameter_name for f in REQUEST_LOG_FILTERS if isinstance(subject, f.model))
     return changelist_link(OcpiRequestLog, text, **{parameter: subject.pk})
+
+
+def related_first(fields: Sequence[Any], *names: str) -> list[Any]:
+    """A change page's fields with the links to related objects (`names`, default "related") on top, where staff
+    look first."""
+    names = names or ("related",)
+    return [*names, *(field for field in fields if field not in names)]
 
 
 def links(*items: tuple[str, Any]) -> SafeString:

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 
 from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link, changelist_link, json_block, one_line, when
 from roaming import selectors
-from roaming.admin.related import filter_link, links, object_links, request_log_link
+from roaming.admin.related import filter_link, links, object_links, related_first, request_log_link
 from roaming.models import (
     LIVE_SESSION_STATUSES,
     Authorization,
@@ -65,10 +65,14 @@ def _driver_cell(obj: ChargingSession | Cdr, rows: str) -> str:
     if obj.driver is None:
         return "-"
     return format_html(
-        "{}{}",
+        '<span style="white-space:nowrap">{}{}</span>',
         admin_link(obj.driver, one_line(obj.driver, 18)),
         filter_link(f"Only {obj.driver}'s {rows}", driver__id__exact=obj.driver_id),
     )
+
+
+def _kwh(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 class PreferencesForm(forms.Form):
@@ -108,7 +112,7 @@ class ChargingSessionAdmin(ReadOnlyAdmin):
         "status",
         "driver_link",
         "location_link",
-        "kwh",
+        "energy",
         "cost",
         "started",
         "ended",
@@ -124,13 +128,20 @@ class ChargingSessionAdmin(ReadOnlyAdmin):
     readonly_fields = ("related", "started_by", "charging_preferences", "periods", "extra_fields")
     inlines = (PreferencesInline,)
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return related_first(super().get_fields(request, obj))
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[ChargingSession]:
         cdrs = Cdr.objects.only("pk", "session_id", "country_code", "party_id", "ocpi_id", "credit").order_by("pk")
         return super().get_queryset(request).prefetch_related(Prefetch("cdrs", queryset=cdrs))
 
     @admin.display(description="Session", ordering="ocpi_id")
     def session_id(self, obj: ChargingSession) -> str:
-        return one_line(obj.ocpi_id, 18, title=str(obj))
+        return one_line(obj.ocpi_id, 14, title=str(obj))
+
+    @admin.display(description="kWh", ordering="kwh")
+    def energy(self, obj: ChargingSession) -> str:
+        return _kwh(obj.kwh)
 
     @admin.display(description="Started", ordering="start_date_time")
     def started(self, obj: ChargingSession) -> str:
@@ -244,10 +255,9 @@ class CdrAdmin(ReadOnlyAdmin):
         "started",
         "driver_link",
         "session_link",
-        "total_energy",
+        "energy",
         "cost",
-        "unknown_token",
-        "credit",
+        "unknown",
         "partner",
         "received",
     )
@@ -267,13 +277,25 @@ class CdrAdmin(ReadOnlyAdmin):
     exclude = ("raw", "charging_periods", "cdr_location", "tariffs")
     readonly_fields = ("related", "periods", "location_json", "tariffs_json", "raw_json")
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return related_first(super().get_fields(request, obj))
+
     @admin.display(description="CDR", ordering="ocpi_id")
     def cdr_id(self, obj: Cdr) -> str:
-        return one_line(obj.ocpi_id, 18, title=str(obj))
+        """The CPO's id (the party on hover); a credit CDR says so (rare: no column of its own)."""
+        return one_line(obj.ocpi_id + (" (credit)" if obj.credit else ""), 14, title=str(obj))
 
     @admin.display(description="Party")
     def party(self, obj: Cdr) -> str:
         return f"{obj.country_code}/{obj.party_id}"
+
+    @admin.display(description="kWh", ordering="total_energy")
+    def energy(self, obj: Cdr) -> str:
+        return _kwh(obj.total_energy)
+
+    @admin.display(description="Unknown", boolean=True, ordering="unknown_token")
+    def unknown(self, obj: Cdr) -> bool:
+        return obj.unknown_token
 
     @admin.display(description="Started", ordering="start_date_time")
     def started(self, obj: Cdr) -> str:
@@ -293,7 +315,7 @@ class CdrAdmin(ReadOnlyAdmin):
             return admin_link(obj.session, one_line(obj.session.ocpi_id, 14))
         return one_line(obj.ocpi_session_id or "-", 14)
 
-    @admin.display(description="Total cost")
+    @admin.display(description="CPO's price")
     def cost(self, obj: Cdr) -> str:
         return _short_money(obj.total_cost_excl_vat, obj.total_cost_incl_vat, obj.currency)
 

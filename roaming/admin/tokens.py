@@ -16,7 +16,7 @@ from drivers.models import Token
 from emsp.lib.admin import ReadOnlyAdmin, admin_link, changelist_link, one_line, when
 from emsp.lib.tasks import enqueue
 from roaming import selectors
-from roaming.admin.related import CardDriverFilter, links, object_links, request_log_link
+from roaming.admin.related import CardDriverFilter, links, object_links, related_first, request_log_link
 from roaming.models import (
     Authorization,
     Cdr,
@@ -129,13 +129,16 @@ admin.site.register(Token, RoamingTokenAdmin)
 
 @admin.register(Authorization)
 class AuthorizationAdmin(ReadOnlyAdmin):
-    list_display = ("created", "reference_short", "allowed", "source", "token", "partner", "location_id", "session")
+    list_display = ("created", "reference_short", "allowed", "origin", "card", "partner", "location_id", "session")
     list_filter = (CardDriverFilter, "allowed", "source", "partner")
     search_fields = ("=reference", "token__contract_id", "=token__uid", "=location_id")
     list_select_related = ("token", "partner")
     show_full_result_count = False
     date_hierarchy = "created_at"
     readonly_fields = ("related",)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return related_first(super().get_fields(request, obj))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Authorization]:
         # The session each authorization started, for the list's column: one subquery on the reference index.
@@ -149,6 +152,16 @@ class AuthorizationAdmin(ReadOnlyAdmin):
     @admin.display(description="Reference", ordering="reference")
     def reference_short(self, obj: Authorization) -> str:
         return one_line(obj.reference, 12)
+
+    @admin.display(description="Source", ordering="source")
+    def origin(self, obj: Authorization) -> str:
+        return one_line(obj.source, 10, title=obj.get_source_display())
+
+    @admin.display(description="Card")
+    def card(self, obj: Authorization) -> str:
+        if obj.token is None:
+            return "-"
+        return admin_link(obj.token, one_line(obj.token.visual_number or obj.token.uid, 16, title=str(obj.token)))
 
     @admin.display(description="Session")
     def session(self, obj: Authorization) -> str:
