@@ -97,7 +97,7 @@ def json_block(value: Any, summary: str = "", *, open: bool = False) -> SafeStri
             if isinstance(value, dict)
             else "value"
         )
-    return _details(summary, json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str), open)
+    return _details(summary, json.dumps(value, indent=2, ensure_ascii=False, default=str), open)
 
 
 def _details(summary: str, text: str, open: bool) -> SafeString:

@@ -229,10 +229,6 @@ class ChargingSessionAdmin(ReadOnlyAdmin):
         }
         return TemplateResponse(request, "admin/roaming/chargingsession/charging_preferences.html", context)
 
-    @admin.display(description="Party")
-    def party(self, obj: ChargingSession) -> str:
-        return f"{obj.country_code}/{obj.party_id}"
-
     @admin.display(description="Driver")
     def driver_link(self, obj: ChargingSession) -> str:
         return _driver_cell(obj, "sessions")
@@ -284,10 +280,6 @@ class CdrAdmin(ReadOnlyAdmin):
     def cdr_id(self, obj: Cdr) -> str:
         """The CPO's id (the party on hover); a credit CDR says so (rare: no column of its own)."""
         return one_line(obj.ocpi_id + (" (credit)" if obj.credit else ""), 14, title=str(obj))
-
-    @admin.display(description="Party")
-    def party(self, obj: Cdr) -> str:
-        return f"{obj.country_code}/{obj.party_id}"
 
     @admin.display(description="kWh", ordering="total_energy")
     def energy(self, obj: Cdr) -> str:
