@@ -22,7 +22,8 @@ def test_a_log_body_is_parsed_and_one_cut_off_is_shown_as_it_is() -> None:
     cut = json_block('{"data": [{"id": "1"}, … [120 more characters]')
     assert "(not JSON)</summary>" in cut
     assert "… [120 more characters]" in cut
-    for empty in (None, "", "  ", [], {}):
+    empties: tuple[object, ...] = (None, "", "  ", [], {})
+    for empty in empties:
         assert json_block(empty) == "-"
 
 
