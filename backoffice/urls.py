@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.contrib import admin
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from backoffice import support
+
+app_name = "backoffice"
+
+urlpatterns: list[URLPattern] = [
+    path("drivers/", admin.site.admin_view(support.driver_search_view), name="driver_search"),
+    path("drivers/<int:pk>/", admin.site.admin_view(support.driver_support_view), name="driver_support"),
+]

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from billing.admin.documents import invoice_document_links
 from billing.invoicing import (
@@ -95,11 +96,23 @@ class InvoiceLineInline(admin.TabularInline[InvoiceLine, Invoice]):
         "amount_excl_vat",
         "vat_rate",
         "charge",
+        "cdr",
     )
     readonly_fields = fields
     extra = 0
     can_delete = False
     show_change_link = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[InvoiceLine]:
+        return super().get_queryset(request).select_related("charge__cdr__session")
+
+    @admin.display(description="CDR and session")
+    def cdr(self, obj: InvoiceLine) -> str:
+        """The line's CDR and the session it records, one click away (a session line only)."""
+        if obj.charge is None:
+            return "-"
+        cdr = obj.charge.cdr
+        return format_html("{} · {}", admin_link(cdr), admin_link(cdr.session) if cdr.session else "no session")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -7,9 +7,13 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
-from emsp.lib.admin import ReadOnlyAdmin
+from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link, changelist_link, json_block, one_line, when
+from roaming.admin.related import links, related_first
 from roaming.models import (
+    Cdr,
+    ChargingSession,
     Connector,
     Evse,
     EvseStatusChange,
@@ -18,6 +22,9 @@ from roaming.models import (
     Tariff,
     TariffElement,
 )
+
+#: The status changes an EVSE's page shows; the rest are one click away (a charger changes status all day).
+STATUS_HISTORY_SHOWN = 30
 
 
 class EvseInline(admin.TabularInline[Evse, Location]):
@@ -50,6 +57,33 @@ class LocationAdmin(ReadOnlyAdmin):
     list_select_related = ("partner",)
     show_full_result_count = False
     inlines = (EvseInline,)
+    exclude = ("opening_times", "facilities", "extra")
+    readonly_fields = ("related", "opening_times_json", "facilities_json", "extra_json")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return related_first(super().get_fields(request, obj))
+
+    @admin.display(description="Related")
+    def related(self, obj: Location) -> str:
+        here = {"location__id__exact": obj.pk}
+        return links(
+            ("Partner", admin_link(obj.partner)),
+            ("EVSEs", changelist_link(Evse, "EVSEs", **here)),
+            ("Sessions", changelist_link(ChargingSession, "sessions here", **here)),
+            ("CDRs", changelist_link(Cdr, "CDRs here", **here)),
+        )
+
+    @admin.display(description="Opening times")
+    def opening_times_json(self, obj: Location) -> str:
+        return json_block(obj.opening_times)
+
+    @admin.display(description="Facilities")
+    def facilities_json(self, obj: Location) -> str:
+        return json_block(obj.facilities)
+
+    @admin.display(description="Other fields as sent")
+    def extra_json(self, obj: Location) -> str:
+        return json_block(obj.extra)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Location]:
         from django.db.models import Count
@@ -86,25 +120,73 @@ class ConnectorInline(admin.TabularInline[Connector, Evse]):
         return False
 
 
-class StatusChangeInline(admin.TabularInline[EvseStatusChange, Evse]):
-    model = EvseStatusChange
-    extra = 0
-    fields = ("changed_at", "status")
-    readonly_fields = fields
-    ordering = ("-changed_at",)
-    can_delete = False
-    max_num = 0
-
-
 @admin.register(Evse)
 class EvseAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "status", "location", "last_updated", "removed_at")
+    list_display = ("__str__", "status", "location_link", "last_updated", "removed_at")
     list_filter = ("status", "location__partner")
     search_fields = ("=uid", "=evse_id", "location__name")
     list_select_related = ("location",)
     show_full_result_count = False
     raw_id_fields = ("location",)
-    inlines = (ConnectorInline, StatusChangeInline)
+    inlines = (ConnectorInline,)
+    exclude = ("extra",)
+    readonly_fields = ("related", "status_history", "extra_json")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return related_first(super().get_fields(request, obj))
+
+    @admin.display(description="Location", ordering="location")
+    def location_link(self, obj: Evse) -> str:
+        return admin_link(obj.location, one_line(obj.location, 40))
+
+    @admin.display(description="Related")
+    def related(self, obj: Evse) -> str:
+        return links(
+            ("Location", admin_link(obj.location)),
+            (
+                "Sessions",
+                changelist_link(
+                    ChargingSession, "sessions at this EVSE", location__id__exact=obj.location_id, evse_uid=obj.uid
+                ),
+            ),
+        )
+
+    @admin.display(description="Status history")
+    def status_history(self, obj: Evse) -> str:
+        """The latest changes (evse_status_history index), and a link to all of them."""
+        changes = obj.status_changes.order_by("-changed_at")[:STATUS_HISTORY_SHOWN]
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td></tr>", ((when(c.changed_at), c.status) for c in changes)
+        )
+        return format_html(
+            "<table><thead><tr><th>Changed at</th><th>Status</th></tr></thead><tbody>{}</tbody></table>{}",
+            rows,
+            changelist_link(EvseStatusChange, "the whole history", evse__id__exact=obj.pk),
+        )
+
+    @admin.display(description="Other fields as sent")
+    def extra_json(self, obj: Evse) -> str:
+        return json_block(obj.extra)
+
+
+@admin.register(EvseStatusChange)
+class EvseStatusChangeAdmin(ReadOnlyAdmin):
+    """Status histories: open one EVSE's from its page (?evse__id__exact=)."""
+
+    list_display = ("changed", "evse_link", "status")
+    list_filter = ("status",)
+    list_select_related = ("evse__location",)
+    paginator = CheapCountPaginator  # one row per status change of every EVSE
+    show_full_result_count = False
+    ordering = ("-changed_at",)
+
+    @admin.display(description="Changed at", ordering="changed_at")
+    def changed(self, obj: EvseStatusChange) -> str:
+        return when(obj.changed_at)
+
+    @admin.display(description="EVSE")
+    def evse_link(self, obj: EvseStatusChange) -> str:
+        return admin_link(obj.evse, f"{obj.evse} at {obj.evse.location}")
 
 
 class PriceComponentInline(admin.TabularInline[PriceComponent, TariffElement]):

@@ -14,15 +14,24 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin
+from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, changelist_link, json_block, one_line, when
 from emsp.lib.tasks import enqueue
+from roaming.admin.related import REQUEST_LOG_FILTERS, links, object_links, related_first
 from roaming.models import (
+    Authorization,
+    Cdr,
+    ChargingSession,
+    Command,
+    Location,
     OcpiRequestLog,
     Partner,
     PartnerEndpoint,
     PartnerRole,
     SyncRun,
+    Tariff,
+    TokenPushCursor,
 )
+from roaming.selectors_requestlog import request_log_subjects
 from roaming.services import partners as partner_services
 from roaming.services.partners import HandshakeError
 from roaming.services.schedules import MODULES, RECORD_MODULES
@@ -67,7 +76,7 @@ class PartnerAdmin(SimpleHistoryAdmin):
     list_display = ("name", "status", "parties", "version", "registered_at", "versions_url")
     list_filter = ("status", "version")
     search_fields = ("name", "versions_url", "roles__party_id")
-    readonly_fields = ("status", "version", "versions_url", "registered_at", "created_at", "updated_at")
+    readonly_fields = ("status", "version", "versions_url", "registered_at", "created_at", "updated_at", "related")
     fields = ("name", "token_base64", *readonly_fields)
     inlines = (PartnerRoleInline, PartnerEndpointInline)
     actions = ("sync_now", "full_sync_now", "rotate_token", "unregister", "new_invitation_token")
@@ -79,6 +88,24 @@ class PartnerAdmin(SimpleHistoryAdmin):
     @admin.display(description="Parties")
     def parties(self, obj: Partner) -> str:
         return ", ".join(f"{r.country_code}/{r.party_id} {r.role}" for r in obj.roles.all())
+
+    @admin.display(description="Related")
+    def related(self, obj: Partner) -> str:
+        """Everything of this partner, each a filtered list."""
+        if obj.pk is None:
+            return "-"
+        mine = {"partner__id__exact": obj.pk}
+        return links(
+            ("Locations", changelist_link(Location, "locations", **mine)),
+            ("Tariffs", changelist_link(Tariff, "tariffs", **mine)),
+            ("Sessions", changelist_link(ChargingSession, "sessions", **mine)),
+            ("CDRs", changelist_link(Cdr, "CDRs", **mine)),
+            ("Authorizations", changelist_link(Authorization, "authorizations", **mine)),
+            ("Commands", changelist_link(Command, "commands", **mine)),
+            ("Request log", changelist_link(OcpiRequestLog, "request log", **mine)),
+            ("Sync runs", changelist_link(SyncRun, "sync runs", **mine)),
+            ("Token push", changelist_link(TokenPushCursor, "token push", **mine)),
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # partners come from an invitation or a registration, never from a blank form
@@ -186,7 +213,7 @@ class PartnerAdmin(SimpleHistoryAdmin):
 @admin.register(OcpiRequestLog)
 class OcpiRequestLogAdmin(ReadOnlyAdmin):
     list_display = (
-        "created_at",
+        "created",
         "direction",
         "partner",
         "method",
@@ -196,17 +223,43 @@ class OcpiRequestLogAdmin(ReadOnlyAdmin):
         "ocpi_status",
         "duration_ms",
     )
-    list_filter = ("direction", "module", "method", "http_status", "ocpi_status", "partner")
+    list_filter = (*REQUEST_LOG_FILTERS, "direction", "module", "method", "http_status", "ocpi_status", "partner")
     search_fields = ("=request_id", "=correlation_id", "url")
     list_select_related = ("partner",)
     paginator = CheapCountPaginator
     show_full_result_count = False
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in OcpiRequestLog._meta.fields]
+    exclude = ("request_body", "response_body")
+    readonly_fields = [
+        "about",
+        *(f.name for f in OcpiRequestLog._meta.fields if f.name not in ("request_body", "response_body")),
+        "request",
+        "response",
+    ]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return related_first(super().get_fields(request, obj), "about")
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: OcpiRequestLog) -> str:
+        return when(obj.created_at)
 
     @admin.display(description="URL")
     def short_url(self, obj: OcpiRequestLog) -> str:
-        return obj.url if len(obj.url) <= 80 else obj.url[:77] + "..."
+        return one_line(obj.url, 70)
+
+    @admin.display(description="About")
+    def about(self, obj: OcpiRequestLog) -> str:
+        """The session, CDR, authorization or command the exchange was about, as its URL and bodies tell."""
+        return object_links(request_log_subjects(obj))
+
+    @admin.display(description="Request body")
+    def request(self, obj: OcpiRequestLog) -> str:
+        return json_block(obj.request_body, open=True)
+
+    @admin.display(description="Response body")
+    def response(self, obj: OcpiRequestLog) -> str:
+        return json_block(obj.response_body, open=True)
 
 
 @admin.register(SyncRun)

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link
+from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link, changelist_link, json_block, one_line, when
 from roaming import selectors
 from roaming.admin.anomalies import CdrAnomalyFilter, SessionAnomalyFilter
+from roaming.admin.related import filter_link, links, object_links, related_first, request_log_link
 from roaming.models import (
     LIVE_SESSION_STATUSES,
+    Authorization,
     Cdr,
     ChargingPreferencesRequest,
     ChargingSession,
@@ -47,6 +48,32 @@ def _money(excl_vat: Any, incl_vat: Any, currency: str) -> str:
         return "-"
     text = f"{excl_vat.normalize():f} {currency}"
     return text + (f" ({incl_vat.normalize():f} incl. VAT)" if incl_vat is not None else "")
+
+
+def _short_money(excl_vat: Any, incl_vat: Any, currency: str) -> str:
+    """A list cell: excl. VAT to the cent, the exact figures on hover."""
+    if excl_vat is None:
+        return "-"
+    return format_html(
+        '<span style="white-space:nowrap" title="{}">{}</span>',
+        _money(excl_vat, incl_vat, currency),
+        f"{excl_vat:.2f} {currency}",
+    )
+
+
+def _driver_cell(obj: ChargingSession | Cdr, rows: str) -> str:
+    """The driver (to their page) and a link narrowing the list to their rows."""
+    if obj.driver is None:
+        return "-"
+    return format_html(
+        '<span style="white-space:nowrap">{}{}</span>',
+        admin_link(obj.driver, one_line(obj.driver, 18)),
+        filter_link(f"Only {obj.driver}'s {rows}", driver__id__exact=obj.driver_id),
+    )
+
+
+def _kwh(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 class PreferencesForm(forms.Form):
@@ -82,24 +109,82 @@ class PreferencesInline(admin.TabularInline[ChargingPreferencesRequest, Charging
 @admin.register(ChargingSession)
 class ChargingSessionAdmin(ReadOnlyAdmin):
     list_display = (
-        "ocpi_id",
+        "session_id",
         "status",
         "driver_link",
         "location_link",
-        "kwh",
+        "energy",
         "cost",
-        "start_date_time",
-        "end_date_time",
-        "party",
+        "started",
+        "ended",
+        "partner",
+        "cdr_links",
+    )
+    list_filter = (
+        LiveSessionFilter,
+        SessionAnomalyFilter,
+        "status",
+        ("start_date_time", admin.DateFieldListFilter),
         "partner",
     )
-    list_filter = (LiveSessionFilter, SessionAnomalyFilter, "status", "partner")
     search_fields = ("=ocpi_id", "=authorization_reference", "=token_uid", "=contract_id")
     list_select_related = ("driver__user", "location", "partner")
     show_full_result_count = False
     ordering = ("-start_date_time",)
-    readonly_fields = ("started_by", "charging_preferences")
+    exclude = ("charging_periods", "extra")
+    readonly_fields = ("related", "started_by", "charging_preferences", "periods", "extra_fields")
     inlines = (PreferencesInline,)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return related_first(super().get_fields(request, obj))
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ChargingSession]:
+        cdrs = Cdr.objects.only("pk", "session_id", "country_code", "party_id", "ocpi_id", "credit").order_by("pk")
+        return super().get_queryset(request).prefetch_related(Prefetch("cdrs", queryset=cdrs))
+
+    @admin.display(description="Session", ordering="ocpi_id")
+    def session_id(self, obj: ChargingSession) -> str:
+        return one_line(obj.ocpi_id, 14, title=str(obj))
+
+    @admin.display(description="kWh", ordering="kwh")
+    def energy(self, obj: ChargingSession) -> str:
+        return _kwh(obj.kwh)
+
+    @admin.display(description="Started", ordering="start_date_time")
+    def started(self, obj: ChargingSession) -> str:
+        return when(obj.start_date_time)
+
+    @admin.display(description="Ended", ordering="end_date_time")
+    def ended(self, obj: ChargingSession) -> str:
+        return when(obj.end_date_time)
+
+    @admin.display(description="CDR")
+    def cdr_links(self, obj: ChargingSession) -> str:
+        return object_links([*obj.cdrs.all()])
+
+    @admin.display(description="Related")
+    def related(self, obj: ChargingSession) -> str:
+        authorization = selectors.authorization_for_reference(obj.authorization_reference)
+        return links(
+            ("Driver", admin_link(obj.driver)),
+            ("Card", admin_link(obj.token) if obj.token else obj.token_uid),
+            ("Location", admin_link(obj.location) if obj.location else obj.ocpi_location_id),
+            ("Authorization", admin_link(authorization) if authorization else obj.authorization_reference),
+            ("CDRs", object_links([*obj.cdrs.all()])),
+            ("Request log", request_log_link(obj, "the exchanges about this session")),
+            (
+                "Sessions of this card",
+                changelist_link(ChargingSession, "all", token__id__exact=obj.token_id) if obj.token_id else "",
+            ),
+        )
+
+    @admin.display(description="Charging periods")
+    def periods(self, obj: ChargingSession) -> str:
+        return json_block(obj.charging_periods, f"{len(obj.charging_periods)} charging periods")
+
+    @admin.display(description="Other fields as sent")
+    def extra_fields(self, obj: ChargingSession) -> str:
+        return json_block(obj.extra)
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view(self.preferences_view)
@@ -151,38 +236,42 @@ class ChargingSessionAdmin(ReadOnlyAdmin):
         }
         return TemplateResponse(request, "admin/roaming/chargingsession/charging_preferences.html", context)
 
-    @admin.display(description="Party")
-    def party(self, obj: ChargingSession) -> str:
-        return f"{obj.country_code}/{obj.party_id}"
-
     @admin.display(description="Driver")
     def driver_link(self, obj: ChargingSession) -> str:
-        return admin_link(obj.driver)
+        return _driver_cell(obj, "sessions")
 
     @admin.display(description="Location")
     def location_link(self, obj: ChargingSession) -> str:
-        return admin_link(obj.location) if obj.location else obj.ocpi_location_id
+        if obj.location:
+            return admin_link(obj.location, one_line(obj.location.name or obj.location.ocpi_id, 22))
+        return one_line(obj.ocpi_location_id)
 
     @admin.display(description="Cost")
     def cost(self, obj: ChargingSession) -> str:
-        return _money(obj.total_cost_excl_vat, obj.total_cost_incl_vat, obj.currency)
+        return _short_money(obj.total_cost_excl_vat, obj.total_cost_incl_vat, obj.currency)
 
 
 @admin.register(Cdr)
 class CdrAdmin(ReadOnlyAdmin):
     list_display = (
-        "ocpi_id",
-        "party",
-        "start_date_time",
+        "cdr_id",
+        "started",
         "driver_link",
         "session_link",
-        "total_energy",
+        "energy",
         "cost",
+        "unknown",
+        "partner",
+        "received",
+    )
+    list_filter = (
+        CdrAnomalyFilter,
         "unknown_token",
         "credit",
-        "received_at",
+        ("start_date_time", admin.DateFieldListFilter),
+        "currency",
+        "partner",
     )
-    list_filter = (CdrAnomalyFilter, "unknown_token", "credit", "currency", "partner")
     search_fields = (
         "=ocpi_id",
         "=ocpi_session_id",
@@ -195,25 +284,77 @@ class CdrAdmin(ReadOnlyAdmin):
     paginator = CheapCountPaginator  # CDRs accumulate for years
     show_full_result_count = False
     ordering = ("-received_at",)
-    exclude = ("raw",)
-    readonly_fields = ("raw_json",)
+    exclude = ("raw", "charging_periods", "cdr_location", "tariffs")
+    readonly_fields = ("related", "periods", "location_json", "tariffs_json", "raw_json")
 
-    @admin.display(description="Party")
-    def party(self, obj: Cdr) -> str:
-        return f"{obj.country_code}/{obj.party_id}"
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return related_first(super().get_fields(request, obj))
+
+    @admin.display(description="CDR", ordering="ocpi_id")
+    def cdr_id(self, obj: Cdr) -> str:
+        """The CPO's id (the party on hover); a credit CDR says so (rare: no column of its own)."""
+        return one_line(obj.ocpi_id + (" (credit)" if obj.credit else ""), 14, title=str(obj))
+
+    @admin.display(description="kWh", ordering="total_energy")
+    def energy(self, obj: Cdr) -> str:
+        return _kwh(obj.total_energy)
+
+    @admin.display(description="Unknown", boolean=True, ordering="unknown_token")
+    def unknown(self, obj: Cdr) -> bool:
+        return obj.unknown_token
+
+    @admin.display(description="Started", ordering="start_date_time")
+    def started(self, obj: Cdr) -> str:
+        return when(obj.start_date_time)
+
+    @admin.display(description="Received", ordering="received_at")
+    def received(self, obj: Cdr) -> str:
+        return when(obj.received_at)
 
     @admin.display(description="Driver")
     def driver_link(self, obj: Cdr) -> str:
-        return admin_link(obj.driver)
+        return _driver_cell(obj, "CDRs")
 
     @admin.display(description="Session")
     def session_link(self, obj: Cdr) -> str:
-        return admin_link(obj.session) if obj.session else obj.ocpi_session_id or "-"
+        if obj.session:
+            return admin_link(obj.session, one_line(obj.session.ocpi_id, 14))
+        return one_line(obj.ocpi_session_id or "-", 14)
 
-    @admin.display(description="Total cost")
+    @admin.display(description="CPO's price")
     def cost(self, obj: Cdr) -> str:
-        return _money(obj.total_cost_excl_vat, obj.total_cost_incl_vat, obj.currency)
+        return _short_money(obj.total_cost_excl_vat, obj.total_cost_incl_vat, obj.currency)
+
+    @admin.display(description="Related")
+    def related(self, obj: Cdr) -> str:
+        authorization = (
+            Authorization.objects.filter(reference=obj.authorization_reference).first()
+            if obj.authorization_reference
+            else None
+        )
+        return links(
+            ("Driver", admin_link(obj.driver)),
+            ("Card", admin_link(obj.token) if obj.token else f"{obj.token_uid} (not ours)"),
+            ("Session", admin_link(obj.session) if obj.session else obj.ocpi_session_id),
+            ("Authorization", admin_link(authorization) if authorization else obj.authorization_reference),
+            ("Location", admin_link(obj.location) if obj.location else ""),
+            ("Credits this CDR", admin_link(obj.credit_for) if obj.credit_for else ""),
+            ("Credited by", object_links([*obj.credits.all()])),
+            ("Request log", request_log_link(obj, "the exchanges about this CDR")),
+        )
+
+    @admin.display(description="Charging periods")
+    def periods(self, obj: Cdr) -> str:
+        return json_block(obj.charging_periods, f"{len(obj.charging_periods)} charging periods")
+
+    @admin.display(description="Location (at session start)")
+    def location_json(self, obj: Cdr) -> str:
+        return json_block(obj.cdr_location)
+
+    @admin.display(description="Tariffs (as sent)")
+    def tariffs_json(self, obj: Cdr) -> str:
+        return json_block(obj.tariffs, f"{len(obj.tariffs)} tariffs")
 
     @admin.display(description="CDR as received")
     def raw_json(self, obj: Cdr) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(obj.raw, indent=2, ensure_ascii=False))
+        return json_block(obj.raw, "the whole CDR as the CPO sent it")

@@ -294,7 +294,7 @@ def test_admin_lists_cdrs_with_their_flags_and_shows_the_cdr_as_received(
     detail = admin_client.get(f"/admin/roaming/cdr/{cdr.pk}/change/")
     assert detail.status_code == 200
     page = detail.content.decode()
-    assert "<pre>" in page
+    assert '<details class="json"><summary>the whole CDR as the CPO sent it</summary><pre' in page  # folded
     assert "&quot;F.Rooseveltlaan 3A&quot;" in page  # pretty-printed raw JSON, escaped
 
 
