@@ -10,6 +10,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from emsp.lib.admin import CheapCountPaginator
+
 from . import services
 from .models import Driver, Token, TokenChange
 
@@ -40,6 +42,8 @@ class DriverAdmin(admin.ModelAdmin[Driver]):
     )
     raw_id_fields = ("user",)
     readonly_fields = ("outstanding", "uninvoiced", "created_at")  # derived by billing, never typed in
+    paginator = CheapCountPaginator
+    show_full_result_count = False
     inlines = (TokenInline,)
 
     def save_model(self, request: HttpRequest, obj: Driver, form: Any, change: bool) -> None:
@@ -57,6 +61,8 @@ class TokenAdmin(admin.ModelAdmin[Token]):
     list_select_related = ("driver__user",)
     raw_id_fields = ("driver",)
     readonly_fields = ("contract_id", "status", "last_updated", "created_at")
+    paginator = CheapCountPaginator
+    show_full_result_count = False
     actions = ("activate", "block", "unblock", "report_lost")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Token | None = None) -> tuple[str, ...]:
@@ -102,6 +108,8 @@ class TokenChangeAdmin(admin.ModelAdmin[TokenChange]):
     list_display = ("pk", "token", "reason", "created_at")
     list_select_related = ("token",)
     readonly_fields = ("token", "reason", "created_at")
+    paginator = CheapCountPaginator
+    show_full_result_count = False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

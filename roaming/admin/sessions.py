@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link
+from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link, cached_values
 from roaming import selectors
 from roaming.models import (
     LIVE_SESSION_STATUSES,
@@ -95,8 +95,9 @@ class ChargingSessionAdmin(ReadOnlyAdmin):
     list_filter = (LiveSessionFilter, "status", "partner")
     search_fields = ("=ocpi_id", "=authorization_reference", "=token_uid", "=contract_id")
     list_select_related = ("driver__user", "location", "partner")
+    paginator = CheapCountPaginator
     show_full_result_count = False
-    ordering = ("-start_date_time",)
+    ordering = ("-start_date_time",)  # index session_started
     readonly_fields = ("started_by", "charging_preferences")
     inlines = (PreferencesInline,)
 
@@ -181,7 +182,7 @@ class CdrAdmin(ReadOnlyAdmin):
         "credit",
         "received_at",
     )
-    list_filter = ("unknown_token", "credit", "currency", "partner")
+    list_filter = ("unknown_token", "credit", ("currency", cached_values()), "partner")
     search_fields = (
         "=ocpi_id",
         "=ocpi_session_id",
