@@ -104,11 +104,18 @@ def bar_chart(bars: Sequence[Bar], *, title: str, label_every: int = 5) -> SafeS
                 )
             )
         if value and i in (biggest, len(bars) - 1):
+            # Written above the bar, kept inside the chart at either end.
+            anchor, at = "middle", centre
+            if i == len(bars) - 1 and len(bars) > 1:
+                anchor, at = "end", f"{x + slot - gap:.1f}"
+            elif i == 0 and len(bars) > 1:
+                anchor, at = "start", f"{x:.1f}"
             parts.append(
                 format_html(
-                    '<text class="value" x="{}" y="{}" text-anchor="middle">{}</text>',
-                    centre,
+                    '<text class="value" x="{}" y="{}" text-anchor="{}">{}</text>',
+                    at,
                     f"{y(value) - 4:.1f}",
+                    anchor,
                     bar.text,
                 )
             )
