@@ -257,20 +257,21 @@ def start_page_context(request: HttpRequest, *, now: datetime | None = None) -> 
             {"label": "Energy of these sessions", "figures": [Figure(f"{figures.kwh:,.1f} kWh", sessions_today)]},
             {
                 "label": f"Revenue, excl. VAT ({figures.priced_sessions:,} priced)",
-                "figures": [Figure(str(m), charges_today) for m in figures.revenue] or [Figure("0.00", charges_today)],
+                "figures": [Figure(str(m), charges_today) for m in figures.revenue] or [Figure("none", charges_today)],
             },
             {
                 "label": "Our cost of them (CPO prices)",
                 "figures": [Figure(str(m), charges_today) for m in selectors.charged_cost(day=today)]
-                or [Figure("0.00", charges_today)],
+                or [Figure("none", charges_today)],
             },
             {
-                "label": f"Open disputes: {disputes.count:,}, at stake",
-                "figures": [Figure(str(m), disputes_url, alert=True) for m in disputes.at_stake]
-                or [Figure("0.00", disputes_url)],
+                "label": "Open disputes, and at stake",
+                "figures": [
+                    Figure(f"{disputes.count:,}", disputes_url, alert=bool(disputes.count)),
+                    *(Figure(str(m), disputes_url, alert=True) for m in disputes.at_stake),
+                ],
             },
         ],
-        "open_disputes": Figure(f"{disputes.count:,}", disputes_url, alert=bool(disputes.count)),
         "charts": _charts(links, days),
         # The slot for the anomaly flags (issue 17, item 7): [{"label", "count", "url"}], one per flag, each
         # linking to the list filtered on it. Filled by the anomaly rules when they exist; empty, nothing shows.

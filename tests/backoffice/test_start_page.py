@@ -37,7 +37,7 @@ def test_the_start_page_shows_todays_figures_and_partner_health(admin_client: Cl
         "Energy of these sessions": ["19.8 kWh"],  # 7.5 + 12.25
         "Revenue, excl. VAT (1 priced)": ["10.00 EUR"],
         "Our cost of them (CPO prices)": ["8.00 EUR"],
-        "Open disputes: 1, at stake": ["2.50 EUR"],
+        "Open disputes, and at stake": ["1", "2.50 EUR"],
     }
     ionity, fastned = _health(context, business["ionity"]), _health(context, business["fastned"])
     assert (ionity["requests"].text, ionity["failed"].text, ionity["error_rate"].text) == ("4", "1", "25 %")
@@ -78,7 +78,7 @@ def test_every_figure_links_to_the_list_it_comes_from(admin_client: Client, busi
     assert len(admin_client.get(sessions_today).context["cl"].result_list) == 2
     revenue_today = context["today_figures"][2]["figures"][0].url
     assert [c.amount_excl_vat for c in admin_client.get(revenue_today).context["cl"].result_list] == [Decimal("10")]
-    disputes = context["today_figures"][4]["figures"][0].url
+    disputes = context["today_figures"][4]["figures"][1].url
     assert [d.amount_at_stake for d in admin_client.get(disputes).context["cl"].result_list] == [Decimal("2.5")]
     cdrs_sync = next(s for s in ionity["syncs"] if s["module"] == "cdrs")
     runs = admin_client.get(cdrs_sync["when"].url).context["cl"].result_list
