@@ -181,6 +181,16 @@ def main() -> None:
     results["chargers"] = bench_chargers(locations=charger_locations, seconds=seconds, workers=args.workers)
     print_chargers(results["chargers"])
 
+    # The back office at scale, on a fresh database of its own: every admin list and the start page.
+    from .admin_bench import bench_admin
+    from .admin_bench import print_table as print_admin
+
+    print("admin pages: 1,000,000 request-log rows, 100,000 sessions and CDRs, on a fresh database ...", flush=True)
+    connection.close()
+    fresh_database()
+    results["admin"] = bench_admin(requests=5 if args.quick else 15, seconds=seconds, quick=args.quick)
+    print_admin(results["admin"])
+
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2, default=str))
@@ -304,6 +314,10 @@ def markdown_table(results: dict[str, Any], *, workers: int, threads: int) -> st
         from .chargers_bench import table_rows
 
         rows += table_rows(results["chargers"])
+    if "admin" in results:
+        from .admin_bench import table_rows as admin_rows
+
+        rows += admin_rows(results["admin"])
     lines = [
         f"Measured {results['when']} on {results['cpus']} cores, PostgreSQL, gunicorn {workers}x{threads} (gthread, "
         "the 16 connections spread evenly over the workers: bench/worker.py).",

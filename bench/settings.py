@@ -12,3 +12,5 @@ ROOT_URLCONF = "bench.urls"
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
 WHITENOISE_AUTOREFRESH = True  # no collectstatic for benchmarks
 OCPI_SYNC_ON_REGISTER = False  # the benchmark times its own pulls
+# No collectstatic for benchmarks either: the admin's {% static %} must not need a manifest.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

@@ -11,6 +11,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
+from emsp.lib.admin import CheapCountPaginator
+
 from . import services
 from .accounts import AccountError, driver_erase
 from .models import Driver, Token, TokenChange
@@ -42,6 +44,8 @@ class DriverAdmin(SimpleHistoryAdmin):
     )
     raw_id_fields = ("user",)
     readonly_fields = ("outstanding", "uninvoiced", "erased_at", "created_at")  # derived, or set by a service
+    paginator = CheapCountPaginator
+    show_full_result_count = False
     inlines = (TokenInline,)
     actions = ("erase",)
 
@@ -76,6 +80,8 @@ class TokenAdmin(SimpleHistoryAdmin):
     list_select_related = ("driver__user",)
     raw_id_fields = ("driver",)
     readonly_fields = ("contract_id", "status", "last_updated", "created_at")
+    paginator = CheapCountPaginator
+    show_full_result_count = False
     actions = ("activate", "block", "unblock", "report_lost")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Token | None = None) -> tuple[str, ...]:
@@ -127,6 +133,8 @@ class TokenChangeAdmin(admin.ModelAdmin[TokenChange]):
     list_display = ("pk", "token", "reason", "created_at")
     list_select_related = ("token",)
     readonly_fields = ("token", "reason", "created_at")
+    paginator = CheapCountPaginator
+    show_full_result_count = False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

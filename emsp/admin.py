@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from emsp.lib.admin import ReadOnlyAdmin
+from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin
 from emsp.lib.tasks import outbox_sweep
 from emsp.models import OutboxTask
 
@@ -34,3 +36,14 @@ class OutboxTaskAdmin(ReadOnlyAdmin):
             )
         else:
             self.message_user(request, f"{outcome.sent} sent.")
+
+
+class UserAdmin(auth_admin.UserAdmin):
+    """Django's, counted cheaply: every driver has a user, so the list grows with them."""
+
+    paginator = CheapCountPaginator
+    show_full_result_count = False
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), UserAdmin)

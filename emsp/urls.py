@@ -6,9 +6,6 @@ from django.views.generic import TemplateView
 
 from emsp.health import healthz
 
-admin.site.site_header = "EMSP back office"
-admin.site.site_title = "EMSP back office"
-
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", healthz, name="healthz"),

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Func, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from drivers.models import Driver, TokenChange
@@ -109,6 +111,13 @@ def command_for_authorization_reference(reference: str) -> Command | None:
 def token_changes_pending(cursor: TokenPushCursor) -> int:
     """Token changes the cursor's partner has not received yet."""
     return TokenChange.objects.filter(pk__gt=cursor.last_change_id).count()
+
+
+def token_changes_pending_count(position: Any) -> Coalesce:
+    """`token_changes_pending` as an expression, for a list of cursors in one query: `position` is the cursor's
+    last_change_id (an OuterRef). A range of the change log's primary key, counted in its index."""
+    count = TokenChange.objects.filter(pk__gt=position).order_by().annotate(n=Func(F("pk"), function="COUNT"))
+    return Coalesce(Subquery(count.values("n")), 0)
 
 
 def charging_session(party: Party, session_id: str) -> ChargingSession | None:

@@ -19,7 +19,7 @@ from django.utils.html import format_html
 
 from billing import collection, exports, selectors
 from billing.models import CollectionBatch, Fee, Mandate, Payment, Reminder
-from emsp.lib.admin import ReadOnlyAdmin, admin_link
+from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link
 from roaming.models import Partner
 
 # --- mandates --------------------------------------------------------------------------------------------
@@ -62,6 +62,8 @@ class MandateAdmin(admin.ModelAdmin[Mandate]):
     list_filter = ("status",)
     list_select_related = ("driver__user",)
     search_fields = ("=reference", "iban", "debtor_name")
+    paginator = CheapCountPaginator
+    show_full_result_count = False
     raw_id_fields = ("driver",)
     actions = ("revoke",)
 
@@ -197,6 +199,8 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
     list_filter = ("status", "method", "received_on")
     list_select_related = ("invoice", "batch")
     search_fields = ("=invoice__number", "reference")
+    paginator = CheapCountPaginator
+    show_full_result_count = False
     raw_id_fields = ("invoice",)
     actions = ("mark_returned",)
     change_list_template = "admin/billing/payment/change_list.html"
@@ -270,6 +274,8 @@ class ReminderAdmin(ReadOnlyAdmin):
     list_filter = ("level",)
     list_select_related = ("invoice",)
     search_fields = ("=invoice__number", "email")
+    paginator = CheapCountPaginator
+    show_full_result_count = False
 
 
 @admin.register(Fee)
@@ -279,5 +285,7 @@ class FeeAdmin(ReadOnlyAdmin):
     list_display = ("incurred_on", "driver", "kind", "amount", "currency", "for_invoice", "invoice")
     list_filter = ("kind", "incurred_on")
     list_select_related = ("driver__user", "for_invoice", "invoice")
+    paginator = CheapCountPaginator
+    show_full_result_count = False
     search_fields = ("=for_invoice__number", "=invoice__number", "driver__user__email")
     raw_id_fields = ("driver", "for_invoice", "invoice", "reminder", "payment")

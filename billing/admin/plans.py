@@ -109,6 +109,8 @@ class PlanSubscriptionAdmin(admin.ModelAdmin[PlanSubscription]):
     list_filter = ("plan",)
     list_select_related = ("driver__user", "plan", "created_by")
     raw_id_fields = ("driver",)
+    paginator = CheapCountPaginator
+    show_full_result_count = False
     search_fields = ("driver__user__username", "driver__user__email")
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:

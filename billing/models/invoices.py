@@ -116,6 +116,8 @@ class Invoice(models.Model):
         indexes = [
             models.Index(fields=("driver", "-issued_at"), name="invoice_driver_recent"),
             models.Index(fields=("period",), name="invoice_period"),
+            # The back office's list, newest first (the key breaks ties: a run issues many at once).
+            models.Index(fields=("issued_at", "id"), name="invoice_issued"),
             # Dunning and the credit check: only what is still open.
             models.Index(fields=("due_date",), name="invoice_open_due", condition=Q(status="OPEN")),
         ]

@@ -167,6 +167,8 @@ class SessionCharge(models.Model):
             # many charges have been invoiced.
             models.Index(fields=("driver", "session_end"), name="charge_uninvoiced", condition=Q(invoice__isnull=True)),
             models.Index(fields=("driver", "-session_start"), name="charge_driver_recent"),
+            # The back office: revenue per day (start page) and the list by date.
+            models.Index(fields=("session_start",), name="charge_session_start"),
         ]
 
     def __str__(self) -> str:

@@ -144,7 +144,10 @@ class Dispute(models.Model):
         constraints = [
             models.UniqueConstraint(fields=("cdr",), condition=Q(status="OPEN"), name="one_open_dispute_per_cdr")
         ]
-        indexes = [models.Index(fields=("partner", "status", "opened_at"), name="dispute_partner_status")]
+        indexes = [
+            models.Index(fields=("partner", "status", "opened_at"), name="dispute_partner_status"),
+            models.Index(fields=("opened_at",), name="dispute_opened"),  # the back office's list, newest first
+        ]
 
     def __str__(self) -> str:
         return f"Dispute on CDR #{self.cdr_id}: {self.amount_at_stake} {self.currency} ({self.get_status_display()})"

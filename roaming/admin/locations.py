@@ -5,23 +5,36 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link, changelist_link, json_block, one_line, when
+from emsp.lib.admin import (
+    CheapCountPaginator,
+    ReadOnlyAdmin,
+    admin_link,
+    cached_values,
+    changelist_link,
+    fixed_values,
+    json_block,
+    one_line,
+    when,
+)
 from roaming.admin.related import links, related_first
 from roaming.models import (
     Cdr,
     ChargingSession,
     Connector,
     Evse,
+    EvseStatus,
     EvseStatusChange,
     Location,
     PriceComponent,
     Tariff,
     TariffElement,
 )
+from roaming.ocpi.v2_2_1.locations import ParkingType
 
 #: The status changes an EVSE's page shows; the rest are one click away (a charger changes status all day).
 STATUS_HISTORY_SHOWN = 30
@@ -52,9 +65,16 @@ class LocationAdmin(ReadOnlyAdmin):
         "last_updated",
         "removed_at",
     )
-    list_filter = ("partner", "country", "removed_at", "publish", "parking_type")
+    list_filter = (
+        "partner",
+        ("country", cached_values()),
+        "removed_at",
+        "publish",
+        ("parking_type", fixed_values(*ParkingType)),
+    )
     search_fields = ("=ocpi_id", "name", "address", "city", "postal_code")
     list_select_related = ("partner",)
+    paginator = CheapCountPaginator
     show_full_result_count = False
     inlines = (EvseInline,)
     exclude = ("opening_times", "facilities", "extra")
@@ -86,9 +106,10 @@ class LocationAdmin(ReadOnlyAdmin):
         return json_block(obj.extra)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Location]:
-        from django.db.models import Count
-
-        return super().get_queryset(request).annotate(evse_total=Count("evses"))
+        # A correlated count, computed for the page's rows only; a JOIN with GROUP BY grouped every location's
+        # EVSEs for the count and each filter's choices too.
+        evses = Evse.objects.filter(location=OuterRef("pk")).order_by().values("location").annotate(n=Count("pk"))
+        return super().get_queryset(request).annotate(evse_total=Coalesce(Subquery(evses.values("n")), 0))
 
     @admin.display(description="Party")
     def party(self, obj: Location) -> str:
@@ -123,9 +144,10 @@ class ConnectorInline(admin.TabularInline[Connector, Evse]):
 @admin.register(Evse)
 class EvseAdmin(ReadOnlyAdmin):
     list_display = ("__str__", "status", "location_link", "last_updated", "removed_at")
-    list_filter = ("status", "location__partner")
+    list_filter = (("status", fixed_values(*EvseStatus)), "location__partner")
     search_fields = ("=uid", "=evse_id", "location__name")
     list_select_related = ("location",)
+    paginator = CheapCountPaginator
     show_full_result_count = False
     raw_id_fields = ("location",)
     inlines = (ConnectorInline,)

@@ -14,7 +14,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, changelist_link, json_block, one_line, when
+from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, changelist_link, fixed_values, json_block, one_line, when
 from emsp.lib.tasks import enqueue
 from roaming.admin.related import REQUEST_LOG_FILTERS, links, object_links, related_first
 from roaming.models import (
@@ -31,6 +31,8 @@ from roaming.models import (
     Tariff,
     TokenPushCursor,
 )
+from roaming.models.requestlog import REQUEST_FAILED
+from roaming.ocpi.v2_2_1.versions import ModuleID
 from roaming.selectors_requestlog import request_log_subjects
 from roaming.services import partners as partner_services
 from roaming.services.partners import HandshakeError
@@ -210,6 +212,23 @@ class PartnerAdmin(SimpleHistoryAdmin):
             )
 
 
+class RequestOutcomeFilter(admin.SimpleListFilter):
+    """Failed exchanges (no answer, HTTP error or OCPI error): what the start page's error rate counts."""
+
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("failed", "Failed"), ("ok", "Succeeded")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "failed":
+            return queryset.filter(REQUEST_FAILED)
+        if self.value() == "ok":
+            return queryset.exclude(REQUEST_FAILED)
+        return queryset
+
+
 @admin.register(OcpiRequestLog)
 class OcpiRequestLogAdmin(ReadOnlyAdmin):
     list_display = (
@@ -223,7 +242,17 @@ class OcpiRequestLogAdmin(ReadOnlyAdmin):
         "ocpi_status",
         "duration_ms",
     )
-    list_filter = (*REQUEST_LOG_FILTERS, "direction", "module", "method", "http_status", "ocpi_status", "partner")
+    # The values offered are given: reading them from a million rows (SELECT DISTINCT) took 0.5 s a filter.
+    list_filter = (
+        RequestOutcomeFilter,
+        *REQUEST_LOG_FILTERS,
+        "direction",
+        ("module", fixed_values("versions", *ModuleID)),
+        ("method", fixed_values("GET", "POST", "PUT", "PATCH", "DELETE")),
+        ("http_status", fixed_values(200, 201, 400, 401, 403, 404, 405, 413, 415, 429, 500, 502, 503, 504)),
+        ("ocpi_status", fixed_values(1000, 2000, 2001, 2002, 2003, 2004, 3000, 3001, 3002, 3003, 3004, 4000, 4001)),
+        "partner",
+    )
     search_fields = ("=request_id", "=correlation_id", "url")
     list_select_related = ("partner",)
     paginator = CheapCountPaginator
@@ -281,6 +310,8 @@ class SyncRunAdmin(ReadOnlyAdmin):
     )
     list_filter = ("status", "module", "mode", "partner")
     list_select_related = ("partner",)
+    paginator = CheapCountPaginator  # every module of every partner, every few minutes
+    show_full_result_count = False
 
     @admin.display(description="Progress")
     def progress(self, obj: SyncRun) -> str:

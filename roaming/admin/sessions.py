@@ -14,7 +14,16 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link, changelist_link, json_block, one_line, when
+from emsp.lib.admin import (
+    CheapCountPaginator,
+    ReadOnlyAdmin,
+    admin_link,
+    cached_values,
+    changelist_link,
+    json_block,
+    one_line,
+    when,
+)
 from roaming import selectors
 from roaming.admin.anomalies import CdrAnomalyFilter, SessionAnomalyFilter
 from roaming.admin.related import filter_link, links, object_links, related_first, request_log_link
@@ -129,8 +138,9 @@ class ChargingSessionAdmin(ReadOnlyAdmin):
     )
     search_fields = ("=ocpi_id", "=authorization_reference", "=token_uid", "=contract_id")
     list_select_related = ("driver__user", "location", "partner")
+    paginator = CheapCountPaginator
     show_full_result_count = False
-    ordering = ("-start_date_time",)
+    ordering = ("-start_date_time",)  # index session_started
     exclude = ("charging_periods", "extra")
     readonly_fields = ("related", "started_by", "charging_preferences", "periods", "extra_fields")
     inlines = (PreferencesInline,)
@@ -269,7 +279,7 @@ class CdrAdmin(ReadOnlyAdmin):
         "unknown_token",
         "credit",
         ("start_date_time", admin.DateFieldListFilter),
-        "currency",
+        ("currency", cached_values()),
         "partner",
     )
     search_fields = (

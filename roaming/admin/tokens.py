@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 
 from drivers.admin import TokenAdmin
 from drivers.models import Token
-from emsp.lib.admin import ReadOnlyAdmin, admin_link, changelist_link, one_line, when
+from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, admin_link, changelist_link, one_line, when
 from emsp.lib.tasks import enqueue
 from roaming import selectors
 from roaming.admin.related import CardDriverFilter, links, object_links, related_first, request_log_link
@@ -51,15 +51,19 @@ class TokenPushCursorAdmin(ReadOnlyAdmin):
     list_select_related = ("partner",)
     actions = ("push_now", "skip_refused_token")
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TokenPushCursor]:
+        pending = selectors.token_changes_pending_count(OuterRef("last_change_id"))
+        return super().get_queryset(request).annotate(pending_changes=pending)
+
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         # Every partner that takes our tokens is listed, also before its first push.
         for partner in token_push_partners():
             token_push_cursor(partner)
         return super().changelist_view(request, extra_context)
 
-    @admin.display(description="Pending changes")
+    @admin.display(description="Pending changes", ordering="pending_changes")
     def pending(self, obj: TokenPushCursor) -> int:
-        return selectors.token_changes_pending(obj)
+        return obj.pending_changes  # type: ignore[attr-defined]
 
     @admin.display(description="Last error")
     def short_error(self, obj: TokenPushCursor) -> str:
@@ -149,6 +153,7 @@ class AuthorizationAdmin(ReadOnlyAdmin):
     list_filter = (CardDriverFilter, "reason", "allowed", "source", "partner")
     search_fields = ("=reference", "token__contract_id", "=token_uid", "=location_id")
     list_select_related = ("token", "partner")
+    paginator = CheapCountPaginator
     show_full_result_count = False
     date_hierarchy = "created_at"
     readonly_fields = ("related",)
@@ -227,5 +232,6 @@ class CommandAdmin(ReadOnlyAdmin):
     list_filter = (CardDriverFilter, "state", "type", "response", "result", "partner")
     search_fields = ("=reference", "=authorization_reference", "=session_id", "=location_id", "token__contract_id")
     list_select_related = ("token", "partner")
+    paginator = CheapCountPaginator
     show_full_result_count = False
     date_hierarchy = "created_at"

@@ -113,6 +113,8 @@ class Cdr(models.Model):
                 fields=("country_code", "party_id"), name="cdr_location_unlinked", condition=Q(location__isnull=True)
             ),
             models.Index(fields=("credit_for",), name="cdr_credits", condition=Q(credit_for__isnull=False)),
+            # Small: CDRs of tokens that are not ours, newest first (the back office's filter of them).
+            models.Index(fields=("received_at",), name="cdr_unknown_token", condition=Q(unknown_token=True)),
             models.Index(
                 fields=("country_code", "party_id", "credit_reference_id"),
                 name="cdr_credit_unlinked",

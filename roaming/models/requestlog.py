@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
+
+#: An exchange that failed: no answer (the error says why), an HTTP error, or an OCPI status outside 1xxx
+#: (2xxx client errors, 3xxx server errors, 4xxx hub errors), whichever side asked. The start page's error rate
+#: and the request log's "outcome" filter both count by it.
+REQUEST_FAILED = Q(http_status__isnull=True) | Q(http_status__gte=400) | Q(ocpi_status__gte=2000) | ~Q(error="")
 
 
 class OcpiRequestLog(models.Model):

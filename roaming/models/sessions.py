@@ -84,6 +84,8 @@ class ChargingSession(models.Model):
                 condition=Q(status__in=LIVE_SESSION_STATUSES),
             ),
             models.Index(fields=("partner", "last_updated"), name="session_partner_updated"),
+            # The back office: sessions newest first, and per day (the start page's figures and charts).
+            models.Index(fields=("start_date_time",), name="session_started"),
         ]
 
     def __str__(self) -> str:

@@ -41,7 +41,10 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ("-started_at",)
-        indexes = [models.Index(fields=("partner", "module", "status", "-started_at"), name="syncrun_latest")]
+        indexes = [
+            models.Index(fields=("partner", "module", "status", "-started_at"), name="syncrun_latest"),
+            models.Index(fields=("started_at",), name="syncrun_started"),  # the back office's list, newest first
+        ]
 
     def __str__(self) -> str:
         return f"{self.module} {self.mode} sync of {self.partner_id} ({self.status})"
