@@ -129,8 +129,9 @@ def bench_live_session(
     """Warm-up, then the baseline, the poll with If-None-Match (304s) and the poll without (full answers)."""
     run_load("127.0.0.1", port, _requests(port, pairs, _etags(pairs), False), connections=connections, seconds=2)
     baseline = run_load("127.0.0.1", port, _requests(port, pairs, None, True), connections=connections, seconds=seconds)
-    # The ETags as the apps hold them now. The cost is priced again every 5 minutes per session, so during the run
-    # a few sessions (seconds / 300 of them) answer 200 from then on, as an app's next poll would once.
+    # The ETags as the apps hold them now. The cost is priced again every 30 minutes per session
+    # (COST_CACHE_SECONDS), so in the run a few sessions (seconds / 1800 of them) answer 200 from then on, as an
+    # app's next poll would once.
     etags = _etags(pairs)
     polled = run_load("127.0.0.1", port, _requests(port, pairs, etags, False), connections=connections, seconds=seconds)
     full = run_load("127.0.0.1", port, _requests(port, pairs, None, False), connections=connections, seconds=seconds)

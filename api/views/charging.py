@@ -385,10 +385,12 @@ class LiveSessionOut(serializers.Serializer):
     cost_note = serializers.CharField(allow_blank=True)
 
 
-#: How long a session's cost so far is kept for the polls that follow (it is keyed by the session's last write,
-#: so a new report from the operator is priced at once; this bounds how long a plan or tariff edited by staff
-#: mid-session goes unseen).
-COST_CACHE_SECONDS = 300
+#: How long a session's cost so far is kept for the polls that follow. It is keyed by the session's last write, so
+#: a new report from the operator is priced at once; between reports the cost changes only when staff edit the
+#: plan's prices or the CPO its tariff mid-session (a driver's plan switch applies to the next session), which
+#: this bounds. Each window prices every live session once more: at 5 minutes that was 1 poll in 60 at a poll
+#: every 5 s, enough to set the poll's p99 (bench/live_session_bench.py).
+COST_CACHE_SECONDS = 1800
 
 _clock = time.time  # tests move it
 
