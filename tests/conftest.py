@@ -140,3 +140,13 @@ def cpo(sim: Simulator) -> Partner:
     for module in ("locations", "tariffs"):
         assert sync_partner(partner=partner, module=module, full=True).status == "succeeded"
     return partner
+
+
+@pytest.fixture(autouse=True)
+def _anomaly_counts_counted_afresh() -> None:
+    """The start page keeps its anomaly counts for minutes (backoffice.dashboard): each test counts its own."""
+    from django.core.cache import cache
+
+    from backoffice.dashboard import ANOMALY_CACHE_KEY
+
+    cache.delete(ANOMALY_CACHE_KEY)

@@ -12,18 +12,22 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
+from django.db import close_old_connections, transaction
+from django.utils import timezone
 
 from drivers.models import Driver, Token
 from drivers.services import driver_create, token_issue, token_report_lost
 from emsp.lib.embedded_beat import start_embedded_beat
-from roaming.models import CredentialsToken, Partner
+from roaming.models import ChargingSession, CredentialsToken, Evse, Partner
+from roaming.models import Command as OcpiCommand
+from roaming.services.charging import ChargingRefused, charging_start, charging_stop
 from roaming.services.partners import our_versions_url, partner_new_invitation_token
 
 SIMULATOR_NAME = "CPO simulator (demo)"
@@ -65,6 +69,7 @@ class Command(BaseCommand):
         stopping = threading.Event()
         if simulator:
             threading.Thread(target=self._watch, args=(simulator, stopping), daemon=True).start()
+            threading.Thread(target=self._demo_app, args=(stopping,), daemon=True).start()
         try:
             call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, use_threading=True)
         finally:
@@ -85,6 +90,21 @@ class Command(BaseCommand):
             self.stderr.write(
                 f"The CPO simulator stopped (exit code {code}); its output is above. The platform runs on without it."
             )
+
+    def _demo_app(self, stopping: threading.Event) -> None:
+        """The demo driver's phone: starts and stops a session from the app every few minutes, so the back office
+        shows commands and app stops beside the simulator's drivers, who start and stop at the charger."""
+        while not stopping.wait(APP_TURN_SECONDS):
+            try:
+                driver = Driver.objects.get(user__username="driver")
+                partner = Partner.objects.get(name=SIMULATOR_NAME, status=Partner.Status.REGISTERED)
+                self.stdout.write(f"  [demo app] {demo_app_turn(driver=driver, partner=partner)}")
+            except (Driver.DoesNotExist, Partner.DoesNotExist):
+                pass  # the simulator has not registered yet
+            except Exception as exc:  # a demo helper: say so, never take the platform down
+                self.stderr.write(f"  [demo app] {exc!r}")
+            finally:
+                close_old_connections()
 
     def _demo_user(self) -> None:
         user_model = get_user_model()
@@ -134,6 +154,39 @@ class Command(BaseCommand):
 
 
 DEMO_WRONG_TOTAL_SHARE = 0.15
+#: How often the demo driver's app acts, and how long its sessions run before it stops them.
+APP_TURN_SECONDS = 60
+APP_SESSION = timedelta(minutes=3)
+
+
+def demo_app_turn(*, driver: Driver, partner: Partner, now: datetime | None = None) -> str:
+    """One turn of the demo driver's app, through the services the driver API calls: stop the session it started
+    once it has run APP_SESSION, else start one at a free EVSE of `partner` that takes remote starts. Says what
+    it did."""
+    now = now or timezone.now()
+    if OcpiCommand.objects.filter(
+        token__driver=driver, state__in=(OcpiCommand.State.PENDING, OcpiCommand.State.SENT)
+    ).exists():
+        return "waiting for the charger"
+    live = (
+        ChargingSession.objects.filter(driver=driver, token__type=Token.Type.APP_USER, status="ACTIVE")
+        .order_by("-start_date_time")
+        .first()
+    )
+    try:
+        if live is not None:
+            if live.start_date_time > now - APP_SESSION:
+                return f"charging ({live.ocpi_id})"
+            charging_stop(driver=driver, session=live)
+            return f"stop sent for {live.ocpi_id}"
+        free = Evse.objects.filter(location__partner=partner, status="AVAILABLE", removed_at__isnull=True)
+        evse = next((e for e in free.order_by("?")[:50] if "REMOTE_START_STOP_CAPABLE" in e.capabilities), None)
+        if evse is None:
+            return "no free charger that takes remote starts"
+        charging_start(driver=driver, evse=evse)
+        return f"start sent for {evse.uid}"
+    except ChargingRefused as exc:
+        return f"refused: {exc}"
 
 
 def simulator_command(*, port: int, locations: int, versions_url: str, token_a: str) -> list[str]:
