@@ -23,6 +23,7 @@ def test_the_demo_app_starts_a_session_then_stops_it_from_the_app(cpo: Any, sim:
     assert demo_app_turn(driver=driver, partner=cpo) == "waiting for the charger"
     sim.flush()
     session = ChargingSession.objects.get(driver=driver)
+    assert session.token is not None
     assert (session.status, session.token.type) == ("ACTIVE", Token.Type.APP_USER)
     # (The simulator's clock stands in March 2025: the app's "now" follows it.)
     assert demo_app_turn(driver=driver, partner=cpo, now=session.start_date_time) == f"charging ({session.ocpi_id})"
