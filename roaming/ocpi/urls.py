@@ -1,7 +1,9 @@
 """OCPI routes. `MODULES` is the single list of what we serve per version: the routes and the version
 details endpoint are both generated from it, so a module cannot be routed without being announced.
 
-Trailing slashes are optional everywhere: partners differ, and a redirect would lose a POST body.
+Trailing slashes are optional everywhere: partners differ, and a redirect would lose a POST body. So is the
+slash between a module's URL and the ids after it: some partners append ids to the URL we announce as they are
+(`.../2.2.1/locationsNL/CPO/LOC0001`), and every push of theirs failed with a 404.
 
 Ids match any path segment: the base view answers one that cannot be an OCPI id (too long, not printable
 ASCII) with a 404 envelope. Every other path under /ocpi/ goes to `UnknownPathView` (last), so no answer
@@ -81,9 +83,10 @@ def _routes() -> list[URLPattern]:
         patterns.append(re_path(rf"^{prefix}/?$", VersionDetailsView.as_view(version=version), name=f"ocpi-{version}"))
         for module in modules:
             for suffix, view in module.routes:
+                below = "/?" + suffix[1:] if suffix.startswith("/") else suffix  # the slash after the module's URL
                 patterns.append(
                     re_path(
-                        rf"^{prefix}/{module.path}{suffix}/?$",
+                        rf"^{prefix}/{module.path}{below}/?$",
                         view.as_view(),
                         name=f"ocpi-{version}-{module.identifier}{suffix and '-detail'}",
                     )

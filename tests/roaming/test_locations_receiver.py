@@ -61,6 +61,17 @@ def test_put_location_stores_it_and_get_serves_it_back(ocpi: OcpiTestClient, loc
     assert served == location  # everything the CPO sent, as it sent it
 
 
+def test_ids_appended_without_a_slash_reach_the_same_objects(ocpi: OcpiTestClient, location: dict) -> None:
+    """Some partners append ids to the URL we announce as they are: `.../locationsBE/BEC/LOC1`."""
+    slashless = URL.replace("/locations/", "/locations")
+    assert ocpi.get(slashless).data == location
+    reply = ocpi.put(f"{slashless}/3257", _evse("3257", status="CHARGING", last_updated="2019-06-25T00:00:00Z"))
+    assert reply.status_code == 1000, reply
+    assert Evse.objects.get(uid="3257").status == "CHARGING"
+    assert ocpi.get("/ocpi/2.2.1/locationsBE/BEC/NO-SUCH").status_code == 2003  # an OCPI answer, not HTML
+    assert ocpi.get("/ocpi/2.2.1/locationsXX").status_code == 2000  # an unknown path, in an envelope
+
+
 def test_put_again_replaces_and_answers_200(ocpi: OcpiTestClient, location: dict) -> None:
     changed = {**location, "name": "Renamed", "last_updated": "2019-06-25T00:00:00Z"}
     reply = ocpi.put(URL, changed)
