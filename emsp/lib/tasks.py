@@ -73,7 +73,7 @@ def enqueue(task: Task, *args: Any, countdown: float = 0, durable: bool = True, 
         return
     now = timezone.now()
     run_after = now + timedelta(seconds=countdown)
-    in_process = _in_process()
+    in_process = tasks_run_in_process()
     claimed_until: datetime | None = None  # nobody sends it now: the broker failed a moment ago, the sweeper will
     if in_process:
         claimed_until = run_after + RUN_LEASE
@@ -118,7 +118,7 @@ def outbox_sweep(*, ids: Collection[int] | None = None) -> SweepOutcome:
     those rows, due or not. Stops at the first row the broker does not take: it is down, and trying every
     row would cost each one the publish timeout.
     """
-    in_process = _in_process()
+    in_process = tasks_run_in_process()
     if in_process:
         app.loader.import_default_modules()  # a task is found by its name; autodiscovery is lazy
     sent = 0
@@ -174,7 +174,8 @@ def wait_for_background_tasks(timeout: float) -> list[str]:
     return background_tasks()
 
 
-def _in_process() -> bool:
+def tasks_run_in_process() -> bool:
+    """Whether enqueued tasks run in this process (the embedded mode) rather than in workers behind a broker."""
     # Celery's own switch (from CELERY_TASK_ALWAYS_EAGER): with it on, nothing would reach a broker.
     return bool(app.conf.task_always_eager)
 
@@ -225,7 +226,7 @@ def _send_after_commit(row: OutboxTask, countdown: float) -> None:
 def _send_without_outbox(task: Task, args: tuple[Any, ...], kwargs: dict[str, Any], countdown: float) -> None:
     global _publish_paused_until
     row = OutboxTask(task=task.name, args=list(args), kwargs=kwargs)  # not saved: the message to send
-    if _in_process():
+    if tasks_run_in_process():
         _start_in_process(task, row, countdown)
     elif time.monotonic() >= _publish_paused_until:
         try:

@@ -35,7 +35,7 @@ from roaming.models.requestlog import REQUEST_FAILED
 from roaming.ocpi.v2_2_1.versions import ModuleID
 from roaming.selectors_requestlog import request_log_subjects
 from roaming.services import partners as partner_services
-from roaming.services.partners import HandshakeError
+from roaming.services.partners import HandshakeError, first_pull_plan
 from roaming.services.schedules import MODULES, RECORD_MODULES
 from roaming.tasks import sync_partner_task
 
@@ -154,7 +154,9 @@ class PartnerAdmin(SimpleHistoryAdmin):
             except HandshakeError as exc:
                 form.add_error(None, f"Registration failed: {exc.message}")
             else:
-                self.message_user(request, f"Registered with {partner} (OCPI {partner.version}).")
+                self.message_user(
+                    request, f"Registered with {partner} (OCPI {partner.version}). {first_pull_plan(partner=partner)}"
+                )
                 return HttpResponseRedirect(reverse("admin:roaming_partner_change", args=[partner.pk]))
         context = {
             **self.admin_site.each_context(request),

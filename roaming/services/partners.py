@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from emsp.lib.tasks import enqueue
+from emsp.lib.tasks import enqueue, tasks_run_in_process
 from roaming.models import CredentialsToken, Partner, PartnerEndpoint, PartnerRole, hash_token, new_token
 from roaming.ocpi.client import OcpiClient, OcpiClientError
 from roaming.ocpi.v2_2_1 import Credentials, Endpoint, Version, VersionDetails
@@ -241,6 +241,17 @@ def _on_registered(partner: Partner, *, they_initiated: bool) -> None:
                 True,
                 countdown=FIRST_SYNC_DELAY_SECONDS if they_initiated else 0,
             )
+
+
+def first_pull_plan(*, partner: Partner) -> str:
+    """What becomes of the first pull of a partner just registered, in words for whoever registered it: staff
+    in the admin, or `ocpi_register`, which must not exit before a pull that runs in its own process ends."""
+    if not (settings.OCPI_SYNC_ON_REGISTER and partner.roles.filter(role=PartnerRole.Role.CPO).exists()):
+        return "No first pull (OCPI_SYNC_ON_REGISTER is off, or the partner is not a CPO): start one with Sync now."
+    modules = ", ".join(str(module) for module in MODULES)
+    if tasks_run_in_process():
+        return f"The first pull ({modules}) runs in this process, in the background: Sync runs show its progress."
+    return f"The first pull ({modules}) was handed to the workers through the broker: Sync runs show its progress."
 
 
 def accept_unregister(*, partner: Partner) -> None:

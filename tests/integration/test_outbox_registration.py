@@ -96,3 +96,5 @@ def test_ocpi_register_waits_for_the_first_pull_it_started(emsp: str, sim: Simul
     assert not OutboxTask.objects.exists()
     assert "Waiting up to" in out.getvalue()
     assert "roaming.sync_partner" in out.getvalue()
+    assert "runs in this process" in out.getvalue()
+    assert "  locations: succeeded, 12 seen (12 new, 0 invalid)" in out.getvalue()

@@ -5,7 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from emsp.lib.tasks import background_tasks, wait_for_background_tasks
-from roaming.services.partners import HandshakeError, register_with
+from roaming.models import SyncRun
+from roaming.services.partners import HandshakeError, first_pull_plan, register_with
 
 
 class Command(BaseCommand):
@@ -37,6 +38,7 @@ class Command(BaseCommand):
             raise CommandError(f"Registration failed: {exc.message}") from exc
         parties = ", ".join(f"{r.country_code}/{r.party_id} {r.role}" for r in partner.roles.all())
         self.stdout.write(f"Registered with {partner.name} (id {partner.pk}), OCPI {partner.version}: {parties}")
+        self.stdout.write(first_pull_plan(partner=partner))
         # Without a broker the first pull runs in threads of this process, which die with it when it exits.
         if running := background_tasks():
             self.stdout.write(f"Waiting up to {options['wait']:.0f} s for: {', '.join(running)}")
@@ -44,4 +46,9 @@ class Command(BaseCommand):
                 self.stderr.write(
                     f"Stopped waiting for {', '.join(left)}: they stay in the outbox, and the platform's sweep "
                     "runs them again once their lease is out (minutes)."
+                )
+            for run in SyncRun.objects.filter(partner=partner).order_by("started_at"):
+                self.stdout.write(
+                    f"  {run.module}: {run.status}, {run.seen} seen ({run.created} new, {run.invalid} invalid)"
+                    + (f": {run.error}" if run.error else "")
                 )
