@@ -31,8 +31,9 @@ from roaming.ocpi.v2_2_1 import CDR as OcpiCdr
 from roaming.ocpi.v2_2_1 import Location as OcpiLocation
 from roaming.ocpi.v2_2_1 import Session as OcpiSession
 from roaming.ocpi.v2_2_1 import Tariff as OcpiTariff
-from roaming.ocpi.v2_2_1.mapping import CdrData, cdr_data, location_data, session_data, tariff_data
+from roaming.ocpi.v2_2_1.mapping import cdr_data, location_data, session_data, tariff_data
 from roaming.ocpi.v2_2_1.types import describe_validation_error, format_datetime
+from roaming.records import CdrData
 from roaming.services.cdrs import cdrs_upsert
 from roaming.services.common import UpsertResult, mark_unlisted
 from roaming.services.locations import locations_upsert

@@ -31,7 +31,7 @@ from drivers.models import Token
 from drivers.selectors import uid_key
 from roaming.models import Cdr, ChargingSession, Location, Partner, Tariff
 from roaming.models.cdrs import cdr_url
-from roaming.ocpi.v2_2_1.mapping import CdrData
+from roaming.records import CdrData
 from roaming.signals import CDR_COMPANIONS, cdr_stored
 
 from .common import ObjectKey, UpsertResult

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from emsp.lib.bulkupsert import bulk_upsert
 from roaming.models import Connector, Evse, EvseStatus, EvseStatusChange, Location, Partner
-from roaming.ocpi.v2_2_1.mapping import ConnectorData, EvseData, LocationData
+from roaming.records import ConnectorData, EvseData, LocationData
 from roaming.signals import locations_stored
 
 from .cdrs import cdrs_link_locations

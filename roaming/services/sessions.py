@@ -31,7 +31,7 @@ from django.db.models import Q
 from drivers.models import Token
 from drivers.selectors import token_get
 from roaming.models import Cdr, ChargingSession, Location, Partner, SessionStatus
-from roaming.ocpi.v2_2_1.mapping import SessionChanges, SessionData
+from roaming.records import SessionChanges, SessionData
 
 from .common import ObjectKey, Party, StaleUpdate, UnknownObject, UpsertResult, lock_objects
 

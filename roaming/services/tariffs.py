@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from roaming.models import Partner, PriceComponent, Tariff, TariffElement
-from roaming.ocpi.v2_2_1.mapping import TariffData
+from roaming.records import TariffData
 from roaming.signals import tariffs_stored
 
 from .common import Party, StaleUpdate, UnknownObject, UpsertResult, upsert_objects

@@ -19,8 +19,9 @@ from drivers.models import Token
 from drivers.services import driver_create, token_issue
 from roaming.models import Cdr, ChargingSession, ImmutableCdr, Partner, Tariff
 from roaming.ocpi.v2_2_1 import CDR
-from roaming.ocpi.v2_2_1.mapping import CdrData, cdr_data
+from roaming.ocpi.v2_2_1.mapping import cdr_data
 from roaming.ocpi.v2_2_1.types import loads
+from roaming.records import CdrData
 from roaming.services import cdrs as cdr_services
 from tests.examples import example
 from tests.roaming.conftest import OcpiTestClient, registered_partner

@@ -1,6 +1,6 @@
 """OCPI 2.2.1 objects ↔ the plain field dicts the roaming services store, and back.
 
-The services never see pydantic models: they get `LocationData` / `TariffData` (plain dataclasses
+The services never see pydantic models: they get the records of `roaming.records` (plain dataclasses
 of model field values) from here, and the GET endpoints turn model instances back into OCPI JSON
 here. Fields we keep as columns are taken out of the partner's object; everything else stays in
 `extra` exactly as sent (JSON form), so what we serve back is what we received.
@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+
+from roaming.records import (
+    CdrData,
+    ConnectorData,
+    ElementData,
+    EvseData,
+    LocationData,
+    SessionChanges,
+    SessionData,
+    TariffData,
+)
 
 from .cdrs import CDR, CdrToken
 from .locations import EVSE, Connector, ConnectorPatch, EVSEPatch, Location, LocationPatch
@@ -85,47 +94,6 @@ _TARIFF_COLUMNS = (
     "last_updated",
     "elements",
 )
-
-
-@dataclass
-class ConnectorData:
-    ocpi_id: str
-    fields: dict[str, Any]
-
-
-@dataclass
-class EvseData:
-    uid: str
-    fields: dict[str, Any]
-    connectors: list[ConnectorData] = field(default_factory=list)
-
-
-@dataclass
-class LocationData:
-    country_code: str
-    party_id: str
-    ocpi_id: str
-    last_updated: datetime
-    content_hash: str
-    fields: dict[str, Any]
-    evses: list[EvseData] = field(default_factory=list)
-
-
-@dataclass
-class ElementData:
-    restrictions: dict[str, Any] | None
-    components: list[dict[str, Any]]
-
-
-@dataclass
-class TariffData:
-    country_code: str
-    party_id: str
-    ocpi_id: str
-    last_updated: datetime
-    content_hash: str
-    fields: dict[str, Any]
-    elements: list[ElementData] = field(default_factory=list)
 
 
 def _without_last_updated(value: Any) -> Any:
@@ -457,39 +425,6 @@ _CDR_PRICES = (
     "total_parking_cost",
     "total_reservation_cost",
 )
-
-
-@dataclass
-class SessionData:
-    country_code: str
-    party_id: str
-    ocpi_id: str
-    last_updated: datetime
-    content_hash: str
-    token_party: tuple[str, str]  # the eMSP party in `cdr_token`: only our own tokens are linked
-    fields: dict[str, Any]
-
-
-@dataclass
-class SessionChanges:
-    """A Session PATCH in the services' terms."""
-
-    fields: dict[str, Any]  # column values
-    extra: dict[str, Any]  # the other fields sent, merged into `extra`
-    charging_periods: list[dict[str, Any]]  # to be appended (spec), never to replace
-    token_party: tuple[str, str] | None  # set when the PATCH carries a `cdr_token`
-
-
-@dataclass
-class CdrData:
-    country_code: str
-    party_id: str
-    ocpi_id: str
-    last_updated: datetime
-    content_hash: str
-    token_party: tuple[str, str]
-    fields: dict[str, Any]
-    raw: dict[str, Any]  # the CDR exactly as received (JSON types)
 
 
 def _label(value: Any) -> str:

@@ -1,0 +1,86 @@
+"""The records the roaming services work with, whatever OCPI version a partner speaks.
+
+Each version's package under `roaming/ocpi/` maps its wire objects to these and back; the services, the sync
+and billing see only these. Column values are already in our terms (labels, Decimals, aware datetimes); what
+we do not keep as a column stays in `fields["extra"]` (or `raw`) exactly as the partner sent it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class ConnectorData:
+    ocpi_id: str
+    fields: dict[str, Any]
+
+
+@dataclass
+class EvseData:
+    uid: str
+    fields: dict[str, Any]
+    connectors: list[ConnectorData] = field(default_factory=list)
+
+
+@dataclass
+class LocationData:
+    country_code: str
+    party_id: str
+    ocpi_id: str
+    last_updated: datetime
+    content_hash: str
+    fields: dict[str, Any]
+    evses: list[EvseData] = field(default_factory=list)
+
+
+@dataclass
+class ElementData:
+    restrictions: dict[str, Any] | None
+    components: list[dict[str, Any]]
+
+
+@dataclass
+class TariffData:
+    country_code: str
+    party_id: str
+    ocpi_id: str
+    last_updated: datetime
+    content_hash: str
+    fields: dict[str, Any]
+    elements: list[ElementData] = field(default_factory=list)
+
+
+@dataclass
+class SessionData:
+    country_code: str
+    party_id: str
+    ocpi_id: str
+    last_updated: datetime
+    content_hash: str
+    token_party: tuple[str, str]  # the eMSP party in `cdr_token`: only our own tokens are linked
+    fields: dict[str, Any]
+
+
+@dataclass
+class SessionChanges:
+    """A Session PATCH in the services' terms."""
+
+    fields: dict[str, Any]  # column values
+    extra: dict[str, Any]  # the other fields sent, merged into `extra`
+    charging_periods: list[dict[str, Any]]  # to be appended (spec), never to replace
+    token_party: tuple[str, str] | None  # set when the PATCH carries a `cdr_token`
+
+
+@dataclass
+class CdrData:
+    country_code: str
+    party_id: str
+    ocpi_id: str
+    last_updated: datetime
+    content_hash: str
+    token_party: tuple[str, str]
+    fields: dict[str, Any]
+    raw: dict[str, Any]  # the CDR exactly as received (JSON types)
