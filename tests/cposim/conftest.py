@@ -29,9 +29,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from cposim import SimConfig, Simulator  # noqa: E402
+from tests.examples import examples_dir  # noqa: E402
 
 START = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)  # a Monday
-EXAMPLES = Path("/work/shared/ocpi/examples/2.2.1")
+EXAMPLES = examples_dir("2.2.1")
 
 
 @dataclass

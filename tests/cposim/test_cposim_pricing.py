@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from cposim import protocol
 from cposim.pricing import price_charging_periods
+from tests.examples import examples_dir
 
-EXAMPLES = Path("/work/shared/ocpi/examples/2.2.1")
+EXAMPLES = examples_dir("2.2.1")
 MONDAY = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
 
 

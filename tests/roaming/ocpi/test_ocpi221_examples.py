@@ -1,7 +1,7 @@
 """Every official OCPI 2.2.1 example parses with the right model and survives a JSON round trip.
 
 The examples are not vendored into this repository (they belong to the ocpi/ocpi project); they are
-read from OCPI_EXAMPLES_DIR, by default the shared copy at /work/shared/ocpi/examples/2.2.1. Without it
+read from OCPI_EXAMPLES_DIR (see tests/examples.py), by default `../shared/ocpi/examples/2.2.1`. Without it
 these tests skip.
 """
 
