@@ -48,10 +48,15 @@ def test_timeouts_hold_the_request_and_close(client: Any) -> None:
 
 def test_latency_is_added(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The request is held for the configured latency (what it waits for, not a clock reading)."""
-    held: list[float] = []
+    held: list[float | None] = []
     stopping = client.sim._stopping
     real_wait = stopping.wait
-    monkeypatch.setattr(stopping, "wait", lambda seconds=None: held.append(seconds) or real_wait(seconds))
+
+    def wait(seconds: float | None = None) -> bool:
+        held.append(seconds)
+        return real_wait(seconds)
+
+    monkeypatch.setattr(stopping, "wait", wait)
     client.sim.set_chaos(latency_ms=150)
     assert client.get("/tariffs").status_code == 200
     assert held == [0.15]
