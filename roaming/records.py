@@ -84,3 +84,14 @@ class CdrData:
     token_party: tuple[str, str]
     fields: dict[str, Any]
     raw: dict[str, Any]  # the CDR exactly as received (JSON types)
+
+
+@dataclass
+class HubClientData:
+    """A hub's word on one party behind it (OCPI HubClientInfo): who it is and whether it can be reached."""
+
+    country_code: str
+    party_id: str
+    role: str
+    status: str
+    last_updated: datetime

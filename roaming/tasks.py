@@ -14,9 +14,12 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from emsp.lib.tasks import enqueue
 from roaming.models import OcpiRequestLog, Partner
 from roaming.services.commands import commands_time_out
+from roaming.services.hubs import hub_clients_pull
 from roaming.services.partners import purge_expired_tokens
+from roaming.services.schedules import MODULES
 from roaming.services.tokens import TOKEN_PUSH_RETRY_DELAYS, push_token_changes, token_changes_enqueue
 from roaming.sync import SyncError, sync_partner
 
@@ -34,6 +37,17 @@ def sync_partner_task(self: Task, partner_id: int, module: str, full: bool = Fal
         raise self.retry(
             exc=exc, countdown=SYNC_RETRY_DELAYS[min(self.request.retries, len(SYNC_RETRY_DELAYS) - 1)]
         ) from exc
+
+
+@shared_task(name="roaming.hub_clients_pull")
+def hub_clients_pull_task(partner_id: int, first_pull: bool = True) -> int:
+    """The parties behind a hub, then (first pull) the full pull of their objects, which needs them known."""
+    partner = Partner.objects.get(pk=partner_id)
+    outcome = hub_clients_pull(partner=partner)
+    if first_pull:
+        for module in MODULES:
+            enqueue(sync_partner_task, partner.pk, str(module), True)
+    return outcome.new
 
 
 @shared_task(name="roaming.purge_request_log")

@@ -82,7 +82,9 @@ class Partner(models.Model):
 class PartnerRole(models.Model):
     """A party (country_code, party_id, role) hosted by a partner's platform.
 
-    A party belongs to one partner only: the pair is what keys every object the party pushes to us.
+    A party belongs to one partner only: the pair is what keys every object the party pushes to us. A direct
+    partner's parties come from its credentials; a hub's are its own (role HUB) plus the parties behind it
+    that its HubClientInfo tells us about, each with a connection status.
     """
 
     class Role(models.TextChoices):
@@ -94,11 +96,30 @@ class PartnerRole(models.Model):
         OTHER = "OTHER"
         SCSP = "SCSP"
 
+    class Source(models.TextChoices):
+        CREDENTIALS = "credentials", "the handshake's credentials"
+        HUB = "hubclientinfo", "the hub's client info"
+
+    class ConnectionStatus(models.TextChoices):
+        """A hub's word on whether a party behind it can be reached (OCPI HubClientInfo)."""
+
+        CONNECTED = "CONNECTED"
+        OFFLINE = "OFFLINE"  # send nothing now, queue nothing: it pulls what it missed when back
+        PLANNED = "PLANNED"  # not reachable yet
+        SUSPENDED = "SUSPENDED"  # never again
+
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="roles")
     role = models.CharField(max_length=32, choices=Role.choices)  # a role from a newer edition is kept as sent
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.CREDENTIALS)
+    connection_status = models.CharField(
+        max_length=32, choices=ConnectionStatus.choices, default=ConnectionStatus.CONNECTED
+    )  # a status from a newer edition is kept as sent
+    status_updated = models.DateTimeField(
+        null=True, blank=True, help_text="last_updated of the hub's client info this status came from."
+    )
     country_code = models.CharField(max_length=2)
     party_id = models.CharField(max_length=3)
-    business_name = models.CharField(max_length=100)
+    business_name = models.CharField(max_length=100, blank=True)  # a hub's client info names no business
     business_website = models.URLField(max_length=255, blank=True)
     logo_url = models.URLField(max_length=255, blank=True)
 

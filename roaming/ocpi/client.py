@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from django.conf import settings
 from django.db import connections
+from django.db.models import Case, Value, When
 
 from roaming.models import OcpiRequestLog
 
@@ -101,9 +102,12 @@ class OcpiClient:
 
     @classmethod
     def for_partner(cls, partner: Partner, *, to_party: tuple[str, str] | None = None, **kwargs: Any) -> OcpiClient:
-        """A client for the partner; functional calls address `to_party`, by default its first party."""
+        """A client for the partner; functional calls address `to_party`, by default the hub itself on a hub's
+        connection (a broadcast, or a list of every party behind it), else the partner's first party."""
         if to_party is None:
-            role = partner.roles.order_by("pk").first()
+            role = partner.roles.order_by(
+                Case(When(role="HUB", then=Value(0)), default=Value(1)), "source", "pk"
+            ).first()
             to_party = (role.country_code, role.party_id) if role else None
         return cls(
             partner.outgoing_token, partner=partner, base64_token=partner.token_base64, to_party=to_party, **kwargs

@@ -20,6 +20,7 @@ from django.views import View
 from .views.cdrs import CdrsReceiverView
 from .views.commands import CommandResultView
 from .views.credentials import CredentialsView
+from .views.hubclientinfo import HubClientInfoReceiverView
 from .views.locations import LocationsReceiverView
 from .views.sessions import SessionsReceiverView
 from .views.tariffs import TariffsReceiverView
@@ -64,6 +65,8 @@ MODULES: dict[str, list[Module]] = {
             "tokens",
             (("", TokensSenderView), (rf"/(?P<token_uid>{_ID})/authorize", TokenAuthorizeView)),
         ),
+        # A hub tells us about each party behind it (configuration module: no routing headers).
+        Module("hubclientinfo", "RECEIVER", "hubclientinfo", ((_PARTY, HubClientInfoReceiverView),)),
         # Only the per-command response_url is served (the spec's Sender interface); see views/commands.py.
         Module(
             "commands",

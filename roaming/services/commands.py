@@ -30,6 +30,8 @@ from roaming.ocpi.v2_2_1.mapping import token_to_ocpi
 from roaming.ocpi.v2_2_1.types import describe_validation_error
 from roaming.selectors import command_outcome, command_retryable, command_session
 
+from .hubs import party_unreachable
+
 logger = logging.getLogger("roaming.commands")
 
 # A CPO that never says how long to wait, or says 0, gets this long for its CommandResult.
@@ -110,6 +112,9 @@ def _create_and_send(
     """Store the command (and its authorization) first, commit, then POST it once, addressed to the party
     that owns the location or session (`to_party`; a CPO platform may host several)."""
     url = _commands_url(partner)
+    unreachable = party_unreachable(partner=partner, party=to_party)
+    if unreachable:
+        raise CommandRefused(unreachable)
     command = Command(partner=partner, type=command_type, token=token, retry_of=retry_of, **fields)
     if authorize is not None:
         command.authorization_reference = authorize.reference

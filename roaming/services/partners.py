@@ -22,6 +22,7 @@ from roaming.models import CredentialsToken, Partner, PartnerEndpoint, PartnerRo
 from roaming.ocpi.client import OcpiClient, OcpiClientError
 from roaming.ocpi.v2_2_1 import Credentials, Endpoint, Version, VersionDetails
 
+from .hubs import partner_is_hub
 from .schedules import MODULES, partner_pause_syncs, partner_schedule_syncs
 
 logger = logging.getLogger(__name__)
@@ -140,7 +141,8 @@ def _store_endpoints(partner: Partner, endpoints: list[Endpoint]) -> None:
 
 
 def _store_roles(partner: Partner, credentials: Credentials) -> None:
-    partner.roles.all().delete()
+    # Only the roles the credentials name: the parties a hub told us about stay (roaming.services.hubs).
+    partner.roles.filter(source=PartnerRole.Source.CREDENTIALS).delete()
     try:
         with transaction.atomic():
             PartnerRole.objects.bulk_create(
@@ -232,23 +234,25 @@ def _on_registered(partner: Partner, *, they_initiated: bool) -> None:
     from roaming.tasks import sync_partner_task  # tasks import this module
 
     partner_schedule_syncs(partner=partner)
-    if settings.OCPI_SYNC_ON_REGISTER and partner.roles.filter(role=PartnerRole.Role.CPO).exists():
+    countdown = FIRST_SYNC_DELAY_SECONDS if they_initiated else 0
+    if settings.OCPI_SYNC_ON_REGISTER and partner_is_hub(partner):
+        from roaming.tasks import hub_clients_pull_task
+
+        enqueue(hub_clients_pull_task, partner.pk, countdown=countdown)  # the parties first, then their objects
+    elif settings.OCPI_SYNC_ON_REGISTER and partner.roles.filter(role=PartnerRole.Role.CPO).exists():
         for module in MODULES:
-            enqueue(
-                sync_partner_task,
-                partner.pk,
-                str(module),
-                True,
-                countdown=FIRST_SYNC_DELAY_SECONDS if they_initiated else 0,
-            )
+            enqueue(sync_partner_task, partner.pk, str(module), True, countdown=countdown)
 
 
 def first_pull_plan(*, partner: Partner) -> str:
     """What becomes of the first pull of a partner just registered, in words for whoever registered it: staff
     in the admin, or `ocpi_register`, which must not exit before a pull that runs in its own process ends."""
-    if not (settings.OCPI_SYNC_ON_REGISTER and partner.roles.filter(role=PartnerRole.Role.CPO).exists()):
+    hub = partner_is_hub(partner)
+    if not (settings.OCPI_SYNC_ON_REGISTER and (hub or partner.roles.filter(role=PartnerRole.Role.CPO).exists())):
         return "No first pull (OCPI_SYNC_ON_REGISTER is off, or the partner is not a CPO): start one with Sync now."
     modules = ", ".join(str(module) for module in MODULES)
+    if hub:
+        modules = f"the parties behind the hub, then {modules}"
     if tasks_run_in_process():
         return f"The first pull ({modules}) runs in this process, in the background: Sync runs show its progress."
     return f"The first pull ({modules}) was handed to the workers through the broker: Sync runs show its progress."

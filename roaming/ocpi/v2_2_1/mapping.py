@@ -20,6 +20,7 @@ from roaming.records import (
     ConnectorData,
     ElementData,
     EvseData,
+    HubClientData,
     LocationData,
     SessionChanges,
     SessionData,
@@ -27,6 +28,7 @@ from roaming.records import (
 )
 
 from .cdrs import CDR, CdrToken
+from .hubclientinfo import ClientInfo
 from .locations import EVSE, Connector, ConnectorPatch, EVSEPatch, Location, LocationPatch
 from .sessions import Session, SessionPatch
 from .tariffs import Tariff
@@ -574,3 +576,26 @@ def cdr_data(cdr: CDR, raw: dict[str, Any] | None = None) -> CdrData:
 def cdr_to_ocpi(cdr: models.Cdr) -> dict[str, Any]:
     """A stored CDR is served exactly as it was received."""
     return dict(cdr.raw)
+
+
+# --- hub client info -----------------------------------------------------------------------------------
+
+
+def client_info_data(info: ClientInfo) -> HubClientData:
+    return HubClientData(
+        country_code=info.country_code.upper(),
+        party_id=info.party_id.upper(),
+        role=_label(info.role),
+        status=_label(info.status),
+        last_updated=info.last_updated,
+    )
+
+
+def client_info_to_ocpi(role: models.PartnerRole) -> dict[str, Any]:
+    return {
+        "party_id": role.party_id,
+        "country_code": role.country_code,
+        "role": role.role,
+        "status": role.connection_status,
+        "last_updated": format_datetime(role.status_updated or role.partner.registered_at or role.partner.created_at),
+    }
