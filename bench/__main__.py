@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .hub_scale_bench import rows as hub_scale_rows
 from .loadgen import LoadResult
 from .servers import BROKER_URL, DATABASE_URL, ROOT, celery_worker, free_port, fresh_database, gunicorn
 
@@ -191,6 +192,18 @@ def main() -> None:
     results["admin"] = bench_admin(requests=5 if args.quick else 15, seconds=seconds, quick=args.quick)
     print_admin(results["admin"])
 
+    # A hub's scale: 20,000 and 200,000 locations pulled, each next to its floor (same pages, json, COPY).
+    from .hub_scale_bench import bench_hub_scale
+
+    small, big = (500, 2_000) if args.quick else (20_000, 200_000)
+    print(f"hub scale: full pulls of {small:,} and {big:,} locations, each with its floor ...", flush=True)
+    connection.close()
+    fresh_database()
+    with gunicorn(port=port, workers=args.workers, threads=args.threads):
+        results["hub_scale"] = bench_hub_scale(small=small, big=big)
+    for row in hub_scale_rows(results["hub_scale"], lambda ok: "met" if ok else "not met"):
+        print("  " + " | ".join(row))
+
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2, default=str))
@@ -318,6 +331,8 @@ def markdown_table(results: dict[str, Any], *, workers: int, threads: int) -> st
         from .admin_bench import table_rows as admin_rows
 
         rows += admin_rows(results["admin"])
+    if "hub_scale" in results:
+        rows += hub_scale_rows(results["hub_scale"], mark)
     lines = [
         f"Measured {results['when']} on {results['cpus']} cores, PostgreSQL, gunicorn {workers}x{threads} (gthread, "
         "the 16 connections spread evenly over the workers: bench/worker.py).",
