@@ -33,6 +33,10 @@ def _coordinate(doc: dict[str, Any] | None, key: str) -> Decimal | None:
     return Decimal(doc[key]) if doc and doc.get(key) is not None else None
 
 
+def _hash(doc: dict[str, Any]) -> str:
+    return hashlib.sha1(json.dumps(doc, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
+
+
 def _rest(doc: dict[str, Any], taken: tuple[str, ...]) -> str:
     return json.dumps({k: v for k, v in doc.items() if k not in taken})
 
@@ -87,7 +91,7 @@ def main() -> None:
                     doc.get("parking_type", ""), doc["time_zone"], (doc.get("operator") or {}).get("name", ""),
                     json.dumps(doc.get("facilities", [])), json.dumps(doc.get("opening_times")),
                     doc.get("charging_when_closed", True), _rest(doc, LOCATION_KEYS),
-                    hashlib.sha1(json.dumps(doc, sort_keys=True).encode(), usedforsecurity=False).hexdigest(), doc["last_updated"],
+                    _hash(doc), doc["last_updated"],
                     None, now, now,
                 ))  # fmt: skip
                 for evse in doc.get("evses", []):
