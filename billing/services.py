@@ -324,17 +324,17 @@ def cdrs_price_pending(*, limit: int) -> int:
 
 
 def cdrs_waiting_for(*, kind: str, keys: Iterable[tuple[str, str, str]]) -> list[int]:
-    """The unpriced CDRs waiting for these tariffs or locations (small: a partial index)."""
-    condition = Q()
-    for country_code, party_id, ocpi_id in keys:
-        condition |= Q(waiting_id=ocpi_id, cdr__country_code=country_code, cdr__party_id=party_id)
-    if not condition:
+    """The unpriced CDRs waiting for these tariffs or locations (small: a partial index).
+
+    Asked by id alone, the party checked here: an OR of one condition per key cost Django 1.9 s to build for
+    each page of 1,000 locations of a pull, more than writing the page."""
+    wanted = set(keys)
+    if not wanted:
         return []
-    return list(
-        CdrPrice.objects.filter(condition, status=CdrPrice.Status.UNPRICED, waiting_for=kind).values_list(
-            "cdr_id", flat=True
-        )
-    )
+    waiting = CdrPrice.objects.filter(
+        status=CdrPrice.Status.UNPRICED, waiting_for=kind, waiting_id__in={ocpi_id for _, _, ocpi_id in wanted}
+    ).values_list("cdr_id", "cdr__country_code", "cdr__party_id", "waiting_id")
+    return [pk for pk, country_code, party_id, ocpi_id in waiting if (country_code, party_id, ocpi_id) in wanted]
 
 
 # --- disputes --------------------------------------------------------------------------------------------
