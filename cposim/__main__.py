@@ -12,6 +12,7 @@ from types import FrameType
 from cposim.config import ChaosConfig, SimConfig
 from cposim.credentials import HandshakeError
 from cposim.simulator import Simulator
+from cposim.wire import VERSIONS
 
 log = logging.getLogger("cposim")
 
@@ -22,9 +23,10 @@ def _pair(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m cposim", description="Simulated CPO speaking OCPI 2.2.1")
+    parser = argparse.ArgumentParser(prog="python -m cposim", description="Simulated CPO speaking OCPI 2.2.1 or 2.1.1")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the simulator over HTTP")
+    serve.add_argument("--ocpi-version", choices=VERSIONS, default="2.2.1", help="OCPI version to speak")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=9001)
     serve.add_argument("--public-url", help="base URL to advertise if the EMSP reaches us under another name")
@@ -41,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--token-a", help="the EMSP's token A, for --register-with")
     serve.add_argument("--register-attempts", type=int, default=30)
     serve.add_argument("--register-interval", type=float, default=2.0)
-    serve.add_argument("--raw-token", action="store_true", help="send our token unencoded (2.1.1/2.2 style)")
+    serve.add_argument("--raw-token", action="store_true", help="send our token unencoded (2.2 style; 2.1.1 always)")
     serve.add_argument("--live", action="store_true", help="change statuses and run sessions on a timer")
     serve.add_argument("--status-rate", type=float, default=1.0, help="EVSE status changes per second")
     serve.add_argument("--session-every", type=float, default=5.0, help="seconds between new sessions")
@@ -76,6 +78,7 @@ def config_from(args: argparse.Namespace) -> SimConfig:
         page_limit=args.page_limit,
         token_a=args.own_token_a,
         db_path=args.db,
+        ocpi_version=args.ocpi_version,
         session_id_prefix=args.session_id_prefix,
         encode_outgoing_token=not args.raw_token,
         wrong_total_share=args.wrong_total_share,

@@ -198,7 +198,9 @@ class Charging:
             if connector is None:
                 raise ChargingError("FAILED", f"unknown connector {connector_id}")
             tariff_id = connector["tariff_ids"][0] if connector.get("tariff_ids") else None
-            tariff = self.tariffs.get(tariff_id) if tariff_id else None
+            found = self.tariffs.get(tariff_id) if tariff_id else None
+            # Priced by the tariff as the EMSP sees it in the OCPI version spoken.
+            tariff = self.pusher.wire.pricing_tariff(found) if found else None
             session_id = f"{self.session_id_prefix}{self.store.count('session') + 1:06d}"
             rng = random.Random(f"session:{self.seed}:{session_id}")
             car_power = rng.choice(

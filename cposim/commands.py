@@ -24,7 +24,6 @@ from cposim.state import Store
 
 log = logging.getLogger("cposim")
 
-COMMAND_TYPES = ("START_SESSION", "STOP_SESSION", "RESERVE_NOW", "CANCEL_RESERVATION", "UNLOCK_CONNECTOR")
 TOKEN_FIELDS = ("uid", "type", "contract_id")
 
 
@@ -59,12 +58,14 @@ class Commands:
     def receive(self, command: str, body: Any) -> tuple[Response, Job | None]:
         if not isinstance(body, dict) or not isinstance(body.get("response_url"), str):
             return Response.error(200, protocol.INVALID_PARAMETERS, "response_url is required"), None
+        wire = self.pusher.wire
+        received, body = body, wire.command_in(command, body)
         with self._lock:  # requests arrive on concurrent server threads
             record_key = f"{next(self._numbers):06d}"
         record: dict[str, Any] = {
             "id": record_key,
             "command": command,
-            "body": body,
+            "body": received,
             "received_at": protocol.format_dt(self.clock.now()),
         }
         handler = {
@@ -82,7 +83,7 @@ class Commands:
         log.info("command %s received: %s", command, record["response"])
         if verdict is None:
             return response, None
-        data: dict[str, Any] = {"result": verdict, "timeout": self.timeout}
+        data = wire.command_response(verdict, self.timeout)
         if verdict != "ACCEPTED":
             return Response.ok(data), None
         return Response.ok(data), (lambda: self._finish(record_key, command, body["response_url"], job))

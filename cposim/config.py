@@ -46,6 +46,8 @@ class SimConfig:
     # Token A handed out for the EMSP to register with; generated when not given.
     token_a: str | None = None
     db_path: str | None = None
+    # The OCPI version spoken: "2.2.1" or "2.1.1" (see cposim.wire).
+    ocpi_version: str = "2.2.1"
     # Session ids are this plus a counter (S000001, ...); CDR ids follow them. A simulator that forgets its state
     # (no db_path) and restarts against the same EMSP needs another prefix, or its new sessions reuse old ids.
     session_id_prefix: str = "S"

@@ -17,6 +17,7 @@ from cposim import protocol
 from cposim.peer import Peer
 from cposim.protocol import Response
 from cposim.state import Store
+from cposim.wire import Wire
 
 log = logging.getLogger("cposim")
 
@@ -61,12 +62,14 @@ class Credentials:
         *,
         store: Store,
         peer: Peer,
+        wire: Wire,
         roles: list[dict[str, Any]],
         versions_url: Callable[[], str],
         token_a: str | None,
     ) -> None:
         self.store = store
         self.peer = peer
+        self.wire = wire
         self.roles = roles
         self.versions_url = versions_url
         self._handshake = threading.Lock()
@@ -110,7 +113,7 @@ class Credentials:
         return str(chosen["country_code"]), str(chosen["party_id"])
 
     def own(self, token: str) -> dict[str, Any]:
-        return {"token": token, "url": self.versions_url(), "roles": self.roles}
+        return self.wire.credentials(token, self.versions_url(), self.roles)
 
     # server side --------------------------------------------------------------------------
 
@@ -137,14 +140,15 @@ class Credentials:
 
     def _accept(self, body: Any, *, replacing: bool) -> Response:
         """POST/PUT from the EMSP: fetch its endpoints with the token it sent, answer a new token."""
+        roles = self.wire.peer_roles(body) if isinstance(body, dict) else None
         if (
             not isinstance(body, dict)
             or not isinstance(body.get("token"), str)
             or not isinstance(body.get("url"), str)
-            or not isinstance(body.get("roles"), list)
-            or not body["roles"]
+            or roles is None
         ):
-            return Response.error(200, protocol.INVALID_PARAMETERS, "Credentials need token, url and roles")
+            needed = self.wire.credentials_need
+            return Response.error(200, protocol.INVALID_PARAMETERS, f"Credentials need token, url and {needed}")
         with self._handshake:
             try:
                 version_url, endpoints = self.fetch_endpoints(body["url"], body["token"])
@@ -158,7 +162,7 @@ class Credentials:
             state.peer_versions_url = body["url"]
             state.peer_version_url = version_url
             state.peer_endpoints = endpoints
-            state.peer_roles = body["roles"]
+            state.peer_roles = roles
             self._save()
         log.info("credentials %s by the EMSP at %s", "updated" if replacing else "registered", body["url"])
         return Response.ok(self.own(state.inbound_token))
@@ -168,13 +172,14 @@ class Credentials:
         self._save()
 
     def fetch_endpoints(self, versions_url: str, token: str) -> tuple[str, list[dict[str, Any]]]:
-        """GET the EMSP's versions, pick 2.2.1, GET its details; the spec's steps 2-3 / 5."""
+        """GET the EMSP's versions, pick ours (2.2.1 or 2.1.1), GET its details; the spec's steps 2-3 / 5."""
         call = self.peer.request("GET", versions_url, token=token, module="versions")
         if not call.ok or not isinstance(call.data, list):
             raise HandshakeError(protocol.UNABLE_TO_USE_CLIENT_API, f"Could not GET versions at {versions_url}")
-        match = next((v for v in call.data if isinstance(v, dict) and v.get("version") == protocol.VERSION), None)
+        version = self.wire.version
+        match = next((v for v in call.data if isinstance(v, dict) and v.get("version") == version), None)
         if match is None or not isinstance(match.get("url"), str):
-            raise HandshakeError(protocol.UNSUPPORTED_VERSION, f"No {protocol.VERSION} at {versions_url}")
+            raise HandshakeError(protocol.UNSUPPORTED_VERSION, f"No {version} at {versions_url}")
         details = self.peer.request("GET", match["url"], token=token, module="versions")
         if not details.ok or not isinstance(details.data, dict) or not isinstance(details.data.get("endpoints"), list):
             raise HandshakeError(protocol.UNABLE_TO_USE_CLIENT_API, f"Could not GET version details at {match['url']}")
@@ -218,7 +223,7 @@ class Credentials:
             state.peer_versions_url = versions_url
             state.peer_version_url = version_url
             state.peer_endpoints = endpoints
-            state.peer_roles = answer.get("roles") or []
+            state.peer_roles = self.wire.peer_roles(answer) or []
             self._save()
         log.info("registered with the EMSP at %s", versions_url)
         return answer
@@ -243,7 +248,7 @@ class Credentials:
                 raise HandshakeError(protocol.UNABLE_TO_USE_CLIENT_API, f"Credentials PUT to {url} failed")
             state.inbound_token = token_b
             state.outbound_token = answer["token"]
-            state.peer_roles = answer.get("roles") or state.peer_roles
+            state.peer_roles = self.wire.peer_roles(answer) or state.peer_roles
             self._save()
         log.info("credentials rotated with the EMSP")
         return answer

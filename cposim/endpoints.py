@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 from cposim import protocol
 from cposim.chaos import Chaos
 from cposim.charging import Charging, PreferencesNotTaken
-from cposim.commands import COMMAND_TYPES, Commands
+from cposim.commands import Commands
 from cposim.config import SimConfig
 from cposim.credentials import Caller, Credentials
 from cposim.network import Network, Overlay, find_connector, find_evse, render_location
@@ -26,22 +26,12 @@ from cposim.outbox import Job
 from cposim.protocol import Response
 from cposim.state import Store
 from cposim.tariffs import TariffBook
+from cposim.wire import Wire
 
 log = logging.getLogger("cposim")
 
 SENDER_MODULES = ("locations", "tariffs", "sessions", "cdrs")
 RECEIVER_MODULES = ("tokens", "commands")
-TOKEN_REQUIRED = (
-    "country_code",
-    "party_id",
-    "uid",
-    "type",
-    "contract_id",
-    "issuer",
-    "valid",
-    "whitelist",
-    "last_updated",
-)
 
 
 class Headers(Protocol):
@@ -88,6 +78,7 @@ class Endpoints:
         commands: Commands,
         charging: Charging,
         chaos: Chaos,
+        wire: Wire,
         base_url: Callable[[], str],
         stopping: threading.Event,
     ) -> None:
@@ -100,6 +91,7 @@ class Endpoints:
         self.commands = commands
         self.charging = charging
         self.chaos = chaos
+        self.wire = wire
         self.base_url = base_url
         self.stopping = stopping
         self._index_cache: tuple[tuple[float | None, float | None, int], list[int]] | None = None
@@ -109,14 +101,14 @@ class Endpoints:
     def dispatch(self, request: Request) -> tuple[Response | None, Job | None]:
         """Answer one request; (None, None) means: drop the connection without an answer."""
         parts = [p for p in request.path.split("/") if p]
-        module = parts[2] if len(parts) > 2 and parts[:2] == ["ocpi", protocol.VERSION] else ""
+        module = parts[2] if len(parts) > 2 and parts[:2] == ["ocpi", self.wire.version] else ""
         try:
             response, job = self._route(parts, request)
         except Rejected as rejected:
             response, job = rejected.response, None
         except _Dropped:
             return None, None
-        if module in SENDER_MODULES + RECEIVER_MODULES:
+        if module in SENDER_MODULES + RECEIVER_MODULES and self.wire.routing_headers:
             self._routing_headers(request, response)
         return response, job
 
@@ -127,8 +119,8 @@ class Endpoints:
         if parts[1] == "versions" and len(parts) == 2:
             self._allow(caller, (Caller.TOKEN_A, Caller.PEER))
             self._method(request, "GET")
-            return Response.ok([{"version": protocol.VERSION, "url": self._url(protocol.VERSION)}]), None
-        if parts[1] != protocol.VERSION:
+            return Response.ok([{"version": self.wire.version, "url": self._url(self.wire.version)}]), None
+        if parts[1] != self.wire.version:
             raise _not_found(protocol.UNSUPPORTED_VERSION, "Unsupported version")
         if len(parts) == 2:
             self._allow(caller, (Caller.TOKEN_A, Caller.PEER))
@@ -167,12 +159,17 @@ class Endpoints:
     def _functional(self, module: str, rest: list[str], request: Request) -> tuple[Response, Job | None]:
         if module == "commands":
             self._method(request, "POST")
-            if len(rest) != 1 or rest[0] not in COMMAND_TYPES:
+            if len(rest) != 1 or rest[0] not in self.wire.command_types:
                 raise _not_found(message="Unknown command")
             return self.commands.receive(rest[0], self._body(request))
         if module == "tokens":
             return self._tokens(rest, request), None
-        if module == "sessions" and len(rest) == 2 and rest[1] == "charging_preferences":
+        if (
+            module == "sessions"
+            and len(rest) == 2
+            and rest[1] == "charging_preferences"
+            and self.wire.charging_preferences
+        ):
             self._method(request, "PUT")
             return self._charging_preferences(rest[0], self._body(request)), None
         self._method(request, "GET")
@@ -219,14 +216,11 @@ class Endpoints:
             response.headers["OCPI-to-party-id"] = to_pid
 
     def version_details(self) -> dict[str, Any]:
-        endpoints = [{"identifier": "credentials", "role": "SENDER", "url": self._url(protocol.VERSION, "credentials")}]
-        endpoints += [
-            {"identifier": m, "role": "SENDER", "url": self._url(protocol.VERSION, m)} for m in SENDER_MODULES
-        ]
-        endpoints += [
-            {"identifier": m, "role": "RECEIVER", "url": self._url(protocol.VERSION, m)} for m in RECEIVER_MODULES
-        ]
-        return {"version": protocol.VERSION, "endpoints": endpoints}
+        version, endpoint = self.wire.version, self.wire.endpoint
+        endpoints = [endpoint("credentials", "SENDER", self._url(version, "credentials"))]
+        endpoints += [endpoint(m, "SENDER", self._url(version, m)) for m in SENDER_MODULES]
+        endpoints += [endpoint(m, "RECEIVER", self._url(version, m)) for m in RECEIVER_MODULES]
+        return {"version": version, "endpoints": endpoints}
 
     # Sender interfaces: lists -------------------------------------------------------------
 
@@ -243,7 +237,7 @@ class Endpoints:
             ) from None
         if offset < 0 or limit < 0:
             raise Rejected(Response.error(400, protocol.INVALID_PARAMETERS, "offset and limit must not be negative"))
-        if module == "sessions" and date_from is None:
+        if module == "sessions" and date_from is None and self.wire.sessions_need_date_from:
             raise Rejected(Response.error(400, protocol.INVALID_PARAMETERS, "date_from is required for sessions"))
         max_limit = self.config.page_limit
         limit = min(limit or max_limit, max_limit)
@@ -251,12 +245,13 @@ class Endpoints:
             indexes = self._location_indexes(date_from, date_to)
             total = len(indexes)
             chosen = indexes[offset : offset + limit]
-            page = [render_location(self.network, self.overlay, i) for i in chosen]
+            page = [self.wire.location(render_location(self.network, self.overlay, i)) for i in chosen]
         else:
             objects = self._objects(module)
             matching = [o for o in objects if _in_range(o["last_updated"], date_from, date_to)]
             total = len(matching)
-            page = matching[offset : offset + limit]
+            outward = {"tariffs": self.wire.tariff, "sessions": self.wire.session, "cdrs": self.wire.cdr}[module]
+            page = [outward(o) for o in matching[offset : offset + limit]]
         response = Response(raw_data=protocol.dumps(page))
         response.headers["X-Total-Count"] = str(total)
         response.headers["X-Limit"] = str(max_limit)
@@ -264,7 +259,7 @@ class Endpoints:
             params = {k: v for k, v in query.items() if k in ("date_from", "date_to")}
             params.update(offset=str(offset + len(page)), limit=str(limit))
             response.headers["Link"] = (
-                f'<{self._url(protocol.VERSION, module)}?{urlencode(params, safe=":", quote_via=quote)}>; rel="next"'
+                f'<{self._url(self.wire.version, module)}?{urlencode(params, safe=":", quote_via=quote)}>; rel="next"'
             )
         elif self.config.empty_link_on_last_page:
             response.headers["Link"] = ""
@@ -304,16 +299,16 @@ class Endpoints:
             raise _not_found(protocol.UNKNOWN_LOCATION, "Unknown location")
         location = render_location(self.network, self.overlay, index)
         if len(rest) == 1:
-            return Response.ok(location)
+            return Response.ok(self.wire.location(location))
         evse = find_evse(location, rest[1])
         if evse is None:
             raise _not_found(protocol.UNKNOWN_LOCATION, "Unknown EVSE")
         if len(rest) == 2:
-            return Response.ok(evse)
+            return Response.ok(self.wire.evse(evse))
         connector = find_connector(evse, rest[2])
         if connector is None:
             raise _not_found(protocol.UNKNOWN_LOCATION, "Unknown connector")
-        return Response.ok(connector)
+        return Response.ok(self.wire.connector(connector))
 
     # Sender interface: charging preferences --------------------------------------------------
 
@@ -344,24 +339,32 @@ class Endpoints:
         if len(rest) != 3:
             raise _not_found(message="Use /tokens/{country_code}/{party_id}/{uid}")
         country_code, party_id, uid = rest
-        token_type = request.query.get("type") or "RFID"
-        key = "/".join(p.upper() for p in (country_code, party_id, uid)) + "/" + token_type
-        stored = self.store.get("token", key)
+        wire = self.wire
+        # Tokens are kept under CC/PID/UID/TYPE; a version without `?type=` finds the token by CC/PID/UID.
+        token_type = wire.token_type(request.query)
+        expected = {"country_code": country_code, "party_id": party_id, "uid": uid}
+        if token_type is not None:
+            expected["type"] = token_type
+        key, stored = self._find_token("/".join(p.upper() for p in (country_code, party_id, uid)), token_type)
         if request.method == "GET":
             if stored is None:
-                raise _not_found(protocol.UNKNOWN_TOKEN, "Unknown token")
-            return Response.ok(stored)
+                raise _not_found(wire.unknown_token, "Unknown token")
+            return Response.ok(wire.token_out(stored))
         body = self._body(request)
         if not isinstance(body, dict):
             raise Rejected(Response.error(400, protocol.INVALID_PARAMETERS, "Body must be a Token object"))
         if request.method == "PUT":
-            missing = [f for f in TOKEN_REQUIRED if f not in body]
+            missing = [f for f in wire.token_required if f not in body]
             if missing:
                 return Response.error(200, protocol.INVALID_PARAMETERS, f"Missing required field: {missing[0]}")
-            mismatch = _mismatch(body, country_code=country_code, party_id=party_id, uid=uid, type=token_type)
+            mismatch = _mismatch(body, **expected)
             if mismatch:
                 return Response.error(200, protocol.INVALID_PARAMETERS, f"{mismatch} in body does not match the URL")
-            created = self.store.put("token", key, body)
+            token = wire.token_in(body, (country_code, party_id))
+            new_key = key if token_type is not None else key.rpartition("/")[0] + "/" + str(token["type"])
+            if new_key != key and stored is not None:
+                self.store.delete("token", key)
+            created = self.store.put("token", new_key, token)
             log.info(
                 "token %s %s (valid=%s, whitelist=%s)",
                 uid,
@@ -372,16 +375,26 @@ class Endpoints:
             return Response.ok(http_status=201 if created else 200)
         if request.method == "PATCH":
             if stored is None:
-                raise _not_found(protocol.UNKNOWN_TOKEN, "Unknown token")
-            if "last_updated" not in body:
+                raise _not_found(wire.unknown_token, "Unknown token")
+            if wire.token_patch_needs_last_updated and "last_updated" not in body:
                 return Response.error(200, protocol.INVALID_PARAMETERS, "Missing required field: last_updated")
-            mismatch = _mismatch(body, country_code=country_code, party_id=party_id, uid=uid, type=token_type)
+            mismatch = _mismatch(body, **expected)
             if mismatch:
                 return Response.error(200, protocol.INVALID_PARAMETERS, f"{mismatch} cannot change in a PATCH")
-            self.store.put("token", key, {**stored, **body})
+            self.store.put("token", key, {**stored, **wire.token_in(body)})
             log.info("token %s patched: %s", uid, ", ".join(sorted(body)))
             return Response.ok()
         raise Rejected(Response.error(405, protocol.CLIENT_ERROR, f"{request.method} not allowed on tokens"))
+
+    def _find_token(self, prefix: str, token_type: str | None) -> tuple[str, Any]:
+        """(key, stored token or None); without a type, the first token of any type under the prefix."""
+        if token_type is not None:
+            key = f"{prefix}/{token_type}"
+            return key, self.store.get("token", key)
+        for key, stored in self.store.items("token"):
+            if key.rpartition("/")[0] == prefix:
+                return key, stored
+        return f"{prefix}/RFID", None
 
 
 def _mismatch(body: dict[str, Any], **expected: str) -> str | None:

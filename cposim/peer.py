@@ -1,7 +1,7 @@
 """Calls from the simulator to the EMSP, and the log of every call made.
 
-All outgoing HTTP goes through `Peer`, which adds the OCPI headers (authorization, request and
-correlation ids, routing headers on functional modules) and applies the push chaos: duplicate
+All outgoing HTTP goes through `Peer`, which adds the OCPI headers (authorization; in 2.2.1 also request
+and correlation ids, and routing headers on functional modules) and applies the push chaos: duplicate
 pushes and pushes held back to arrive after the next one.
 """
 
@@ -19,6 +19,7 @@ import requests
 
 from cposim import protocol
 from cposim.chaos import Chaos
+from cposim.wire import Wire
 
 log = logging.getLogger("cposim")
 
@@ -81,12 +82,14 @@ class Peer:
         *,
         own_party: tuple[str, str],
         chaos: Chaos,
+        wire: Wire,
         timeout: float = 10.0,
         encode_token: bool = True,
         log_size: int = 10_000,
     ) -> None:
         self.own_party = own_party
         self.chaos = chaos
+        self.wire = wire
         self.timeout = timeout
         self.encode_token = encode_token
         self.calls: deque[Call] = deque(maxlen=log_size)
@@ -102,14 +105,14 @@ class Peer:
         return session
 
     def _headers(self, token: str, module: str, to: tuple[str, str] | None) -> dict[str, str]:
-        request_id = protocol.new_request_id()
+        encode = self.encode_token and self.wire.base64_token
         headers = {
-            "Authorization": protocol.encode_token(token) if self.encode_token else f"Token {token}",
-            "X-Request-ID": request_id,
-            "X-Correlation-ID": request_id,
+            "Authorization": protocol.encode_token(token) if encode else f"Token {token}",
             "Accept": "application/json",
         }
-        if module not in CONFIGURATION_MODULES:
+        if self.wire.request_ids:
+            headers["X-Request-ID"] = headers["X-Correlation-ID"] = protocol.new_request_id()
+        if module not in CONFIGURATION_MODULES and self.wire.routing_headers:
             headers["OCPI-from-country-code"], headers["OCPI-from-party-id"] = self.own_party
             if to is not None:
                 headers["OCPI-to-country-code"], headers["OCPI-to-party-id"] = to

@@ -1,4 +1,5 @@
-"""OCPI 2.2.1 wire details shared by the server and the client side of the simulator.
+"""OCPI wire details shared by the server and the client side of the simulator, for every version
+it speaks (what differs between versions is in `cposim.wire`).
 
 Written from the specification (transport_and_format, types), not from any implementation, so that
 the simulator and the EMSP under test cannot share a misreading.
@@ -16,9 +17,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-VERSION = "2.2.1"
-
-# OCPI status codes (spec section "status codes").
+# OCPI status codes (spec section "status codes"); 2.1.1 has all but 2004.
 SUCCESS = 1000
 CLIENT_ERROR = 2000
 INVALID_PARAMETERS = 2001

@@ -1,6 +1,7 @@
 """What the simulator sends to the EMSP's receiver (and sender) interfaces, by module.
 
-URLs always come from the EMSP's version details; nothing here knows an EMSP path. When the
+URLs always come from the EMSP's version details; nothing here knows an EMSP path. Every body goes
+through the `Wire` of the OCPI version spoken, which shapes it for that version. When the
 simulator is not registered, or the EMSP lists no endpoint for a module, the push is skipped and
 logged, so the simulator can be driven without any EMSP at all.
 """
@@ -13,13 +14,15 @@ from urllib.parse import quote
 
 from cposim.credentials import Credentials
 from cposim.peer import Call, Peer
+from cposim.wire import Wire
 
 log = logging.getLogger("cposim")
 
 
 class Pusher:
-    def __init__(self, *, peer: Peer, credentials: Credentials, own_party: tuple[str, str]) -> None:
+    def __init__(self, *, peer: Peer, credentials: Credentials, wire: Wire, own_party: tuple[str, str]) -> None:
         self.peer = peer
+        self.wire = wire
         self.credentials = credentials
         self.own_party = own_party
 
@@ -53,13 +56,13 @@ class Pusher:
     # locations ----------------------------------------------------------------------------
 
     def location(self, location: dict[str, Any]) -> Call | None:
-        return self._push("PUT", "locations", (location["id"],), location)
+        return self._push("PUT", "locations", (location["id"],), self.wire.location(location))
 
     def evse(self, location_id: str, evse: dict[str, Any]) -> Call | None:
-        return self._push("PUT", "locations", (location_id, evse["uid"]), evse)
+        return self._push("PUT", "locations", (location_id, evse["uid"]), self.wire.evse(evse))
 
     def connector(self, location_id: str, evse_uid: str, connector: dict[str, Any]) -> Call | None:
-        return self._push("PUT", "locations", (location_id, evse_uid, connector["id"]), connector)
+        return self._push("PUT", "locations", (location_id, evse_uid, connector["id"]), self.wire.connector(connector))
 
     def location_patch(self, parts: tuple[str, ...], patch: dict[str, Any]) -> Call | None:
         """PATCH at location, EVSE or connector depth; `patch` must carry `last_updated`."""
@@ -68,7 +71,7 @@ class Pusher:
     # tariffs ------------------------------------------------------------------------------
 
     def tariff(self, tariff: dict[str, Any]) -> Call | None:
-        return self._push("PUT", "tariffs", (tariff["id"],), tariff)
+        return self._push("PUT", "tariffs", (tariff["id"],), self.wire.tariff(tariff))
 
     def tariff_delete(self, tariff_id: str) -> Call | None:
         return self._push("DELETE", "tariffs", (tariff_id,), None)
@@ -76,14 +79,14 @@ class Pusher:
     # sessions and CDRs --------------------------------------------------------------------
 
     def session(self, session: dict[str, Any]) -> Call | None:
-        return self._push("PUT", "sessions", (session["id"],), session)
+        return self._push("PUT", "sessions", (session["id"],), self.wire.session(session))
 
     def session_patch(self, session_id: str, patch: dict[str, Any]) -> Call | None:
-        return self._push("PATCH", "sessions", (session_id,), patch)
+        return self._push("PATCH", "sessions", (session_id,), self.wire.session_patch(patch))
 
     def cdr(self, cdr: dict[str, Any]) -> Call | None:
         """POST a CDR; the answer's `Location` header says where the EMSP keeps it."""
-        return self._push("POST", "cdrs", (), cdr, reorder=False)
+        return self._push("POST", "cdrs", (), self.wire.cdr(cdr), reorder=False)
 
     # tokens and commands ------------------------------------------------------------------
 
@@ -105,19 +108,16 @@ class Pusher:
         )
 
     def command_result(self, response_url: str, result: str, message: str | None = None) -> Call | None:
-        """POST the CommandResult: a bare object, not an envelope (field notes 4)."""
+        """POST the asynchronous answer (2.2.1 CommandResult, 2.1.1 CommandResponse): a bare object."""
         state = self.credentials.state
         if not state.registered or not state.outbound_token:
             log.info("not registered; CommandResult %s for %s not sent", result, response_url)
             return None
-        body: dict[str, Any] = {"result": result}
-        if message:
-            body["message"] = [{"language": "en", "text": message}]
         return self.peer.request(
             "POST",
             response_url,
             token=state.outbound_token,
             module="commands",
-            body=body,
+            body=self.wire.command_result(result, message),
             to=self.credentials.peer_party(),
         )

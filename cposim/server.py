@@ -115,9 +115,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(response.http_status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
-        request_id = self.headers.get("X-Request-ID") or protocol.new_request_id()
-        self.send_header("X-Request-ID", request_id)
-        self.send_header("X-Correlation-ID", self.headers.get("X-Correlation-ID") or request_id)
+        if self.server.endpoints.wire.request_ids:
+            request_id = self.headers.get("X-Request-ID") or protocol.new_request_id()
+            self.send_header("X-Request-ID", request_id)
+            self.send_header("X-Correlation-ID", self.headers.get("X-Correlation-ID") or request_id)
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()

@@ -28,6 +28,8 @@ from cposim.pushes import Pusher
 from cposim.server import Server
 from cposim.state import Store
 from cposim.tariffs import TariffBook
+from cposim.wire import VERSIONS, Wire
+from cposim.wire211 import Wire211
 
 log = logging.getLogger("cposim")
 
@@ -67,10 +69,12 @@ class _Live:
 
 
 class Simulator:
-    """A CPO speaking OCPI 2.2.1; see cposim/README.md for the full API."""
+    """A CPO speaking OCPI 2.2.1 or 2.1.1 (`SimConfig.ocpi_version`); see cposim/README.md for the full API."""
 
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config = config or SimConfig()
+        if config.ocpi_version not in VERSIONS:
+            raise ValueError(f"unsupported OCPI version {config.ocpi_version!r}; choose from {', '.join(VERSIONS)}")
         self.store = Store(config.db_path)
         self.clock = Clock(config.start_time, on_advance=self._save_clock)
         saved_clock = self.store.get("meta", "clock")
@@ -97,10 +101,13 @@ class Simulator:
             epoch=self.network.epoch,
             website=config.operator_website,
         )
+        wire_class = Wire211 if config.ocpi_version == Wire211.version else Wire
+        self.wire = wire_class(self._locate)
         own_party = (config.country_code, config.party_id)
         self.peer = Peer(
             own_party=own_party,
             chaos=self.chaos,
+            wire=self.wire,
             timeout=config.request_timeout,
             encode_token=config.encode_outgoing_token,
         )
@@ -115,11 +122,12 @@ class Simulator:
         self.credentials = Credentials(
             store=self.store,
             peer=self.peer,
+            wire=self.wire,
             roles=roles,
             versions_url=lambda: self.versions_url,
             token_a=config.token_a,
         )
-        self.pusher = Pusher(peer=self.peer, credentials=self.credentials, own_party=own_party)
+        self.pusher = Pusher(peer=self.peer, credentials=self.credentials, wire=self.wire, own_party=own_party)
         self.charging = Charging(
             seed=config.seed,
             network=self.network,
@@ -152,6 +160,7 @@ class Simulator:
             commands=self.command_handler,
             charging=self.charging,
             chaos=self.chaos,
+            wire=self.wire,
             base_url=lambda: self.base_url,
             stopping=self._stopping,
         )
@@ -159,6 +168,10 @@ class Simulator:
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._live = _Live()
+
+    def _locate(self, location_id: str) -> dict[str, Any] | None:
+        index = self.network.index_of(location_id)
+        return None if index is None else render_location(self.network, self.overlay, index)
 
     def _save_clock(self, moment: int) -> None:
         self.store.put("meta", "clock", moment)
@@ -176,7 +189,7 @@ class Simulator:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="cposim-http", daemon=True
         )
         self._thread.start()
-        log.info("serving OCPI %s at %s (token A %s)", protocol.VERSION, self.versions_url, self.token_a)
+        log.info("serving OCPI %s at %s (token A %s)", self.wire.version, self.versions_url, self.token_a)
         return self
 
     def stop(self) -> None:
@@ -216,7 +229,7 @@ class Simulator:
 
     @property
     def version_url(self) -> str:
-        return f"{self.base_url}/ocpi/{protocol.VERSION}"
+        return f"{self.base_url}/ocpi/{self.wire.version}"
 
     @property
     def token_a(self) -> str:
@@ -393,7 +406,10 @@ class Simulator:
         granted = info.get("location")
         if isinstance(granted, dict) and granted.get("evse_uids") and evse_uid not in granted["evse_uids"]:
             return SwipeResult(allowed=allowed, authorization=info, call=call, reason="EVSE not in the allowed EVSEs")
-        token: dict[str, Any] = info["token"] if isinstance(info.get("token"), dict) else {}
+        # 2.1.1's AuthorizationInfo has no token: then the one the EMSP pushed to us says who it is.
+        token: dict[str, Any] = (
+            info["token"] if isinstance(info.get("token"), dict) else self.token(token_uid, token_type=token_type) or {}
+        )
         party = self.credentials.peer_party() or ("", "")
         cdr_token = {
             "country_code": token.get("country_code", party[0]),
