@@ -84,3 +84,16 @@ class CdrData:
     token_party: tuple[str, str]
     fields: dict[str, Any]
     raw: dict[str, Any]  # the CDR exactly as received (JSON types)
+
+
+@dataclass
+class InvoiceReconciliationData:
+    """Which CDRs one of the party's invoices covers (OCPI 2.3.0 InvoiceReconciliationRecord)."""
+
+    country_code: str
+    party_id: str
+    ocpi_id: str
+    invoice_id: str
+    cdr_ids: list[str]  # as sent; matched to CDRs without regard to case
+    last_updated: datetime
+    extra: dict[str, Any] = field(default_factory=dict)  # fields OCPI does not define, as sent (JSON types)
