@@ -20,7 +20,7 @@ from django.views import View
 from .views.cdrs import CdrsReceiverView
 from .views.commands import CommandResultView
 from .views.credentials import CredentialsView
-from .views.invoicereconciliation import InvoiceReconciliationReceiverView
+from .views.invoicereconciliation import InvoiceReconciliationPostView, InvoiceReconciliationReceiverView
 from .views.locations import LocationsReceiverView
 from .views.sessions import SessionsReceiverView
 from .views.tariffs import TariffsReceiverView
@@ -81,7 +81,7 @@ MODULES: dict[str, list[Module]] = {
             "RECEIVER",
             "invoicereconciliation",
             (
-                ("", InvoiceReconciliationReceiverView),
+                ("", InvoiceReconciliationPostView),
                 (rf"{_PARTY}/(?P<record_id>{_ID})", InvoiceReconciliationReceiverView),
             ),
         ),

@@ -15,7 +15,7 @@ from roaming.services.common import StaleUpdate, UnknownObject
 from roaming.services.invoicereconciliation import invoice_record_delete, invoice_record_store
 
 from ..envelope import OcpiResponse
-from ..errors import MethodNotAllowed, NotFound
+from ..errors import NotFound
 from ..v2_3_0 import InvoiceReconciliationRecord
 from ..v2_3_0.mapping import invoice_record_data, invoice_record_to_ocpi
 from .base import OcpiView
@@ -23,36 +23,26 @@ from .locations import _check_same, stale_response, unknown
 
 
 class InvoiceReconciliationReceiverView(OcpiView):
+    """A record at its own URL: GET, PUT, DELETE."""
+
     module = "invoicereconciliation"
 
-    def get(
-        self, request: HttpRequest, country_code: str = "", party_id: str = "", record_id: str = ""
-    ) -> OcpiResponse:
-        if not record_id:
-            raise MethodNotAllowed("We are an invoicereconciliation Receiver: GET one record at its own URL.")
+    def get(self, request: HttpRequest, country_code: str, party_id: str, record_id: str) -> OcpiResponse:
         party = self.require_party(country_code, party_id)
         record = selectors.invoice_record(party, record_id)
         if record is None:
             raise NotFound(f"Unknown invoice reconciliation record {record_id}.")
         return OcpiResponse(invoice_record_to_ocpi(record))
 
-    def post(
-        self, request: HttpRequest, country_code: str = "", party_id: str = "", record_id: str = ""
-    ) -> OcpiResponse:
-        return self._store(request, country_code, party_id, record_id)
+    def put(self, request: HttpRequest, country_code: str, party_id: str, record_id: str) -> OcpiResponse:
+        party = self.require_party(country_code, party_id)
+        record = self.parse(request, InvoiceReconciliationRecord)
+        _check_same("Record id", record_id, record.id)
+        _check_same("country_code", party[0], record.country_code)
+        _check_same("party_id", party[1], record.party_id)
+        return _store(self, record)
 
-    def put(
-        self, request: HttpRequest, country_code: str = "", party_id: str = "", record_id: str = ""
-    ) -> OcpiResponse:
-        if not record_id:
-            raise MethodNotAllowed("PUT a record at its own URL: {url}/{country_code}/{party_id}/{id}.")
-        return self._store(request, country_code, party_id, record_id)
-
-    def delete(
-        self, request: HttpRequest, country_code: str = "", party_id: str = "", record_id: str = ""
-    ) -> OcpiResponse:
-        if not record_id:
-            raise MethodNotAllowed("DELETE a record at its own URL: {url}/{country_code}/{party_id}/{id}.")
+    def delete(self, request: HttpRequest, country_code: str, party_id: str, record_id: str) -> OcpiResponse:
         party = self.require_party(country_code, party_id)
         try:
             invoice_record_delete(party=party, record_id=record_id)
@@ -62,17 +52,21 @@ class InvoiceReconciliationReceiverView(OcpiView):
             raise unknown(exc) from exc
         return OcpiResponse()
 
-    def _store(self, request: HttpRequest, country_code: str, party_id: str, record_id: str) -> OcpiResponse:
+
+class InvoiceReconciliationPostView(OcpiView):
+    """The module URL: a new record is POSTed here, its party named in the body (it must be the caller's)."""
+
+    module = "invoicereconciliation"
+
+    def post(self, request: HttpRequest) -> OcpiResponse:
         record = self.parse(request, InvoiceReconciliationRecord)
-        if record_id:  # at its own URL: the URL and the body must agree
-            party = self.require_party(country_code, party_id)
-            _check_same("Record id", record_id, record.id)
-            _check_same("country_code", party[0], record.country_code)
-            _check_same("party_id", party[1], record.party_id)
-        else:  # POSTed to the module URL: the body names the party, which must be the caller's
-            self.require_party(record.country_code, record.party_id)
-        try:
-            created = invoice_record_store(partner=self.caller.partner, record=invoice_record_data(record))
-        except StaleUpdate as exc:
-            return stale_response(exc)
-        return OcpiResponse(http_status=201 if created else 200)
+        self.require_party(record.country_code, record.party_id)
+        return _store(self, record)
+
+
+def _store(view: OcpiView, record: InvoiceReconciliationRecord) -> OcpiResponse:
+    try:
+        created = invoice_record_store(partner=view.caller.partner, record=invoice_record_data(record))
+    except StaleUpdate as exc:
+        return stale_response(exc)
+    return OcpiResponse(http_status=201 if created else 200)
