@@ -89,7 +89,8 @@ def disputes_open_by_partner() -> list[dict[str, Any]]:
     )
 
 
-def _latest_dispute_status() -> Subquery:
+def latest_dispute_status() -> Subquery:
+    """The status of a CDR's newest dispute (None: never disputed); annotate CDRs with it."""
     return Subquery(Dispute.objects.filter(cdr=OuterRef("pk")).order_by("-pk").values("status")[:1])
 
 
@@ -98,7 +99,7 @@ def cdrs_of_month(partner: Partner, year: int, month: int) -> QuerySet[Cdr]:
     return (
         Cdr.objects.filter(partner=partner, start_date_time__gte=start, start_date_time__lt=end)
         .select_related("price")
-        .annotate(dispute_status=_latest_dispute_status())
+        .annotate(dispute_status=latest_dispute_status())
         .order_by("start_date_time", "pk")
     )
 

@@ -338,6 +338,9 @@ BILLING_TOLERANCE_PERCENT = _env_decimal("BILLING_TOLERANCE_PERCENT", "0.5")
 # New CDRs wake the pricing workers at most this often per web process (seconds); each wake-up prices every
 # CDR stored before it. 0: one wake-up per CDR.
 BILLING_WAKE_UP_SECONDS = env.float("BILLING_WAKE_UP_SECONDS", default=0.5)
+# A CDR we received this many days ago that no invoice reconciliation record of its CPO names yet is shown to
+# finance as not invoiced: CPOs invoice monthly, so a CDR may wait a month and a half for its invoice.
+BILLING_INVOICE_GRACE_DAYS = env.int("BILLING_INVOICE_GRACE_DAYS", default=45)
 
 # Who invoices drivers: printed on every invoice (EU VAT Directive art. 226) and in SEPA files.
 BILLING_COMPANY = {

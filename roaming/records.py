@@ -95,3 +95,16 @@ class HubClientData:
     role: str
     status: str
     last_updated: datetime
+
+
+@dataclass
+class InvoiceReconciliationData:
+    """Which CDRs one of the party's invoices covers (OCPI 2.3.0 InvoiceReconciliationRecord)."""
+
+    country_code: str
+    party_id: str
+    ocpi_id: str
+    invoice_id: str
+    cdr_ids: list[str]  # as sent; matched to CDRs without regard to case
+    last_updated: datetime
+    extra: dict[str, Any] = field(default_factory=dict)  # fields OCPI does not define, as sent (JSON types)

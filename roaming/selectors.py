@@ -22,6 +22,7 @@ from roaming.models import (
     Connector,
     Evse,
     EvseStatus,
+    InvoiceReconciliationRecord,
     Location,
     PriceComponent,
     SyncRun,
@@ -56,6 +57,13 @@ def tariff_with_elements(party: Party, tariff_id: str) -> Tariff | None:
         )
         .first()
     )
+
+
+def invoice_record(party: Party, record_id: str) -> InvoiceReconciliationRecord | None:
+    """A live invoice reconciliation record (one its CPO deleted is gone for the CPO too)."""
+    return InvoiceReconciliationRecord.objects.filter(
+        country_code=party[0], party_id=party[1], ocpi_id=record_id, deleted_at__isnull=True
+    ).first()
 
 
 def last_successful_sync(partner_id: int, module: str) -> SyncRun | None:

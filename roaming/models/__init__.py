@@ -1,6 +1,7 @@
 from .authorizations import Authorization
 from .cdrs import Cdr, ImmutableCdr
 from .commands import Command
+from .invoicereconciliation import InvoiceReconciliationCdr, InvoiceReconciliationRecord
 from .locations import Connector, Evse, EvseStatus, EvseStatusChange, Location
 from .partners import CredentialsToken, Partner, PartnerEndpoint, PartnerRole, hash_token, new_token
 from .requestlog import OcpiRequestLog
@@ -22,6 +23,8 @@ __all__ = [
     "EvseStatus",
     "EvseStatusChange",
     "ImmutableCdr",
+    "InvoiceReconciliationCdr",
+    "InvoiceReconciliationRecord",
     "Location",
     "OcpiRequestLog",
     "Partner",

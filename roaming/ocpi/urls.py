@@ -21,6 +21,7 @@ from .views.cdrs import CdrsReceiverView
 from .views.commands import CommandResultView
 from .views.credentials import CredentialsView
 from .views.hubclientinfo import HubClientInfoReceiverView
+from .views.invoicereconciliation import InvoiceReconciliationPostView, InvoiceReconciliationReceiverView
 from .views.locations import LocationsReceiverView
 from .views.sessions import SessionsReceiverView
 from .views.tariffs import TariffsReceiverView
@@ -75,8 +76,26 @@ MODULES: dict[str, list[Module]] = {
             ((r"/(?P<command_type>[A-Z_]{1,32})/(?P<reference>[0-9a-fA-F-]{32,36})", CommandResultView),),
         ),
     ],
+    "2.3.0": [
+        Module("credentials", "SENDER", "credentials", (("", CredentialsView),)),
+        # New records are POSTed to the module URL; each is then PUT, read and DELETEd at its own URL.
+        Module(
+            "invoicereconciliation",
+            "RECEIVER",
+            "invoicereconciliation",
+            (
+                ("", InvoiceReconciliationPostView),
+                (rf"{_PARTY}/(?P<record_id>{_ID})", InvoiceReconciliationReceiverView),
+            ),
+        ),
+    ],
 }
-VERSIONS = list(MODULES)
+
+#: Routed and answering, but not in our versions list. A partner picks the highest version both sides list,
+#: so listing 2.3.0 before our other modules speak it would move every 2.3.0 CPO onto a version in which we
+#: serve only invoice reconciliation. Remove a version from here when its module list is complete.
+UNANNOUNCED_VERSIONS = frozenset({"2.3.0"})
+VERSIONS = [version for version in MODULES if version not in UNANNOUNCED_VERSIONS]
 
 
 def _routes() -> list[URLPattern]:

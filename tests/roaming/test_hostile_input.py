@@ -48,6 +48,7 @@ SAMPLES = {
     "token_uid": "04A1B2C3",
     "command_type": "START_SESSION",
     "reference": REFERENCE,
+    "record_id": "IR1",
 }
 #: Parameters whose route has a pattern of its own (digits, a command type, a UUID): any other value is an
 #: unknown path (2000). Free-form ids are read by the view and refused as invalid parameters (2001).
@@ -103,6 +104,7 @@ WITH_IDS = [(e, p) for e in ENDPOINTS for p in e.params]
 #: What answers before a body is read in this setup (a registered partner, a command waiting for its result).
 REFUSED_BEFORE_BODY = {
     "POST /ocpi/2.2.1/credentials": (405, 2000),  # POST is for a partner holding token A
+    "POST /ocpi/2.3.0/credentials": (405, 2000),
     "POST /ocpi/2.2.1/cdrs/{cdr_pk}": (405, 2000),  # CDRs are POSTed to the module URL
 }
 
@@ -361,6 +363,11 @@ NO_NUMBER_FIELDS = frozenset(
         "POST /ocpi/2.2.1/cdrs/{cdr_pk}",
         "POST /ocpi/2.2.1/tokens/{token_uid}/authorize",
         "POST /ocpi/2.2.1/commands/{command_type}/{reference}",
+        "PUT /ocpi/2.2.1/hubclientinfo/{country_code}/{party_id}",
+        "POST /ocpi/2.3.0/credentials",
+        "PUT /ocpi/2.3.0/credentials",
+        "POST /ocpi/2.3.0/invoicereconciliation",
+        "PUT /ocpi/2.3.0/invoicereconciliation/{country_code}/{party_id}/{record_id}",
     }
 )
 NUMBER_CASES = [

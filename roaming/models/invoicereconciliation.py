@@ -1,0 +1,57 @@
+"""Invoice reconciliation records (OCPI 2.3.0 `invoicereconciliation`): which CDRs one invoice covers.
+
+With direct billing the CPO invoices us and, next to the invoice document (mail, e-mail, a portal), sends
+a record naming the CDRs that invoice charges for. Which CDRs an invoice covers is set by that list, never
+by dates: a CDR that arrived before the invoice run may still be left for the next invoice. Finance compares
+the list with the CDRs we received and with the prices we accepted (billing.invoice_reconciliation).
+
+A record the CPO DELETEs was itself a mistake (the spec's meaning of DELETE): it is kept, flagged
+`deleted_at`, and counts for nothing; its lines go. Keeping it keeps its `last_updated`, so a delayed older
+PUT of it cannot bring it back, and finance can still see what was withdrawn.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class InvoiceReconciliationRecord(models.Model):
+    partner = models.ForeignKey("roaming.Partner", on_delete=models.PROTECT, related_name="invoice_records")
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    ocpi_id = models.CharField("id", max_length=36)
+    invoice_id = models.CharField(max_length=255, help_text="The CPO's invoice this record is about.")
+    cdr_ids = models.JSONField(default=list, help_text="The CDR ids the invoice covers, as sent.")
+    extra = models.JSONField(default=dict, blank=True, help_text="Fields the CPO sent that OCPI does not define.")
+    last_updated = models.DateTimeField(help_text="The CPO's last_updated.")
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="Withdrawn by the CPO: counts for nothing.")
+    received_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "invoice reconciliation record"
+        constraints = [
+            models.UniqueConstraint(fields=("country_code", "party_id", "ocpi_id"), name="unique_invoice_record")
+        ]
+        indexes = [models.Index(fields=("partner", "invoice_id"), name="invoice_record_partner")]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}/{self.party_id}/{self.ocpi_id} (invoice {self.invoice_id})"
+
+
+class InvoiceReconciliationCdr(models.Model):
+    """One CDR id a live record names, keyed for matching: CDR ids are CiStrings, so `cdr_key` is the id in
+    upper case under the record's party. Lets finance ask per CDR "is it on any invoice?" through an index
+    rather than by reading every record's list."""
+
+    record = models.ForeignKey(InvoiceReconciliationRecord, on_delete=models.CASCADE, related_name="lines")
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    cdr_key = models.CharField(max_length=36)
+
+    class Meta:
+        verbose_name = "invoiced CDR id"
+        indexes = [models.Index(fields=("country_code", "party_id", "cdr_key"), name="invoice_line_cdr")]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}/{self.party_id}/{self.cdr_key}"
