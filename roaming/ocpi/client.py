@@ -21,7 +21,7 @@ from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.conf import settings
@@ -209,7 +209,7 @@ class OcpiClient:
     ) -> Generator[OcpiResult, None, None]:
         filters = {k: v for k, v in (params or {}).items() if k not in ("offset", "limit")}
         limit = (params or {}).get("limit")
-        next_url: str | None = url
+        next_url = url
         next_params: dict[str, Any] | None = {**(params or {}), "offset": offset} if offset else params
         by_offset = ""  # why we page by offset, once we do
         previous_ids: list[Any] | None = None
@@ -226,7 +226,6 @@ class OcpiClient:
                         permanent=True,
                     )
             else:
-                assert next_url is not None
                 try:
                     page = self._get_list(next_url, next_params, module, "")
                 except OcpiClientError as exc:
@@ -247,7 +246,8 @@ class OcpiClient:
                 if not page.data or (total is not None and offset >= total):
                     return
                 continue
-            following = page.next_url
+            # A relative Link (RFC 8288 allows it) is read against the page's URL; an absolute one stays as given.
+            following = urljoin(next_url, page.next_url) if page.next_url else None
             if following is None:
                 if total is None or offset >= total or not page.data:
                     return

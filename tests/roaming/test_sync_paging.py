@@ -47,7 +47,7 @@ class PartnerServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.objects = [tariff(n) for n in range(12)]
-        self.link = "good"  # "good", "missing", "https", "broken"
+        self.link = "good"  # "good", "missing", "https", "broken", "relative"
         self.total_count = True
         self.ignore_offset = False
         self.answers_left: int | None = None  # after that many pages, connections are dropped unanswered
@@ -93,6 +93,7 @@ class Handler(BaseHTTPRequestHandler):
                 "good": cpo.url,
                 "https": cpo.url.replace("http://", "https://"),
                 "broken": cpo.url.replace("/tariffs", "/tarifs"),
+                "relative": PATH,
             }[cpo.link]
             self.send_header("Link", f'<{base}?offset={following}&limit={limit}>; rel="next"')
         self.end_headers()
@@ -142,6 +143,13 @@ def test_a_good_link_is_followed_and_nothing_is_noted(partner: Partner, cpo: Par
     run = _pull(partner)
     assert (run.status, run.pages, run.seen, run.notes) == ("succeeded", 3, 12, "")
     assert _stored() == _ids(range(12))
+    assert cpo.offsets() == [0, 5, 10]
+
+
+def test_a_relative_link_is_followed_on_the_host_we_called(partner: Partner, cpo: PartnerServer) -> None:
+    cpo.link = "relative"
+    run = _pull(partner)
+    assert (run.status, run.seen, run.notes) == ("succeeded", 12, "")
     assert cpo.offsets() == [0, 5, 10]
 
 
