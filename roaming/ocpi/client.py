@@ -174,7 +174,7 @@ class OcpiClient:
         """Each page of a paginated list, following `Link` as given, or by offset where `Link` fails us.
 
         Per page: a `Link` on the scheme and host we called is followed as given (a hub rewrites it to
-        itself). Offset paging on `url` (with `params`' filters, `limit` the partner's X-Limit or ours)
+        itself). Offset paging on `url` (with `params`' filters, `limit` ours or the partner's X-Limit if lower)
         takes over, for that page and the rest, when the `Link` is missing while X-Total-Count says more
         objects remain, when it points elsewhere (we never send our token to another scheme or host, and a
         partner behind a proxy may advertise `https` on a plain-HTTP server), or when it fails after the
@@ -239,7 +239,8 @@ class OcpiClient:
             note = ""
             yield page
             offset += len(page.data)
-            limit = page.page_limit or limit
+            if page.page_limit and (limit is None or page.page_limit < int(limit)):
+                limit = page.page_limit  # what the partner serves at most, where it is less than we asked
             total = page.total_count
             previous_ids = ids
             if by_offset:
