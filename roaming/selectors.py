@@ -74,6 +74,19 @@ def last_successful_sync(partner_id: int, module: str) -> SyncRun | None:
     )
 
 
+def resumable_sync(partner_id: int, module: str, *, since: datetime) -> SyncRun | None:
+    """The last finished full run of the module, if it failed part-way since `since`: the next full run resumes it."""
+    last = (
+        SyncRun.objects.filter(partner_id=partner_id, module=module, mode=SyncRun.Mode.FULL)
+        .exclude(status=SyncRun.Status.RUNNING)
+        .order_by("-started_at")
+        .first()
+    )
+    if last and last.status == SyncRun.Status.FAILED and last.resume_keys is not None and last.started_at >= since:
+        return last
+    return None
+
+
 def visible_locations() -> QuerySet[Location]:
     """Locations a driver may see: published, still listed by their CPO."""
     return Location.objects.filter(publish=True, removed_at__isnull=True)

@@ -1,20 +1,39 @@
 """Pull sync of a CPO's Sender interfaces (locations, tariffs, sessions, CDRs) into our mirror.
 
-A run walks the CPO's list page by page through the OCPI client (constant memory: one page at a
-time, the `Link` URL followed as given). Each page is validated object by object (a broken object is
-counted and logged, the rest of the page is kept) and written in one transaction by the same upsert
-the push endpoints use, so a failure never leaves half a page applied. A full run then marks what the
-CPO no longer lists as removed (locations, tariffs: sessions and CDRs are never removed, and a CPO may
-list only recent ones); an incremental run asks only for changes since the last successful run
-started. Either way the run is recorded in `SyncRun`, with its counts and its error.
+A run walks the CPO's list page by page through the OCPI client (constant memory: a few pages at a
+time). Each page is validated object by object (a broken object is counted and logged, the rest of the
+page is kept) and written in one transaction by the same upsert the push endpoints use, so a failure
+never leaves half a page applied. A full run then marks what the CPO no longer lists as removed
+(locations, tariffs: sessions and CDRs are never removed, and a CPO may list only recent ones); an
+incremental run asks only for changes since the last successful run started. Either way the run is
+recorded in `SyncRun`, with its counts, its error and its notes.
+
+Paging. The `Link` URL is followed as given when it is on the scheme and host we called. When it is
+missing while X-Total-Count says more objects remain, points at another scheme or host (a real partner
+advertised `https` on a plain-HTTP server; and our token goes nowhere else), or fails after the client's
+retries (connection error, 404, no JSON), the rest of the list is asked by `offset` on the module URL we
+called, with the same filters and the partner's X-Limit, up to X-Total-Count or an empty page; a partner
+that ignores `offset` (the same page again) fails the run cleanly. The run's notes say when and why
+("Link pointed at https://… (we called http://…): offset paging from offset 1000"). No Link and no
+X-Total-Count is the last page.
+
+Interruptions. Every page is written as soon as it has arrived and been parsed: the next page is fetched
+and parsed in the background meanwhile, but no page waits for the next one, so when a fetch fails every
+page received is stored before the run fails. A full run that fails after storing pages records where it
+stopped (`next_offset`), the key of the last object stored and, for removal detection, every key it listed
+(`resume_keys`). The next full run of that module within `RESUME_WITHIN` resumes there: it asks from the
+offset before, and the first object must be that last object again, else the list has moved (or the
+partner ignores `offset`) and the run starts again from offset 0. A resumed run marks removed only what
+neither it nor the runs it resumed listed.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import closing
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -35,7 +54,7 @@ from roaming.ocpi.v2_2_1.mapping import cdr_data, location_data, session_data, t
 from roaming.ocpi.v2_2_1.types import describe_validation_error, format_datetime
 from roaming.records import CdrData
 from roaming.services.cdrs import cdrs_upsert
-from roaming.services.common import UpsertResult, mark_unlisted
+from roaming.services.common import ObjectKey, UpsertResult, mark_unlisted
 from roaming.services.locations import locations_upsert
 from roaming.services.sessions import sessions_upsert
 from roaming.services.tariffs import tariffs_upsert
@@ -43,6 +62,9 @@ from roaming.services.tariffs import tariffs_upsert
 logger = logging.getLogger(__name__)
 
 PAGE_LIMIT = 1000  # what we ask for; the CPO may cap it lower (X-Limit)
+#: A failed full run is resumed by the next full run only this soon after it started (its retries come within
+#: the hour). Older, the list has likely moved on, and the keys it listed would hold back removals too long.
+RESUME_WITHIN = timedelta(hours=12)
 
 Progress = Callable[[SyncRun], None]
 
@@ -105,12 +127,26 @@ def sync_partner(
     if partner.status != Partner.Status.REGISTERED or not url:
         raise SyncError(f"Partner {partner} is not registered or has no {module} Sender endpoint.", permanent=True)
     previous = None if full else selectors.last_successful_sync(partner.pk, module)
+    resumed = None if previous else selectors.resumable_sync(partner.pk, module, since=timezone.now() - RESUME_WITHIN)
+    walk = _Walk()
+    if resumed:
+        keys = resumed.resume_keys or {}
+        walk = _Walk(
+            offset=resumed.next_offset, last=keys.get("last"), listed={tuple(k) for k in keys.get("listed") or []}
+        )
+        walk.notes.append(
+            f"resumed run #{resumed.pk}, which failed at offset {resumed.next_offset}: from offset "
+            f"{resumed.next_offset - 1} (its last object again, to check that the list has not moved)"
+        )
     run = SyncRun.objects.create(
         partner=partner,
         module=module,
         attempt=attempt,
         mode=SyncRun.Mode.INCREMENTAL if previous else SyncRun.Mode.FULL,
         date_from=previous.started_at - timedelta(seconds=settings.OCPI_SYNC_OVERLAP_SECONDS) if previous else None,
+        start_offset=max(walk.offset - 1, 0),
+        next_offset=walk.offset,
+        notes="\n".join(walk.notes),
     )
     params: dict[str, Any] = {"limit": PAGE_LIMIT}
     if run.date_from:
@@ -119,37 +155,31 @@ def sync_partner(
         params["date_from"] = spec.full_date_from
     client = client or OcpiClient.for_partner(partner)
     parties = {(r.country_code.upper(), r.party_id.upper()) for r in partner.roles.all()}
-    listed: set[tuple[str, str, str]] = set()
     try:
-        for page, (items, invalid) in _parsed_pages(
-            client.iter_pages(url, params=params, module=module, prefetch=True), spec, parties
-        ):
-            result = spec.upsert(partner=partner, items=items)
-            listed |= result.keys
-            SyncRun.objects.filter(pk=run.pk).update(
-                pages=F("pages") + 1,
-                seen=F("seen") + len(page.data),
-                invalid=F("invalid") + invalid,
-                created=F("created") + result.created,
-                updated=F("updated") + result.updated,
-                unchanged=F("unchanged") + result.unchanged + result.stale,
-                total_expected=page.total_count,
+        try:
+            _walk_pages(run, walk, client=client, url=url, params=params, spec=spec, parties=parties, progress=progress)
+        except _ListMoved:
+            assert resumed is not None  # only a resumed run checks its first object
+            walk = _Walk(notes=walk.notes)
+            walk.notes.append(
+                f"the object at offset {run.start_offset} is not the last one run #{resumed.pk} "
+                "stored (the list moved, or the partner ignores offset): restarted from offset 0"
             )
-            if progress:
-                run.refresh_from_db()
-                progress(run)
+            SyncRun.objects.filter(pk=run.pk).update(start_offset=0, next_offset=0, notes="\n".join(walk.notes))
+            run.start_offset = 0
+            _walk_pages(run, walk, client=client, url=url, params=params, spec=spec, parties=parties, progress=progress)
         removed = (
-            mark_unlisted(spec.model, partner=partner, parties=parties, listed=listed)
+            mark_unlisted(spec.model, partner=partner, parties=parties, listed=walk.listed)
             if run.mode == SyncRun.Mode.FULL and spec.detect_removals
             else 0
         )
     except OcpiClientError as exc:
-        _finish(run, SyncRun.Status.FAILED, error=str(exc))
+        _fail(run, walk, spec, error=str(exc), resumed=resumed)
         raise SyncError(str(exc), permanent=exc.permanent) from exc
     except Exception as exc:
-        _finish(run, SyncRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        _fail(run, walk, spec, error=f"{type(exc).__name__}: {exc}", resumed=resumed)
         raise
-    _finish(run, SyncRun.Status.SUCCEEDED, removed=removed)
+    _finish(run, SyncRun.Status.SUCCEEDED, removed=removed, notes=walk.notes, resumed=resumed)
     run.refresh_from_db()
     logger.info(
         "%s: %s sync of %s done: %d seen, %d created, %d updated, %d unchanged, %d removed, %d invalid",
@@ -166,23 +196,96 @@ def sync_partner(
     return run
 
 
+@dataclass
+class _Walk:
+    """Where a run is in the CPO's list: what a run that resumes it needs."""
+
+    offset: int = 0  # past the last object stored
+    last: list[Any] | None = None  # the key of that object, as the CPO sent it
+    listed: set[ObjectKey] = field(default_factory=set)  # every object stored, for removal detection
+    notes: list[str] = field(default_factory=list)
+
+
+class _ListMoved(Exception):
+    """A resumed run's first object is not the last one the failed run stored."""
+
+
+def _walk_pages(
+    run: SyncRun,
+    walk: _Walk,
+    *,
+    client: OcpiClient,
+    url: str,
+    params: dict[str, Any],
+    spec: ModuleSync,
+    parties: set[tuple[str, str]],
+    progress: Progress | None,
+) -> None:
+    """Write every page from `run.start_offset` on, each as soon as it is parsed, and say where the run is."""
+    expect_first = walk.last if walk.offset else None
+    pages = client.iter_pages(url, params=params, module=run.module, prefetch=True, offset=run.start_offset)
+    with closing(_parsed_pages(pages, spec, parties)) as parsed:
+        for page, (items, invalid) in parsed:
+            if expect_first is not None:
+                if not page.data or _raw_key(page.data[0]) != expect_first:
+                    raise _ListMoved
+                expect_first = None
+            if page.paging_note:
+                walk.notes.append(page.paging_note)
+            result = spec.upsert(partner=run.partner, items=items)
+            walk.listed |= result.keys
+            if page.data:
+                walk.offset, walk.last = page.offset + len(page.data), _raw_key(page.data[-1])
+            SyncRun.objects.filter(pk=run.pk).update(
+                pages=F("pages") + 1,
+                seen=F("seen") + len(page.data),
+                invalid=F("invalid") + invalid,
+                created=F("created") + result.created,
+                updated=F("updated") + result.updated,
+                unchanged=F("unchanged") + result.unchanged + result.stale,
+                total_expected=page.total_count,
+                next_offset=walk.offset,
+                notes="\n".join(walk.notes),
+            )
+            if progress:
+                run.refresh_from_db()
+                progress(run)
+
+
+def _raw_key(obj: Any) -> list[Any] | None:
+    """The object's key as the CPO sent it (valid or not), to recognise it at the same place in a later run."""
+    if not isinstance(obj, dict):
+        return None
+    return [obj.get("country_code"), obj.get("party_id"), obj.get("id")]
+
+
 def _parsed_pages(
-    pages: Iterator[OcpiResult], spec: ModuleSync, parties: set[tuple[str, str]]
-) -> Iterator[tuple[OcpiResult, tuple[list[Any], int]]]:
-    """Pages with their objects validated and mapped, the next page's while the caller writes this one.
+    pages: Generator[OcpiResult, None, None], spec: ModuleSync, parties: set[tuple[str, str]]
+) -> Generator[tuple[OcpiResult, tuple[list[Any], int]], None, None]:
+    """Pages with their objects validated and mapped, each as soon as it is: the next page is fetched and
+    parsed in the background while the caller writes this one.
 
     Validation and mapping are pure Python; writing a page mostly waits on the database. Overlapping them
-    shortens a big pull by about a third (at most two pages are held at a time).
+    shortened a big pull by about a third (measured when the parse of a page waited for the next one to
+    arrive; at most three pages are held now: written, parsed, fetched). No page
+    waits for the next one, so when fetching the next one fails, every page that arrived is written before
+    the error reaches the caller: an interrupted pull keeps what it received.
     """
+
+    def next_parsed() -> tuple[OcpiResult, tuple[list[Any], int]] | None:
+        page = next(pages, None)
+        return None if page is None else (page, _parse_page(spec, page.data, parties))
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-parse") as pool:
-        pending: tuple[OcpiResult, Future[tuple[list[Any], int]]] | None = None
-        for page in pages:
-            parsed = pool.submit(_parse_page, spec, page.data, parties)
-            if pending is not None:
-                yield pending[0], pending[1].result()
-            pending = (page, parsed)
-        if pending is not None:
-            yield pending[0], pending[1].result()
+        pending = pool.submit(next_parsed)
+        try:
+            while (ready := pending.result()) is not None:
+                pending = pool.submit(next_parsed)
+                yield ready
+        finally:
+            pending.cancel()
+            wait([pending])
+            pages.close()
 
 
 def _parse_page(spec: ModuleSync, objects: list[Any], parties: set[tuple[str, str]]) -> tuple[list[Any], int]:
@@ -206,7 +309,20 @@ def _parse_page(spec: ModuleSync, objects: list[Any], parties: set[tuple[str, st
     return items, invalid
 
 
-def _finish(run: SyncRun, status: str, *, removed: int = 0, error: str = "") -> None:
+def _finish(
+    run: SyncRun, status: str, *, removed: int = 0, error: str = "", notes: list[str], resumed: SyncRun | None
+) -> None:
     SyncRun.objects.filter(pk=run.pk).update(
-        status=status, finished_at=timezone.now(), removed=removed, error=error[:5000]
+        status=status, finished_at=timezone.now(), removed=removed, error=error[:5000], notes="\n".join(notes)
     )
+    if resumed:  # its keys are carried by this run now (or no longer needed)
+        SyncRun.objects.filter(pk=resumed.pk).update(resume_keys=None)
+
+
+def _fail(run: SyncRun, walk: _Walk, spec: ModuleSync, *, error: str, resumed: SyncRun | None) -> None:
+    """Record the failure; a full run that stored something also records where the next full run resumes."""
+    if run.mode == SyncRun.Mode.FULL and walk.last is not None:
+        listed = sorted(walk.listed) if spec.detect_removals else None
+        SyncRun.objects.filter(pk=run.pk).update(resume_keys={"last": walk.last, "listed": listed})
+        walk.notes.append(f"stopped at offset {walk.offset}: the next full run resumes there")
+    _finish(run, SyncRun.Status.FAILED, error=error, notes=walk.notes, resumed=resumed)

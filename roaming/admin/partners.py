@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from simple_history.admin import SimpleHistoryAdmin
 
 from emsp.lib.admin import CheapCountPaginator, ReadOnlyAdmin, changelist_link, fixed_values, json_block, one_line, when
@@ -309,17 +310,23 @@ class SyncRunAdmin(ReadOnlyAdmin):
         "invalid",
         "duration",
         "short_error",
+        "short_notes",
     )
     list_filter = ("status", "module", "mode", "partner")
     list_select_related = ("partner",)
     paginator = CheapCountPaginator  # every module of every partner, every few minutes
     show_full_result_count = False
+    exclude = ("resume_keys",)  # every key a failed full run listed: machine state, up to megabytes
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SyncRun]:
+        return super().get_queryset(request).defer("resume_keys")
 
     @admin.display(description="Progress")
     def progress(self, obj: SyncRun) -> str:
+        start = f" from offset {obj.start_offset}" if obj.start_offset else ""
         if obj.total_expected:
-            return f"{obj.seen}/{obj.total_expected} ({obj.pages} pages)"
-        return f"{obj.seen} ({obj.pages} pages)"
+            return f"{obj.seen}/{obj.total_expected}{start} ({obj.pages} pages)"
+        return f"{obj.seen}{start} ({obj.pages} pages)"
 
     @admin.display(description="Duration")
     def duration(self, obj: SyncRun) -> str:
@@ -330,3 +337,8 @@ class SyncRunAdmin(ReadOnlyAdmin):
     @admin.display(description="Error")
     def short_error(self, obj: SyncRun) -> str:
         return obj.error[:120]
+
+    @admin.display(description="Notes")
+    def short_notes(self, obj: SyncRun) -> SafeString:
+        """Offset paging where the partner's Link failed us, a resume: one line each, the detail page has them whole."""
+        return one_line(obj.notes.replace("\n", "; "), 160)

@@ -38,6 +38,19 @@ class SyncRun(models.Model):
     invalid = models.PositiveIntegerField(default=0, help_text="Objects skipped because they failed validation.")
     attempt = models.PositiveSmallIntegerField(default=1)
     error = models.TextField(blank=True)
+    notes = models.TextField(
+        blank=True, help_text="How the run went besides its counts: paging by offset where Link failed, a resume."
+    )
+    start_offset = models.PositiveIntegerField(
+        default=0, help_text="Where in the CPO's list this run started: above 0 when it resumed a failed full run."
+    )
+    next_offset = models.PositiveIntegerField(
+        default=0, help_text="Offset past the last page stored: where the next full run resumes if this one failed."
+    )
+    #: A full run that failed part-way: {"last": key of the last object stored, "listed": keys listed so far, this
+    #: run's and those of the runs it resumed} (listed only for modules with removal detection). Read by the next
+    #: full run, which resumes at `next_offset`; cleared once it has.
+    resume_keys = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ("-started_at",)

@@ -4,6 +4,10 @@ It sets the headers (token, request and correlation ids, routing), applies timeo
 is worth retrying with backoff (connection errors, timeouts, HTTP 5xx, OCPI 3xxx), checks the
 envelope, logs the exchange, and follows `Link` pagination lazily: the next URL is used exactly as the
 partner (or a hub in between) gave it, and only one page is held in memory at a time.
+
+Paging tolerates a broken `Link` (see `OcpiClient.iter_pages`): when it is missing while `X-Total-Count`
+says more objects remain, points at another scheme or host than the URL we called, or fails, the rest of
+the list is asked by `offset` on the URL we called, and the pages say so (`OcpiResult.paging_note`).
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.conf import settings
@@ -57,6 +62,10 @@ class OcpiResult:
     status_message: str | None
     http_status: int
     headers: requests.structures.CaseInsensitiveDict[str] = field(repr=False)
+    #: Paged lists: the position of this page's first object in the whole list.
+    offset: int = 0
+    #: Paged lists: why this page (and the rest) was asked by offset instead of by `Link`, on the page that switched.
+    paging_note: str = ""
 
     @property
     def next_url(self) -> str | None:
@@ -65,8 +74,34 @@ class OcpiResult:
 
     @property
     def total_count(self) -> int | None:
-        value = self.headers.get("X-Total-Count")
-        return int(value) if value and value.strip().isdigit() else None
+        return _header_int(self.headers, "X-Total-Count")
+
+    @property
+    def page_limit(self) -> int | None:
+        return _header_int(self.headers, "X-Limit")
+
+
+def _header_int(headers: requests.structures.CaseInsensitiveDict[str], name: str) -> int | None:
+    value = headers.get(name)
+    return int(value) if value and value.strip().isdigit() else None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:  # a port that is no number
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _object_ids(data: list[Any]) -> list[Any]:
+    """What identifies a page's objects, to notice a partner that answers the same page whatever the offset."""
+    return [
+        (o.get("country_code"), o.get("party_id"), o.get("id") or o.get("uid")) if isinstance(o, dict) else o
+        for o in data
+    ]
 
 
 def encode_token(token: str, *, base64_encoded: bool = True) -> str:
@@ -132,46 +167,123 @@ class OcpiClient:
         return self.request("DELETE", url, module=module)
 
     def iter_pages(
-        self, url: str, *, params: dict[str, Any] | None = None, module: str = "", prefetch: bool = False
-    ) -> Iterator[OcpiResult]:
-        """Each page of a paginated list, following `Link` as given.
+        self,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        module: str = "",
+        prefetch: bool = False,
+        offset: int = 0,
+    ) -> Generator[OcpiResult, None, None]:
+        """Each page of a paginated list, following `Link` as given, or by offset where `Link` fails us.
+
+        Per page: a `Link` on the scheme and host we called is followed as given (a hub rewrites it to
+        itself). Offset paging on `url` (with `params`' filters, `limit` ours or the partner's X-Limit if lower)
+        takes over, for that page and the rest, when the `Link` is missing while X-Total-Count says more
+        objects remain, when it points elsewhere (we never send our token to another scheme or host, and a
+        partner behind a proxy may advertise `https` on a plain-HTTP server), or when it fails after the
+        usual retries (connection error, 404, no JSON). Offset paging stops at X-Total-Count or on an empty
+        page, and fails cleanly when a page repeats the previous one (a partner that ignores `offset`).
+        No Link and no X-Total-Count is the last page. `offset` starts the list there (a resumed pull).
 
         Without `prefetch` a page is fetched only when the previous one has been consumed. With it, the
         next page is fetched in the background while the caller works on the current one (at most two
         pages in memory), so the partner's and the network's time overlap with ours.
         """
         if not prefetch:
-            yield from self._pages(url, params, module)
+            yield from self._pages(url, params, module, offset)
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocpi-prefetch") as pool:
+            pages = self._pages(url, params, module, offset)
             try:
-                pages = self._pages(url, params, module)
                 pending = pool.submit(next, pages, None)
                 while (page := pending.result()) is not None:
                     pending = pool.submit(next, pages, None)
                     yield page
             finally:
+                pending.cancel()
+                wait([pending])
+                pages.close()
                 # Logging each request opened a database connection in that thread: close it with the thread,
                 # or it stays open until garbage collection.
                 pool.submit(connections.close_all)
 
-    def _pages(self, url: str, params: dict[str, Any] | None, module: str) -> Iterator[OcpiResult]:
-        next_url: str | None = url
-        next_params = params
-        while next_url:
-            page = self.get(next_url, params=next_params, module=module)
-            if not isinstance(page.data, list):
-                raise OcpiClientError(
-                    f"Expected a list from {next_url}",
-                    permanent=True,
-                    http_status=page.http_status,
-                    ocpi_status=page.status_code,
-                )
+    def _pages(
+        self, url: str, params: dict[str, Any] | None, module: str, offset: int
+    ) -> Generator[OcpiResult, None, None]:
+        filters = {k: v for k, v in (params or {}).items() if k not in ("offset", "limit")}
+        limit = (params or {}).get("limit")
+        next_url = url
+        next_params: dict[str, Any] | None = {**(params or {}), "offset": offset} if offset else params
+        by_offset = ""  # why we page by offset, once we do
+        previous_ids: list[Any] | None = None
+        note = ""
+        from_link = False  # the page asked is the one a Link gave
+        while True:
+            if by_offset:
+                page = self._get_list(url, {**filters, "offset": offset, "limit": limit}, module, by_offset)
+                ids = _object_ids(page.data)
+                if ids and ids == previous_ids:
+                    raise OcpiClientError(
+                        f"{url} repeats the previous page at offset {offset}: the partner ignores `offset`, "
+                        f"so the list cannot be paged ({by_offset})",
+                        permanent=True,
+                    )
+            else:
+                try:
+                    page = self._get_list(next_url, next_params, module, "")
+                except OcpiClientError as exc:
+                    if not from_link:  # the URL we were given fails: no Link to blame
+                        raise
+                    by_offset = note = f"Link {next_url} failed ({exc}): offset paging from offset {offset}"
+                    logger.warning("%s", by_offset)
+                    continue
+                ids = _object_ids(page.data)
+            page.offset, page.paging_note = offset, note
+            note = ""
             yield page
-            following = page.next_url
-            if following == next_url and next_params is None:
+            offset += len(page.data)
+            if page.page_limit and (limit is None or page.page_limit < int(limit)):
+                limit = page.page_limit  # what the partner serves at most, where it is less than we asked
+            total = page.total_count
+            previous_ids = ids
+            if by_offset:
+                if not page.data or (total is not None and offset >= total):
+                    return
+                continue
+            # A relative Link (RFC 8288 allows it) is read against the page's URL; an absolute one stays as given.
+            following = urljoin(next_url, page.next_url) if page.next_url else None
+            if following is None:
+                if total is None or offset >= total or not page.data:
+                    return
+                by_offset = note = f"no Link while X-Total-Count is {total}: offset paging from offset {offset}"
+            elif _origin(following) != _origin(url):
+                by_offset = note = f"Link pointed at {following} (we called {url}): offset paging from offset {offset}"
+            elif following == next_url and next_params is None:
                 raise OcpiClientError(f"Pagination loop: next page of {next_url} is itself", permanent=True)
-            next_url, next_params = following, None  # the Link URL already carries every filter
+            else:
+                next_url, next_params, from_link = following, None, True  # the Link carries every filter
+            if note:
+                logger.warning("%s", note)
+
+    def _get_list(self, url: str, params: dict[str, Any] | None, module: str, by_offset: str) -> OcpiResult:
+        try:
+            page = self.get(url, params=params, module=module)
+        except OcpiClientError as exc:
+            if by_offset:  # the message says why we were asking by offset
+                raise OcpiClientError(
+                    f"{exc} ({by_offset})", permanent=exc.permanent, http_status=exc.http_status,
+                    ocpi_status=exc.ocpi_status,
+                ) from exc  # fmt: skip
+            raise
+        if not isinstance(page.data, list):
+            raise OcpiClientError(
+                f"Expected a list from {url}",
+                permanent=True,
+                http_status=page.http_status,
+                ocpi_status=page.status_code,
+            )
+        return page
 
     def iter_objects(
         self, url: str, *, params: dict[str, Any] | None = None, module: str = ""

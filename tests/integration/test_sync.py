@@ -110,10 +110,15 @@ def test_a_sync_broken_by_cpo_errors_fails_whole_pages_and_converges_on_retry(em
         assert "500" in failed.error
         assert Location.objects.count() == failed.pages * 5  # whole pages, never part of one
 
+        assert failed.next_offset == failed.pages * 5
+        assert "the next full run resumes there" in failed.notes
+
         sim.set_chaos(error_share=0.0)
         retried = _sync(partner, full=True)
         assert retried.status == "succeeded"
-        assert (retried.created, retried.unchanged) == (40 - failed.pages * 5, failed.pages * 5)
+        # It resumes where the failed run stopped, its last object again (unchanged) to check the list is the same.
+        assert retried.start_offset == failed.next_offset - 1
+        assert (retried.created, retried.unchanged) == (40 - failed.pages * 5, 1)
         assert Location.objects.count() == 40
 
 

@@ -51,4 +51,5 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"  {run.module}: {run.status}, {run.seen} seen ({run.created} new, {run.invalid} invalid)"
                     + (f": {run.error}" if run.error else "")
+                    + "".join(f"\n    {note}" for note in run.notes.splitlines())
                 )

@@ -27,18 +27,22 @@ class Command(BaseCommand):
 
             def progress(run: SyncRun, bar: tqdm = bar) -> None:
                 bar.total = run.total_expected
-                bar.update(run.seen - bar.n)
+                bar.update(run.start_offset + run.seen - bar.n)
 
             try:
                 run = sync_partner(partner=partner, module=module, full=options["full"], progress=progress)
             except SyncError as exc:
-                raise CommandError(f"{module} sync failed: {exc}") from exc
+                failed = SyncRun.objects.filter(partner=partner, module=module).order_by("-started_at").first()
+                notes = "".join(f"\n  {note}" for note in failed.notes.splitlines()) if failed else ""
+                raise CommandError(f"{module} sync failed: {exc}{notes}") from exc
             finally:
                 bar.close()
             self.stdout.write(
                 f"{module}: {run.mode} sync, {run.pages} pages, {run.seen} seen, {run.created} created, "
                 f"{run.updated} updated, {run.unchanged} unchanged, {run.removed} removed, {run.invalid} invalid"
             )
+            for note in run.notes.splitlines():  # offset paging where Link failed us, a resume
+                self.stdout.write(f"  {note}")
 
     def _partner(self, ref: str) -> Partner:
         partners = Partner.objects.all()
