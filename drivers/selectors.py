@@ -92,11 +92,19 @@ def uid_key(uid: str) -> str:
     return uid.upper()
 
 
+def token_match(uid: str | None, type: str, tokens: QuerySet[Token] | None = None) -> QuerySet[Token]:
+    """The token (of `tokens`, all by default) a partner names by `uid`, a `uid_key`, and type: at most one, as
+    (UPPER(uid), type) is unique. Every look-up of a token by a partner's uid matches by this one rule, through
+    the ORM and compiled into SQL (the CDR's INSERT on PostgreSQL); a None uid matches nothing."""
+    tokens = Token.objects.all() if tokens is None else tokens
+    if uid is None:
+        return tokens.none()
+    return tokens.alias(uid_key=Upper("uid")).filter(uid_key=uid, type=type)
+
+
 # Real-time authorization asks this while a driver waits at the charger: compiled once per thread.
 # `uid` is a `uid_key`.
-token_with_verdict_query = PreparedQuery(
-    lambda uid, type: tokens_with_verdict().alias(uid_key=Upper("uid")).filter(uid_key=uid, type=type), "uid", "type"
-)
+token_with_verdict_query = PreparedQuery(lambda uid, type: token_match(uid, type, tokens_with_verdict()), "uid", "type")
 
 
 def token_get(uid: str, type: str = Token.Type.RFID) -> Token | None:

@@ -9,17 +9,23 @@ converters, `select_related` objects).
 
 Values are matched to their placeholders by value, so they must be compared as they are stored: strings
 (CharField and TextField look-ups) or, declared as `ints`, integers (primary and foreign keys). An integer's
-placeholder is a negative number no key takes.
+placeholder is a negative number no key takes. Declared as `datetimes`, aware datetimes reach the SQL as they
+are on PostgreSQL only (elsewhere Django turns them into text): for statements that embed `sql()` there.
+
+A queryset that locks (`select_for_update`) is compiled inside a transaction, as Django requires; the statement
+that embeds it may run alone, being atomic by itself.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from django.db import connections, models, router
+from django.db import connections, models, router, transaction
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -27,6 +33,7 @@ M = TypeVar("M", bound=models.Model)
 
 _PLACEHOLDER = "\x00prepared:{}\x00"
 _INT_PLACEHOLDER = -2_147_000_000  # minus the name's position; inside a 32-bit integer column's range
+_DATETIME_PLACEHOLDER = datetime(1, 1, 1, tzinfo=UTC)  # plus the name's position in microseconds
 
 
 @dataclass(frozen=True)
@@ -50,29 +57,43 @@ class PreparedQuery(Generic[M]):
     >>> mine = PreparedQuery(lambda pk, owner: Token.objects.filter(pk=pk, driver_id=owner), ints=("pk", "owner"))
     """
 
-    def __init__(self, build: Callable[..., models.QuerySet[M]], *names: str, ints: Sequence[str] = ()) -> None:
-        self._placeholders: dict[str | int, str] = {_PLACEHOLDER.format(name): name for name in names}
+    def __init__(
+        self,
+        build: Callable[..., models.QuerySet[M]],
+        *names: str,
+        ints: Sequence[str] = (),
+        datetimes: Sequence[str] = (),
+    ) -> None:
+        self._placeholders: dict[str | int | datetime, str] = {_PLACEHOLDER.format(name): name for name in names}
         self._placeholders.update({_INT_PLACEHOLDER - n: name for n, name in enumerate(ints)})
+        self._placeholders.update(
+            {_DATETIME_PLACEHOLDER + timedelta(microseconds=n): name for n, name in enumerate(datetimes)}
+        )
         self._queryset = build(**{name: value for value, name in self._placeholders.items()})
-        self._names = frozenset(names) | frozenset(ints)
+        self._names = frozenset(names) | frozenset(ints) | frozenset(datetimes)
         self._ints = frozenset(ints)
+        self._datetimes = frozenset(datetimes)
         # Per thread, as the compiler holds its thread's connection (Django's connections are per thread).
         self._local = threading.local()
 
-    def all(self, **values: str | int) -> list[M]:
+    def all(self, **values: str | int | datetime) -> list[M]:
         sql, params = self.sql(**values)
         with self._compiled_for_thread().compiler.connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         return self.instances(rows)
 
-    def sql(self, **values: str | int) -> tuple[str, list[Any]]:
+    def sql(self, **values: str | int | datetime) -> tuple[str, list[Any]]:
         """The SELECT and its parameters, for a statement that embeds it (its rows go to `instances`)."""
         if values.keys() != self._names:
             raise TypeError(f"expected values for {sorted(self._names)}, got {sorted(values)}")
         for name in self._ints:
             if type(values[name]) is not int:
                 raise TypeError(f"{name} must be an int, got {values[name]!r}")
+        for name in self._datetimes:
+            value = values[name]
+            if not isinstance(value, datetime) or value.tzinfo is None:
+                raise TypeError(f"{name} must be an aware datetime, got {value!r}")
         compiled = self._compiled_for_thread()
         params = list(compiled.params)
         for position, name in compiled.slots.items():
@@ -124,17 +145,18 @@ class PreparedQuery(Generic[M]):
 
     def _compile(self, alias: str) -> _Compiled:
         compiler = self._queryset.query.get_compiler(using=alias)
-        sql, params = compiler.as_sql()
+        with transaction.atomic(using=alias) if self._queryset.query.select_for_update else nullcontext():
+            sql, params = compiler.as_sql()
         slots = {
             i: self._placeholders[p]
             for i, p in enumerate(params)
-            if isinstance(p, str | int) and not isinstance(p, bool) and p in self._placeholders
+            if isinstance(p, str | int | datetime) and not isinstance(p, bool) and p in self._placeholders
         }
         missing = self._names - set(slots.values())
         if missing:
             raise ValueError(
                 f"{sorted(missing)} did not reach the SQL as given (only string look-ups, and integer ones declared "
-                "as `ints`, can)"
+                "as `ints`, and datetime ones declared as `datetimes` on PostgreSQL, can)"
             )
         select, klass_info = compiler.select, compiler.klass_info
         fields = klass_info["select_fields"]

@@ -24,18 +24,19 @@ from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Field, JSONField, Model
+from django.db.models import Field, JSONField, Model, QuerySet
 from django.utils import timezone
 
 from drivers.models import Token
-from drivers.selectors import uid_key
+from drivers.selectors import token_match
+from emsp.lib.prepared import PreparedQuery
 from roaming.models import Cdr, ChargingSession, Location, Partner, Tariff
 from roaming.models.cdrs import cdr_url
 from roaming.records import CdrData
 from roaming.signals import CDR_COMPANIONS, cdr_stored
 
-from .common import ObjectKey, UpsertResult
-from .sessions import is_our_party
+from .common import ObjectKey, UpsertResult, column
+from .sessions import our_token_key
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class _Links(NamedTuple):
 class _Keys(NamedTuple):
     """What a new CDR's links are looked up by (None matches nothing)."""
 
-    token_uid: str | None  # a `uid_key`; only when the `cdr_token` is under our party (`is_our_party`)
+    token_uid: str | None  # a `uid_key`; only when the `cdr_token` is ours (`our_token_key`)
     token_type: str
     session_id: str | None
     location_id: str
@@ -100,8 +101,9 @@ class _Keys(NamedTuple):
 
 def _keys(cdr: CdrData) -> _Keys:
     fields = cdr.fields
+    token = our_token_key(cdr.token_party, fields["token_uid"], fields["token_type"])
     return _Keys(
-        token_uid=uid_key(fields["token_uid"]) if is_our_party(cdr.token_party) else None,
+        token_uid=token[0] if token else None,
         token_type=fields["token_type"],
         session_id=fields["ocpi_session_id"] or None,
         location_id=fields["cdr_location"]["id"],
@@ -123,49 +125,64 @@ def _unsaved(partner: Partner, cdr: CdrData, **links: object) -> Cdr:
     )
 
 
-def _links(cdr: CdrData) -> _Links:
-    """Whether we hold the CDR already, and every row a new one links to, in one statement.
+# A new CDR's links, stated once. The token, when it is ours (`_keys`), is matched by the one token rule
+# (`drivers.selectors.token_match`) and gives token_id and driver_id; unknown_token says there is none. The
+# other links are rows of the CDR's own party found by one of the CDR's ids: (link column, model, `_Keys`
+# field), matched on the model's `ocpi_id`. `_links` runs them through the ORM and `_insert_linked_sql_for`
+# writes them into PostgreSQL's INSERT: both executions come from this statement, and
+# tests/roaming/test_cdr_links.py runs both on the same cases.
+_PARTY_LINKS: tuple[tuple[str, type[Model], str], ...] = (
+    ("session_id", ChargingSession, "session_id"),
+    ("location_id", Location, "location_id"),
+    ("credit_for_id", Cdr, "credited_id"),
+)
+# Filled by the look-ups rather than from the CDR's values.
+_LINK_COLUMNS = ("token_id", "driver_id", "unknown_token", *(link for link, _, _ in _PARTY_LINKS))
 
-    A CDR POST is on the hot path and these are small look-ups on unique indexes; written as SQL because
-    the ORM spends longer composing seven subqueries than the database spends answering them. The token
-    is ours only when the `cdr_token` is under our party (`_keys`); NULL matches nothing.
+
+def _token_link(uid: str | None, type: str) -> QuerySet[Token]:
+    """Our token for a CDR's `_Keys` (`token_uid`, `token_type`), with its driver's key."""
+    return token_match(uid, type).only("pk", "driver_id")
+
+
+# The token look-up of PostgreSQL's INSERT, compiled once per thread. `uid` is a `uid_key` (None: not ours).
+_token_link_query = PreparedQuery(_token_link, "uid", "type")
+
+
+def _links(cdr: CdrData) -> _Links:
+    """Whether we hold the CDR already, and every row a new one links to (`_PARTY_LINKS`), through the ORM.
+
+    The portable path; PostgreSQL writes the same links into the CDR's INSERT (`_insert_linked`).
     """
     keys = _keys(cdr)
-    party = [cdr.country_code, cdr.party_id]
-    token = [keys.token_uid, keys.token_type]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _LINKS_SQL,
-            [
-                *party, cdr.ocpi_id,
-                *party, cdr.ocpi_id,
-                *token,
-                *token,
-                *party, keys.session_id,
-                *party, keys.location_id,
-                *party, keys.credited_id,
-                *party, cdr.ocpi_id, True,
-            ],
-        )  # fmt: skip
-        row = cursor.fetchone()
-    return _Links._make([*row[:7], bool(row[7])])
+    party = {"country_code": cdr.country_code, "party_id": cdr.party_id}
+    stored = _stored(cdr)
+    token = _token_link(keys.token_uid, keys.token_type).values_list("pk", "driver_id").first()
+    found = {}
+    for link, model, key in _PARTY_LINKS:
+        value = getattr(keys, key)
+        rows = (
+            model._default_manager.filter(**party, ocpi_id=value)
+            if value is not None
+            else model._default_manager.none()
+        )
+        found[link] = rows.values_list("pk", flat=True).first()
+    credits_waiting = Cdr.objects.filter(
+        **party, credit_reference_id=cdr.ocpi_id, credit=True, credit_for__isnull=True
+    ).exists()
+    return _Links(
+        stored_pk=stored[0] if stored else None,
+        stored_hash=stored[1] if stored else None,
+        token_pk=token[0] if token else None,
+        driver_pk=token[1] if token else None,
+        session_pk=found["session_id"],
+        location_pk=found["location_id"],
+        credit_for_pk=found["credit_for_id"],
+        credits_waiting=credits_waiting,
+    )
 
 
 _CDR = Cdr._meta.db_table
-_LINKS_SQL = f"""
-SELECT
-    (SELECT id FROM {_CDR} WHERE country_code = %s AND party_id = %s AND ocpi_id = %s),
-    (SELECT content_hash FROM {_CDR} WHERE country_code = %s AND party_id = %s AND ocpi_id = %s),
-    (SELECT id FROM {Token._meta.db_table} WHERE UPPER(uid) = %s AND type = %s),
-    (SELECT driver_id FROM {Token._meta.db_table} WHERE UPPER(uid) = %s AND type = %s),
-    (SELECT id FROM {ChargingSession._meta.db_table} WHERE country_code = %s AND party_id = %s AND ocpi_id = %s),
-    (SELECT id FROM {Location._meta.db_table} WHERE country_code = %s AND party_id = %s AND ocpi_id = %s),
-    (SELECT id FROM {_CDR} WHERE country_code = %s AND party_id = %s AND ocpi_id = %s),
-    EXISTS (
-        SELECT 1 FROM {_CDR} WHERE country_code = %s AND party_id = %s AND credit_reference_id = %s
-        AND credit = %s AND credit_for_id IS NULL
-    )
-"""  # noqa: S608 - table names from the models, values as parameters
 
 
 def cdr_store(*, partner: Partner, cdr: CdrData) -> StoredCdr:
@@ -257,18 +274,19 @@ def _insert_linked(partner: Partner, cdr: CdrData) -> StoredCdr:
     nothing; the stored one is then read and compared.
     """
     keys = _keys(cdr)
-    party = [cdr.country_code, cdr.party_id]
+    # A None uid (not our token) goes in as NULL, which matches nothing.
+    token_select, token_params = _token_link_query.sql(uid=keys.token_uid, type=keys.token_type)  # type: ignore[arg-type]
     tariff_ids = _tariff_ids(cdr)
     # At most 50 parameters, so psycopg keeps the statement's parsed form (it re-parses longer ones each time).
     params = [
-        keys.token_uid, keys.token_type, *party,
+        *token_params, cdr.country_code, cdr.party_id,
         *_column_values(partner, cdr),
-        keys.session_id, keys.location_id, keys.credited_id,
+        *(getattr(keys, key) for _, _, key in _PARTY_LINKS),
         *tariff_ids,
         not cdr.fields["credit"], cdr.ocpi_id,
     ]  # fmt: skip
     with connection.cursor() as cursor:
-        cursor.execute(_insert_linked_sql(len(tariff_ids)), params)
+        cursor.execute(_insert_linked_sql(token_select, len(tariff_ids)), params)
         inserted = cursor.fetchone()
     if inserted is None:
         stored = _stored(cdr)
@@ -277,10 +295,6 @@ def _insert_linked(partner: Partner, cdr: CdrData) -> StoredCdr:
         return _found_again(cdr, stored)
     pk, token_pk, credit_for_pk = inserted
     return StoredCdr(pk=pk, created=True, token_known=token_pk is not None, credit_for_pk=credit_for_pk)
-
-
-# Filled by the statement's look-ups rather than from the CDR's values.
-_LINK_COLUMNS = ("token_id", "driver_id", "unknown_token", "session_id", "location_id", "credit_for_id")
 
 
 @cache
@@ -323,13 +337,24 @@ def _column_values(partner: Partner, cdr: CdrData) -> list[Any]:
     return row
 
 
-def _insert_linked_sql(tariff_count: int) -> str:
-    return _insert_linked_sql_for(tariff_count, tuple(CDR_COMPANIONS))
+def _insert_linked_sql(token_select: str, tariff_count: int) -> str:
+    return _insert_linked_sql_for(token_select, tariff_count, tuple(CDR_COMPANIONS))
 
 
 @lru_cache(maxsize=32)  # keyed by how many tariffs a CDR names (a handful in practice) and the companions
-def _insert_linked_sql_for(tariff_count: int, companions: tuple[tuple[type[Model], str], ...]) -> str:
+def _insert_linked_sql_for(
+    token_select: str, tariff_count: int, companions: tuple[tuple[type[Model], str], ...]
+) -> str:
+    """The INSERT of a new CDR with its links (`_PARTY_LINKS`), its tariff links, its companion rows and the
+    credits waiting for it. `token_select` is `_token_link_query`'s SELECT: no row for a token not ours."""
     quote = connection.ops.quote_name
+    token_columns = ", ".join(f"c{i}" for i in range(_token_link_query.width()))
+    token_id, driver_id = (f"c{_token_link_query.position(name)}" for name in ("id", "driver_id"))
+    party_links = ",\n        ".join(
+        f"(SELECT link.id FROM {quote(model._meta.db_table)} link JOIN party USING (country_code, party_id) "  # noqa: S608 - names from the models
+        f"WHERE link.{quote(column(model, 'ocpi_id'))} = %s)"
+        for _, model, _ in _PARTY_LINKS
+    )
     columns = ", ".join(quote(name) for name in [*(f.column for f in _value_fields()), *_LINK_COLUMNS])
     values = ", ".join(["%s"] * len(_value_fields()))
     tariff_links = ""
@@ -345,21 +370,18 @@ def _insert_linked_sql_for(tariff_count: int, companions: tuple[tuple[type[Model
     companion_rows = "".join(
         f"""
 , companion_{n} AS (
-    INSERT INTO {quote(model._meta.db_table)} ({quote(_column(model, foreign_key))}) SELECT id FROM new
+    INSERT INTO {quote(model._meta.db_table)} ({quote(column(model, foreign_key))}) SELECT id FROM new
 )"""  # noqa: S608 - table and column names from the models
         for n, (model, foreign_key) in enumerate(companions)
     )
     return f"""
-WITH token AS (SELECT id, driver_id FROM {Token._meta.db_table} WHERE UPPER(uid) = %s AND type = %s)
+WITH token ({token_columns}) AS ({token_select})
 , party AS (SELECT %s::text AS country_code, %s::text AS party_id)
 , new AS (
     INSERT INTO {_CDR} ({columns}) VALUES (
         {values},
-        (SELECT id FROM token), (SELECT driver_id FROM token), NOT EXISTS (SELECT 1 FROM token),
-        (SELECT s.id FROM {ChargingSession._meta.db_table} s JOIN party USING (country_code, party_id)
-            WHERE s.ocpi_id = %s),
-        (SELECT l.id FROM {Location._meta.db_table} l JOIN party USING (country_code, party_id) WHERE l.ocpi_id = %s),
-        (SELECT c.id FROM {_CDR} c JOIN party USING (country_code, party_id) WHERE c.ocpi_id = %s)
+        (SELECT {token_id} FROM token), (SELECT {driver_id} FROM token), NOT EXISTS (SELECT 1 FROM token),
+        {party_links}
     )
     ON CONFLICT (country_code, party_id, ocpi_id) DO NOTHING
     RETURNING id, token_id, credit_for_id
@@ -372,13 +394,6 @@ WITH token AS (SELECT id, driver_id FROM {Token._meta.db_table} WHERE UPPER(uid)
 )
 SELECT id, token_id, credit_for_id FROM new
 """  # noqa: S608 - table and column names from the models, values as parameters
-
-
-def _column(model: type[Model], name: str) -> str:
-    field = model._meta.get_field(name)
-    if not isinstance(field, Field) or not field.column:
-        raise TypeError(f"{model.__name__}.{name} is not a column")
-    return field.column
 
 
 def _tariff_ids(cdr: CdrData) -> list[str]:

@@ -18,6 +18,14 @@ Party = tuple[str, str]
 ObjectKey = tuple[str, str, str]  # (country_code, party_id, CPO's id)
 
 
+def column(model: type[models.Model], name: str) -> str:
+    """The database column of a model's field, for SQL written from the model's metadata."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.column:
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field.column
+
+
 class UnknownObject(Exception):
     """The object (or its parent) is not known to us: the CPO should PUT it first.
 

@@ -2,25 +2,31 @@
 
 One rule everywhere: an update older than what we hold (`last_updated`) is not applied, and an object
 whose content did not change is not rewritten. `locations_upsert` is the single write path for whole
-locations, whether one arrives by PUT or a thousand by a sync page; it runs in one transaction.
+locations, whether one arrives by PUT or a thousand by a sync page; it runs in one transaction. Every write of
+an EVSE follows the status rule stated once in `evse_status`: the bulk writes, the EVSE PATCH and the status
+PATCH (one PostgreSQL statement).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from emsp.lib.bulkupsert import bulk_upsert
+from emsp.lib.prepared import PreparedQuery
 from roaming.models import Connector, Evse, EvseStatus, EvseStatusChange, Location, Partner
 from roaming.records import ConnectorData, EvseData, LocationData
 from roaming.signals import locations_stored
 
 from .cdrs import cdrs_link_locations
-from .common import Party, StaleUpdate, UnknownObject, UpsertResult, upsert_objects
+from .common import Party, StaleUpdate, UnknownObject, UpsertResult, column, upsert_objects
+from .evse_status import StatusUpdate
 
 logger = logging.getLogger(__name__)
 
@@ -88,44 +94,66 @@ def locations_upsert(*, partner: Partner, items: list[LocationData]) -> UpsertRe
     return result
 
 
-def _write_evses(evses_by_location: dict[int, list[EvseData]], *, replace: bool) -> None:
-    """Upsert EVSEs (and their connectors); with `replace`, EVSEs not listed are marked removed."""
-    location_ids = list(evses_by_location)
+class _EvsesWritten(NamedTuple):
+    created: set[tuple[int, str]]  # (location pk, EVSE uid)
+    stale: dict[tuple[int, str], datetime]  # left as they were: the stored last_updated is newer
+
+
+def _write_evses(evses_by_location: dict[int, list[EvseData]], *, replace: bool) -> _EvsesWritten:
+    """Upsert EVSEs (and their connectors) by the status rule (`evse_status`); with `replace`, EVSEs not
+    listed are marked removed.
+
+    The EVSEs are read under their row locks (in key order, so two writers cannot deadlock), and the rule is
+    decided on what each write replaces. `newer_only` keeps it for an EVSE another writer creates meanwhile.
+    """
     old = {
         (row["location_id"], row["uid"]): row
-        for row in Evse.objects.filter(location_id__in=location_ids).values(
-            "id", "location_id", "uid", "status", "removed_at"
-        )
+        for row in Evse.objects.select_for_update()
+        .filter(location_id__in=list(evses_by_location))
+        .order_by("pk")
+        .values("id", "location_id", "uid", "status", "last_updated", "removed_at")
     }
+    rows = []
+    history_due = set()
+    stale = {}
+    for location_id, evses in evses_by_location.items():
+        for e in evses:
+            key = (location_id, e.uid)
+            stored = old.get(key)
+            update = StatusUpdate(e.fields["status"], e.fields["last_updated"])
+            if stored is not None and not update.applies_to(stored):
+                stale[key] = stored["last_updated"]
+                continue
+            if update.history_due_for(stored):
+                history_due.add(key)
+            moved = update.moves(removed_at=stored["removed_at"] if stored else None)
+            rows.append({"location_id": location_id, "uid": e.uid, "removed_at": None, **e.fields, **moved})
     written = bulk_upsert(
         Evse,
-        [
-            {"location_id": location_id, "uid": e.uid, "removed_at": None, **e.fields}
-            for location_id, evses in evses_by_location.items()
-            for e in evses
-        ],
+        rows,
         unique_fields=("location_id", "uid"),
         update_fields=(*_EVSE_FIELDS, "removed_at"),
         returning=("pk", "location_id", "uid", "status", "last_updated"),
+        newer_only="last_updated",
     )
 
+    data_by_key = {(location_id, e.uid): e for location_id, evses in evses_by_location.items() for e in evses}
     history = [
-        EvseStatusChange(evse_id=pk, status=status, changed_at=last_updated)
+        EvseStatusChange(evse_id=pk, **StatusUpdate(status, last_updated).history_values())
         for pk, location_id, uid, status, last_updated in written
-        if (previous := old.get((location_id, uid))) is None or previous["status"] != status
+        if (location_id, uid) in history_due
     ]
     EvseStatusChange.objects.bulk_create(history, batch_size=2000)
 
     if replace:
-        listed = {(location_id, uid) for _, location_id, uid, _, _ in written}
-        gone = [row["id"] for key, row in old.items() if key not in listed and row["removed_at"] is None]
+        gone = [row["id"] for key, row in old.items() if key not in data_by_key and row["removed_at"] is None]
         if gone:
             Evse.objects.filter(pk__in=gone).update(removed_at=timezone.now())
 
-    data_by_key = {(location_id, e.uid): e for location_id, evses in evses_by_location.items() for e in evses}
     _write_connectors(
         {pk: data_by_key[(location_id, uid)].connectors for pk, location_id, uid, _, _ in written}, replace=True
     )
+    return _EvsesWritten(created={key for key in data_by_key if key not in old}, stale=stale)
 
 
 def _write_connectors(connectors_by_evse: dict[int, list[ConnectorData]], *, replace: bool) -> None:
@@ -155,8 +183,15 @@ def _location(party: Party, location_id: str) -> Location:
         raise UnknownObject(f"Unknown location {party[0]}/{party[1]}/{location_id}.", ocpi_status=2003) from None
 
 
-def _evse(party: Party, location_id: str, evse_uid: str, *, for_update: bool = False) -> Evse:
-    queryset = Evse.objects.select_for_update() if for_update else Evse.objects.all()
+def _evse(party: Party, location_id: str, evse_uid: str, *, update: StatusUpdate | None = None) -> Evse:
+    """The EVSE; for an `update`, locked, with the status rule's verdicts on it: `applies`, `history_due`
+    (when the update carries a status)."""
+    queryset = Evse.objects.all()
+    if update is not None:
+        verdicts = {"applies": update.applies()}
+        if update.status is not None:
+            verdicts["history_due"] = update.history_due()
+        queryset = Evse.objects.select_for_update(of=("self",)).annotate(**verdicts)
     try:
         return queryset.get(
             location__country_code=party[0], location__party_id=party[1], location__ocpi_id=location_id, uid=evse_uid
@@ -169,11 +204,11 @@ def evse_put(*, party: Party, location_id: str, evse: EvseData) -> bool:
     """Create or replace one EVSE of a known location. Returns True when it was created."""
     with transaction.atomic():
         location = _location(party, location_id)
-        current = Evse.objects.filter(location=location, uid=evse.uid).values_list("last_updated", flat=True).first()
-        if current is not None and evse.fields["last_updated"] < current:
-            raise StaleUpdate(f"EVSE {evse.uid}: stored last_updated {current:%Y-%m-%dT%H:%M:%SZ} is newer.")
-        _write_evses({location.pk: [evse]}, replace=False)
-    return current is None
+        written = _write_evses({location.pk: [evse]}, replace=False)
+        if written.stale:
+            (stored,) = written.stale.values()
+            raise StaleUpdate(f"EVSE {evse.uid}: stored last_updated {stored:%Y-%m-%dT%H:%M:%SZ} is newer.")
+    return bool(written.created)
 
 
 def connector_put(*, party: Party, location_id: str, evse_uid: str, connector: ConnectorData) -> bool:
@@ -241,104 +276,150 @@ def evse_patch(
     last_updated: datetime,
     connectors: list[ConnectorData] | None = None,
 ) -> None:
-    """The hot path (status changes): one locked read, one update, one history row if the status moved."""
+    """An EVSE's fields, by the status rule (`evse_status`): one locked read, one update, one history row if
+    the status moved."""
+    update = StatusUpdate(changes.get("status"), last_updated)
     with transaction.atomic():
-        evse = _evse(party, location_id, evse_uid, for_update=True)
-        if last_updated < evse.last_updated:
+        evse = _evse(party, location_id, evse_uid, update=update)
+        if not evse.applies:  # type: ignore[attr-defined]
             raise StaleUpdate(f"EVSE {evse_uid}: stored last_updated is newer.")
-        old_status = evse.status
-        fields = _merge(evse, {**changes, "last_updated": last_updated}, _EVSE_FIELDS)
-        if evse.status == EvseStatus.REMOVED and evse.removed_at is None:
-            evse.removed_at = last_updated
-            fields.append("removed_at")
+        moved = update.moves(removed_at=evse.removed_at)
+        fields = _merge(evse, {**changes, **moved}, (*_EVSE_FIELDS, "removed_at"))
         evse.save(update_fields=fields)
-        if evse.status != old_status:
-            EvseStatusChange.objects.create(evse=evse, status=evse.status, changed_at=last_updated)
+        if update.status is not None and evse.history_due:  # type: ignore[attr-defined]
+            EvseStatusChange.objects.create(evse=evse, **update.history_values())
         if connectors:
             _write_connectors({evse.pk: connectors}, replace=False)
 
 
 def evse_status_patch(*, party: Party, location_id: str, evse_uid: str, status: str, last_updated: datetime) -> None:
-    """The hot path of a busy network: a PATCH that changes only an EVSE's status.
+    """The hot path of a busy network: a PATCH that changes only an EVSE's status, by the status rule
+    (`evse_status`).
 
-    One conditional UPDATE, under the row lock, decides "newer than stored"; the status it replaced decides
-    the history row. On PostgreSQL the locked look-up, the UPDATE and the history row are one statement (a
-    data-modifying CTE: atomic, one round trip, one commit); elsewhere the ORM does them in a transaction.
-    The history row is also the record of what the CPO sent (successful status PATCHes skip the request log, see
-    OCPI_REQUEST_LOG_STATUS_PATCHES). REMOVED goes through `evse_patch`, which also sets `removed_at`.
+    One decision under the row lock: on PostgreSQL the locked look-up, the UPDATE and the history row are one
+    statement (a data-modifying CTE: atomic, one round trip, one commit); elsewhere the ORM does them in a
+    transaction. Both run the same queryset. The history row is also the record of what the CPO sent
+    (successful status PATCHes skip the request log, see OCPI_REQUEST_LOG_STATUS_PATCHES). REMOVED goes through
+    `evse_patch`, as it dates the removal from what is stored.
     """
-    pk, applied = _apply_status(party, location_id, evse_uid, status, last_updated)
+    if status == EvseStatus.REMOVED:
+        changes = {"status": status}
+        evse_patch(party=party, location_id=location_id, evse_uid=evse_uid, changes=changes, last_updated=last_updated)
+        return
+    pk, applied = _apply_status(party, location_id, evse_uid, StatusUpdate(status, last_updated))
     if pk is None:
         raise UnknownObject(f"Unknown EVSE {evse_uid} at location {party[0]}/{party[1]}/{location_id}.")
     if not applied:
         raise StaleUpdate(f"EVSE {evse_uid}: stored last_updated is newer.")
 
 
-def _apply_status(
-    party: Party, location_id: str, evse_uid: str, status: str, last_updated: datetime
-) -> tuple[int | None, bool]:
-    """The EVSE's primary key (None: unknown) and whether the update was applied (not older than stored).
-
-    One decision under the row lock: the EVSE is locked, then "newer than stored" moves status and
-    last_updated together, and the status held under that lock says whether a history row is due. Deciding
-    "status changed" and "status unchanged" in two separate UPDATEs lost the newest update when a
-    concurrent older one set the same status first: one re-checked the locked row, the other its snapshot,
-    and neither matched (issue 20: 29 of 10,000 EVSEs under 32 clients).
-    """
-    country_code, party_id = party
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _STATUS_CHANGE_SQL,
-                [
-                    country_code, party_id, location_id, evse_uid,  # target
-                    status, last_updated, last_updated,  # applied
-                    status, last_updated, status,  # history
-                ],
-            )  # fmt: skip
-            pk, applied = cursor.fetchone()
-            return pk, bool(applied)
-    with transaction.atomic():
-        row = (
-            Evse.objects.select_for_update()
-            .filter(
-                location__country_code=country_code,
-                location__party_id=party_id,
-                location__ocpi_id=location_id,
-                uid=evse_uid,
-            )
-            .values_list("pk", "status", "last_updated")
-            .first()
+def _status_target(
+    country_code: str, party_id: str, location_id: str, evse_uid: str, status: str, last_updated: datetime
+) -> QuerySet[Evse]:
+    """The EVSE a status update is for, locked, with the rule's verdicts as they hold under the lock."""
+    update = StatusUpdate(status, last_updated)
+    return (
+        Evse.objects.select_for_update(of=("self",))
+        .filter(
+            location__country_code=country_code,
+            location__party_id=party_id,
+            location__ocpi_id=location_id,
+            uid=evse_uid,
         )
-        if row is None:
-            return None, False
-        pk, old_status, stored = row
-        if last_updated < stored:
-            return pk, False
-        Evse.objects.filter(pk=pk).update(status=status, last_updated=last_updated)
-        if status != old_status:
-            EvseStatusChange.objects.create(evse_id=pk, status=status, changed_at=last_updated)
-        return pk, True
+        .only("pk")
+        .annotate(applies=update.applies(), history_due=update.history_due())
+    )
 
 
-# `target` locks the EVSE (FOR UPDATE waits for a concurrent writer and then reads the row as it committed),
-# so `old_status` is the status the UPDATE replaces; the UPDATE re-checks last_updated on that same row.
-_STATUS_CHANGE_SQL = f"""
-WITH target AS (
-    SELECT evse.id, evse.status AS old_status FROM {Evse._meta.db_table} evse JOIN {Location._meta.db_table} location
-        ON location.id = evse.location_id
-    WHERE location.country_code = %s AND location.party_id = %s AND location.ocpi_id = %s AND evse.uid = %s
-    FOR UPDATE OF evse
-), applied AS (
-    UPDATE {Evse._meta.db_table} evse SET status = %s, last_updated = %s FROM target
-    WHERE evse.id = target.id AND evse.last_updated <= %s
-    RETURNING evse.id, target.old_status
-), history AS (
-    INSERT INTO {EvseStatusChange._meta.db_table} (evse_id, status, changed_at)
-    SELECT id, %s, %s FROM applied WHERE old_status <> %s
+# The status PATCH's look-up, compiled once per thread for the PostgreSQL statement (`_status_statement`).
+_status_target_query = PreparedQuery(
+    _status_target, "country_code", "party_id", "location_id", "evse_uid", "status", datetimes=("last_updated",)
 )
-SELECT (SELECT id FROM target), EXISTS (SELECT 1 FROM applied)
-"""  # noqa: S608 - table names from the models, values as parameters
+
+
+def _apply_status(party: Party, location_id: str, evse_uid: str, update: StatusUpdate) -> tuple[int | None, bool]:
+    """The EVSE's primary key (None: unknown) and whether the update was applied (`StatusUpdate.applies`).
+
+    One decision under the row lock: the EVSE is locked, then "applies" moves status and last_updated
+    together, and the status held under that lock says whether a history row is due. Deciding "status
+    changed" and "status unchanged" in two separate UPDATEs lost the newest update when a concurrent older
+    one set the same status first: one re-checked the locked row, the other its snapshot, and neither matched
+    (issue 20: 29 of 10,000 EVSEs under 32 clients).
+    """
+    if update.status is None or update.status == EvseStatus.REMOVED:
+        raise ValueError("a status PATCH carries a status other than REMOVED (see evse_status_patch)")
+    key = (party[0], party[1], location_id, evse_uid)
+    if connection.vendor == "postgresql":
+        return _apply_status_in_one_statement(*key, update)
+    return _apply_status_with_orm(*key, update)
+
+
+def _apply_status_in_one_statement(
+    country_code: str, party_id: str, location_id: str, evse_uid: str, update: StatusUpdate
+) -> tuple[int | None, bool]:
+    """PostgreSQL: `_status_target` compiled into `_status_statement`."""
+    select, params = _status_target_query.sql(
+        country_code=country_code,
+        party_id=party_id,
+        location_id=location_id,
+        evse_uid=evse_uid,
+        status=update.status or "",
+        last_updated=update.last_updated,
+    )
+    moved = update.moves(removed_at=None)
+    history = update.history_values()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _status_statement(select, tuple(moved), tuple(history)), [*params, *moved.values(), *history.values()]
+        )
+        pk, applied = cursor.fetchone()
+    return pk, bool(applied)
+
+
+def _apply_status_with_orm(
+    country_code: str, party_id: str, location_id: str, evse_uid: str, update: StatusUpdate
+) -> tuple[int | None, bool]:
+    """The same decision through the ORM, in a transaction: `_status_target` run as a queryset."""
+    with transaction.atomic():
+        evse = _status_target(country_code, party_id, location_id, evse_uid, update.status or "", update.last_updated)
+        found = evse.first()
+        if found is None:
+            return None, False
+        if not found.applies:  # type: ignore[attr-defined]
+            return found.pk, False
+        Evse.objects.filter(pk=found.pk).update(**update.moves(removed_at=None))
+        if found.history_due:  # type: ignore[attr-defined]
+            EvseStatusChange.objects.create(evse_id=found.pk, **update.history_values())
+        return found.pk, True
+
+
+@lru_cache(maxsize=4)
+def _status_statement(select: str, moved: tuple[str, ...], history: tuple[str, ...]) -> str:
+    """WITH target (the EVSE locked, with `applies` and `history_due` from `_status_target`), applied (the
+    UPDATE of the `moved` fields where the update applies), history (the INSERT of the history row where due)
+    SELECT the EVSE's key (NULL: unknown) and whether it was applied.
+
+    FOR UPDATE waits for a concurrent writer and then reads the row as it committed, so the verdicts are
+    those of the row the UPDATE replaces.
+    """
+    query = _status_target_query
+    q = connection.ops.quote_name
+    columns = ", ".join(f"c{i}" for i in range(query.width()))
+    pk, applies, history_due = (f"target.c{query.position(name)}" for name in ("id", "applies", "history_due"))
+    assignments = ", ".join(f"{q(column(Evse, name))} = %s" for name in moved)
+    history_columns = ", ".join(q(column(EvseStatusChange, name)) for name in ("evse", *history))
+    return f"""
+WITH target ({columns}) AS ({select}),
+applied AS (
+    UPDATE {q(Evse._meta.db_table)} evse SET {assignments} FROM target
+    WHERE evse.id = {pk} AND {applies}
+    RETURNING evse.id, {history_due} AS history_due
+), history AS (
+    INSERT INTO {q(EvseStatusChange._meta.db_table)} ({history_columns})
+    SELECT id, {", ".join(["%s"] * len(history))} FROM applied WHERE history_due
+)
+SELECT (SELECT {pk} FROM target), EXISTS (SELECT 1 FROM applied)
+"""  # noqa: S608 - table and column names from the models, values as parameters
 
 
 def connector_patch(

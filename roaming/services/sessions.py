@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from drivers.models import Token
-from drivers.selectors import token_get
+from drivers.selectors import token_get, uid_key
 from roaming.models import Cdr, ChargingSession, Location, Partner, SessionStatus
 from roaming.records import SessionChanges, SessionData
 
@@ -92,9 +92,19 @@ def is_our_party(party: Party) -> bool:
     return party == (settings.OCPI_COUNTRY_CODE.upper(), settings.OCPI_PARTY_ID.upper())
 
 
+def our_token_key(token_party: Party, uid: str, type: str) -> tuple[str, str] | None:
+    """What our token for a `cdr_token` is matched by (`drivers.selectors.token_match`): its `uid_key` and type;
+    None when the token is not ours (`is_our_party`). Sessions and CDRs link their token by this one rule."""
+    return (uid_key(uid), type) if is_our_party(token_party) else None
+
+
 def token_links(keys: Iterable[TokenKey]) -> dict[TokenKey, Token | None]:
-    """Our tokens for the `cdr_token`s of sessions and CDRs (see `is_our_party`)."""
-    return {key: token_get(key[2], key[3]) if is_our_party(key[:2]) else None for key in set(keys)}
+    """Our tokens for the `cdr_token`s of sessions (`our_token_key`)."""
+    links = {}
+    for key in set(keys):
+        match = our_token_key(key[:2], key[2], key[3])
+        links[key] = token_get(*match) if match else None
+    return links
 
 
 def location_pks(keys: Iterable[ObjectKey]) -> dict[ObjectKey, int]:

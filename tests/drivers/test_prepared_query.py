@@ -116,3 +116,23 @@ def test_integer_look_ups_declared_as_ints(driver: Driver) -> None:
         mine.all(pk=str(token.pk), owner=driver.pk)  # an int's place takes ints only
     with pytest.raises(TypeError):
         mine.all(pk=True, owner=driver.pk)
+
+
+expiring = PreparedQuery(
+    lambda uid, at: Token.objects.select_for_update().filter(uid=uid, expires_at__gte=at), "uid", datetimes=("at",)
+)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="datetimes reach the SQL as they are on PostgreSQL")
+def test_datetimes_reach_their_placeholders_in_a_locking_query(driver: Driver) -> None:
+    expires = timezone.now() + timedelta(days=30)
+    token = token_issue(driver=driver, uid="A", expires_at=expires)
+    assert [t.pk for t in expiring.all(uid="A", at=expires)] == [token.pk]
+    assert expiring.all(uid="A", at=expires + timedelta(microseconds=1)) == []
+    sql, _ = expiring.sql(uid="A", at=expires)
+    assert "FOR UPDATE" in sql
+
+
+def test_a_datetime_must_be_aware() -> None:
+    with pytest.raises(TypeError):
+        expiring.sql(uid="A", at=timezone.now().replace(tzinfo=None))

@@ -109,8 +109,9 @@ def test_concurrent_duplicates_make_one_row(ocpi: OcpiTestClient) -> None:
         mock.patch.object(cdr_services, "_stored", wraps=cdr_services._stored) as lookup,
     ):
         again = ocpi.post(URL, _cdr())
-    expected_links_calls = 0 if connection.vendor == "postgresql" else 1
-    assert (links.call_count, lookup.call_count) == (expected_links_calls, 1)
+    # Elsewhere `_links` reads the stored CDR through `_stored` too, before the INSERT fails.
+    expected_calls = (0, 1) if connection.vendor == "postgresql" else (1, 2)
+    assert (links.call_count, lookup.call_count) == expected_calls
     assert (again.http_status, again.status_code) == (200, 1000)
     assert again.headers["Location"] == first.headers["Location"]
     assert Cdr.objects.count() == 1
