@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from emsp.lib.bulkupsert import bulk_upsert
+from emsp.lib.bulkupsert import bulk_insert, bulk_upsert
 from emsp.lib.prepared import PreparedQuery
 from roaming.models import Connector, Evse, EvseStatus, EvseStatusChange, Location, Partner
 from roaming.records import ConnectorData, EvseData, LocationData
@@ -143,7 +143,7 @@ def _write_evses(evses_by_location: dict[int, list[EvseData]], *, replace: bool)
         for pk, location_id, uid, status, last_updated in written
         if (location_id, uid) in history_due
     ]
-    EvseStatusChange.objects.bulk_create(history, batch_size=2000)
+    bulk_insert(EvseStatusChange, history)  # COPY: a first pull writes one per EVSE (100,000 for a big CPO)
 
     if replace:
         gone = [row["id"] for key, row in old.items() if key not in data_by_key and row["removed_at"] is None]
