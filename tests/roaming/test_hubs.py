@@ -143,7 +143,7 @@ def test_broadcasts_and_lists_address_the_hub_itself(hub_with_location: Partner)
 class _HubSender(BaseHTTPRequestHandler):
     pages: list[tuple[list[dict[str, Any]], str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         offset = int(parse_qs(urlsplit(self.path).query).get("offset", ["0"])[0])
         starts = [sum(len(d) for d, _ in self.pages[:i]) for i in range(len(self.pages))]
         data, link = self.pages[starts.index(offset)]
