@@ -273,3 +273,21 @@ def test_commands_must_name_a_party(linked: tuple[Hub, FakeEmsp], session: reque
     answer = session.post(f"{hub.version_url}/commands/STOP_SESSION", json={"response_url": "x", "session_id": "1"})
     assert (answer.status_code, answer.json()["status_code"]) == (400, 2001)
     assert [len(sim.commands()) for sim in hub.cpos] == [0, 0, 0]
+
+
+def test_charging_preferences_go_to_the_sessions_party(linked: tuple[Hub, FakeEmsp], session: requests.Session) -> None:
+    hub, _ = linked
+    sim = hub.cpos[0]
+    location_id, evse_uid = next(
+        (location_id, evse["uid"])
+        for location_id in sim.location_ids()
+        for evse in sim.location(location_id)["evses"]
+        if evse["status"] == "AVAILABLE" and "CHARGING_PREFERENCES_CAPABLE" in evse.get("capabilities", [])
+    )
+    charging = sim.start_session(location_id, evse_uid)
+    url = f"{hub.version_url}/sessions/{charging['id']}/charging_preferences"
+    preferences = {"profile_type": "FAST"}
+    answer = session.put(url, json=preferences, headers={"OCPI-to-country-code": "NL", "OCPI-to-party-id": "AAA"})
+    assert (answer.status_code, answer.json()["data"]) == (200, "ACCEPTED")
+    assert _routing(answer.headers) == ("NL", "AAA", "NL", "EMS")
+    assert sim.charging_preferences(charging["id"]) == preferences

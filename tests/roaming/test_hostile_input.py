@@ -361,6 +361,7 @@ NO_NUMBER_FIELDS = frozenset(
         "POST /ocpi/2.2.1/cdrs/{cdr_pk}",
         "POST /ocpi/2.2.1/tokens/{token_uid}/authorize",
         "POST /ocpi/2.2.1/commands/{command_type}/{reference}",
+        "PUT /ocpi/2.2.1/hubclientinfo/{country_code}/{party_id}",  # ClientInfo: strings, enums and a date
     }
 )
 NUMBER_CASES = [
