@@ -1,4 +1,5 @@
-"""Command line: `python -m cposim serve ...` runs a simulated CPO until SIGINT/SIGTERM."""
+"""Command line: `python -m cposim serve ...` runs a simulated CPO, `python -m cposim hub ...` a hub in front of
+several, until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from types import FrameType
 
 from cposim.config import ChaosConfig, SimConfig
 from cposim.credentials import HandshakeError
+from cposim.hub import Hub, HubConfig
 from cposim.simulator import Simulator
 from cposim.wire import VERSIONS
 
@@ -62,7 +64,43 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--duplicate-share", type=float, default=0.0)
     serve.add_argument("--out-of-order-share", type=float, default=0.0)
     serve.add_argument("--quiet", action="store_true", help="log warnings only")
+    hub = commands.add_parser("hub", help="serve a hub (role HUB) in front of several simulated CPOs")
+    hub.add_argument("--host", default="127.0.0.1")
+    hub.add_argument("--port", type=int, default=9100)
+    hub.add_argument("--public-url", help="base URL to advertise if the EMSP reaches us under another name")
+    hub.add_argument("--cpos", type=int, default=3, help="CPOs behind the hub: NL/AAA, BE/BBB, DE/CCC, NL/DDD, ...")
+    hub.add_argument("--locations", type=int, default=10, help="locations per CPO")
+    hub.add_argument("--seed", type=int, default=42)
+    hub.add_argument("--country-code", default="NL")
+    hub.add_argument("--party-id", default="HUB")
+    hub.add_argument("--page-limit", type=int, default=1000, help="the hub's maximum page size (X-Limit)")
+    hub.add_argument("--own-token-a", help="token A to hand out (default: generated)")
+    hub.add_argument("--register-with", metavar="EMSP_VERSIONS_URL", help="initiate the handshake with this EMSP")
+    hub.add_argument("--token-a", help="the EMSP's token A, for --register-with")
+    hub.add_argument("--register-attempts", type=int, default=30)
+    hub.add_argument("--register-interval", type=float, default=2.0)
+    hub.add_argument("--live", action="store_true", help="every CPO changes statuses and runs sessions on a timer")
+    hub.add_argument("--status-rate", type=float, default=1.0, help="EVSE status changes per second, per CPO")
+    hub.add_argument("--session-every", type=float, default=5.0, help="seconds between new sessions, per CPO")
+    hub.add_argument("--session-seconds", type=_pair, default=(60, 600), help="MIN,MAX session length")
+    hub.add_argument("--patch-every", type=float, default=15.0, help="seconds between session PATCHes")
+    hub.add_argument("--quiet", action="store_true", help="log warnings only")
     return parser
+
+
+def hub_config_from(args: argparse.Namespace) -> HubConfig:
+    return HubConfig(
+        cpos=args.cpos,
+        locations=args.locations,
+        seed=args.seed,
+        country_code=args.country_code,
+        party_id=args.party_id,
+        host=args.host,
+        port=args.port,
+        public_url=args.public_url,
+        page_limit=args.page_limit,
+        token_a=args.own_token_a,
+    )
 
 
 def config_from(args: argparse.Namespace) -> SimConfig:
@@ -96,7 +134,9 @@ def config_from(args: argparse.Namespace) -> SimConfig:
     )
 
 
-def register(sim: Simulator, url: str, token_a: str, *, attempts: int, interval: float, stop: threading.Event) -> bool:
+def register(
+    sim: Simulator | Hub, url: str, token_a: str, *, attempts: int, interval: float, stop: threading.Event
+) -> bool:
     """Try the handshake until the EMSP is up (bounded), since both may be starting together."""
     if sim.is_registered:
         log.info("already registered (from --db); not registering again")
@@ -132,32 +172,68 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    if args.command == "hub":
+        run_hub(args, stop)
+    else:
+        run_simulator(args, stop)
+    return 0
+
+
+def _live(sim: Simulator, args: argparse.Namespace, stop: threading.Event) -> None:
+    sim.run_live(
+        stop=stop,
+        status_rate=args.status_rate,
+        session_every=args.session_every,
+        session_seconds=args.session_seconds,
+        patch_every=args.patch_every,
+    )
+
+
+def _register(target: Simulator | Hub, args: argparse.Namespace, stop: threading.Event) -> None:
+    if args.register_with:
+        register(
+            target,
+            args.register_with,
+            args.token_a,
+            attempts=args.register_attempts,
+            interval=args.register_interval,
+            stop=stop,
+        )
+
+
+def run_simulator(args: argparse.Namespace, stop: threading.Event) -> None:
     sim = Simulator(config_from(args)).start()
     print(f"versions URL: {sim.versions_url}", flush=True)
     print(f"token A:      {sim.token_a}", flush=True)
     try:
-        if args.register_with:
-            register(
-                sim,
-                args.register_with,
-                args.token_a,
-                attempts=args.register_attempts,
-                interval=args.register_interval,
-                stop=stop,
-            )
+        _register(sim, args, stop)
         if args.live and not stop.is_set():
-            sim.run_live(
-                stop=stop,
-                status_rate=args.status_rate,
-                session_every=args.session_every,
-                session_seconds=args.session_seconds,
-                patch_every=args.patch_every,
-            )
+            _live(sim, args, stop)
         stop.wait()
     finally:
         sim.stop()
         log.info("stopped")
-    return 0
+
+
+def run_hub(args: argparse.Namespace, stop: threading.Event) -> None:
+    hub = Hub(hub_config_from(args)).start()
+    print(f"versions URL: {hub.versions_url}", flush=True)
+    print(f"token A:      {hub.token_a}", flush=True)
+    print(f"parties:      {', '.join('/'.join(party) for party in hub.parties)}", flush=True)
+    loops: list[threading.Thread] = []
+    try:
+        _register(hub, args, stop)
+        if args.live and not stop.is_set():
+            for sim in hub.cpos:
+                loop = threading.Thread(target=_live, args=(sim, args, stop), name="cposim-live", daemon=True)
+                loop.start()
+                loops.append(loop)
+        stop.wait()
+    finally:
+        for loop in loops:
+            loop.join(timeout=10)
+        hub.stop()
+        log.info("stopped")
 
 
 if __name__ == "__main__":

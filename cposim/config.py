@@ -51,6 +51,9 @@ class SimConfig:
     # Session ids are this plus a counter (S000001, ...); CDR ids follow them. A simulator that forgets its state
     # (no db_path) and restarts against the same EMSP needs another prefix, or its new sessions reuse old ids.
     session_id_prefix: str = "S"
+    # Location ids are this plus six digits (LOC000001, ...); EVSE uids follow them. Parties behind one hub
+    # (cposim.hub) each get their own, so an id names one location across the hub.
+    location_id_prefix: str = "LOC"
     # Frozen simulated clock for tests; None = follow the wall clock.
     start_time: datetime | None = None
     # First `last_updated` of the generated network (objects are spread over a year after it).

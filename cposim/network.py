@@ -212,6 +212,7 @@ class Network:
         evse_weights: tuple[int, ...],
         operator_name: str,
         epoch: datetime | None = None,
+        location_id_prefix: str = "LOC",
     ) -> None:
         unknown = [key for key in regions if key not in REGIONS]
         if unknown or not regions:
@@ -222,6 +223,7 @@ class Network:
         self.size = size
         self.country_code = country_code
         self.party_id = party_id
+        self.location_id_prefix = location_id_prefix
         self.regions = tuple(REGIONS[key] for key in regions)
         self.evse_weights = evse_weights
         self._evse_weight_total = sum(evse_weights)
@@ -233,14 +235,15 @@ class Network:
 
     # ids ---------------------------------------------------------------------------------
 
-    @staticmethod
-    def location_id(index: int) -> str:
-        return f"LOC{index + 1:06d}"
+    def location_id(self, index: int) -> str:
+        return f"{self.location_id_prefix}{index + 1:06d}"
 
     def index_of(self, location_id: str) -> int | None:
-        if len(location_id) != 9 or not location_id.upper().startswith("LOC") or not location_id[3:].isdigit():
+        prefix = self.location_id_prefix
+        digits = location_id[len(prefix) :]
+        if len(digits) != 6 or not location_id.upper().startswith(prefix.upper()) or not digits.isdigit():
             return None
-        index = int(location_id[3:]) - 1
+        index = int(digits) - 1
         return index if 0 <= index < self.size else None
 
     # generation --------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from cposim.wire import Wire
 
 log = logging.getLogger("cposim")
 
-CONFIGURATION_MODULES = ("versions", "credentials")
+# Modules without routing headers (spec: they SHALL NOT be used with configuration modules).
+CONFIGURATION_MODULES = ("versions", "credentials", "hubclientinfo")
 
 
 @dataclass
@@ -36,7 +37,10 @@ class Call:
     body: Any = None
     http_status: int | None = None
     status_code: int | None = None
+    status_message: str | None = None
     data: Any = None
+    # What we sent, e.g. `call.request_headers["OCPI-to-party-id"]`.
+    request_headers: dict[str, str] = field(default_factory=dict)
     # Case-insensitive when filled from a response (e.g. `call.headers["location"]`).
     headers: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
@@ -129,10 +133,13 @@ class Peer:
         params: dict[str, str] | None = None,
         to: tuple[str, str] | None = None,
         call: Call | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Call:
-        """Make one call now and log it; never raises for HTTP or network failures."""
+        """Make one call now and log it; never raises for HTTP or network failures. `headers` replace the
+        ones we would send (a hub relaying keeps the correlation id and the parties of the original call)."""
         call = call or Call(method=method, url=url, module=module, body=body)
-        headers = self._headers(token, module, to)
+        headers = {**self._headers(token, module, to), **(headers or {})}
+        call.request_headers = headers
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -156,6 +163,8 @@ class Peer:
                     if isinstance(envelope, dict):
                         status = envelope.get("status_code")
                         call.status_code = status if isinstance(status, int) else None
+                        message = envelope.get("status_message")
+                        call.status_message = message if isinstance(message, str) else None
                         call.data = envelope.get("data")
         call.duration_ms = int((time.monotonic() - started) * 1000)
         self.calls.append(call)

@@ -9,15 +9,24 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cposim import protocol
-from cposim.endpoints import Endpoints, Request
+from cposim.endpoints import Request
 from cposim.outbox import Job
 from cposim.protocol import Response
+from cposim.wire import Wire
 
 log = logging.getLogger("cposim")
+
+
+class Dispatcher(Protocol):
+    """What the server hands requests to: a simulator's `Endpoints`, or a hub's front."""
+
+    wire: Wire
+
+    def dispatch(self, request: Request) -> tuple[Response | None, Job | None]: ...
 
 
 class Server(ThreadingHTTPServer):
@@ -27,7 +36,7 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(
-        self, address: tuple[str, int], endpoints: Endpoints, hold: Callable[[Job], Callable[[], None]]
+        self, address: tuple[str, int], endpoints: Dispatcher, hold: Callable[[Job], Callable[[], None]]
     ) -> None:
         super().__init__(address, Handler)
         self.endpoints = endpoints

@@ -90,6 +90,7 @@ class Simulator:
             evse_weights=config.evse_weights,
             operator_name=config.operator_name,
             epoch=config.epoch,
+            location_id_prefix=config.location_id_prefix,
         )
         self.overlay = Overlay(self.store)
         self.tariff_book = TariffBook(

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from cposim import SimConfig, Simulator  # noqa: E402
+from cposim import Hub, SimConfig, Simulator  # noqa: E402
 from tests.examples import examples_dir  # noqa: E402
 
 START = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)  # a Monday
@@ -76,6 +76,7 @@ class FakeEmsp:
             for m in ("locations", "sessions", "cdrs", "tariffs")
         ]
         endpoints += [{"identifier": m, "role": "SENDER", "url": f"{url}/{m}"} for m in ("tokens", "commands")]
+        endpoints.append({"identifier": "hubclientinfo", "role": "RECEIVER", "url": f"{url}/hubclientinfo"})
         return {"version": "2.2.1", "endpoints": endpoints}
 
     def credentials(self, token: str) -> dict[str, Any]:
@@ -85,7 +86,7 @@ class FakeEmsp:
     def calls(self, method: str | None = None, contains: str = "") -> list[Received]:
         return [r for r in self.received if (method is None or r.method == method) and contains in r.path]
 
-    def register_at(self, sim: Simulator) -> dict[str, Any]:
+    def register_at(self, sim: Simulator | Hub) -> dict[str, Any]:
         """Act as the initiator: register with the simulator using its token A."""
         token_b = "emsp-token-b"
         self.accepted_token = token_b

@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from cposim.__main__ import build_parser, config_from
+from cposim.__main__ import build_parser, config_from, hub_config_from
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,3 +116,59 @@ def test_serve_registers_runs_live_and_stops_on_sigterm(emsp: Any) -> None:
             process.kill()
             process.wait()
     assert any("/emsp/2.2.1/locations/NL/SIM/" in r.path for r in emsp.calls("PATCH"))
+
+
+def test_hub_flags_map_onto_the_config() -> None:
+    args = build_parser().parse_args(
+        ["hub", "--port", "9200", "--cpos", "4", "--locations", "6", "--party-id", "HBX", "--page-limit", "50"]
+    )
+    config = hub_config_from(args)
+    assert (config.port, config.cpos, config.locations, config.party_id, config.page_limit) == (9200, 4, 6, "HBX", 50)
+
+
+def test_hub_registers_relays_live_pushes_and_stops_on_sigterm(emsp: Any) -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cposim",
+            "hub",
+            "--port",
+            "0",
+            "--locations",
+            "3",
+            "--register-with",
+            f"{emsp.base_url}/emsp/versions",
+            f"--token-a={emsp.token_a}",
+            "--live",
+            "--status-rate",
+            "50",
+            "--session-every",
+            "0",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = Output(process)
+    try:
+        assert output.wait_for("parties:").split(":", 1)[1].split() == ["NL/AAA,", "BE/BBB,", "DE/CCC"]
+        output.wait_for(f"registered with the EMSP at {emsp.base_url}")
+        output.wait_for(f"-> PATCH {emsp.base_url}/emsp/2.2.1/locations/")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        output.wait_for("stopped")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert [r.path.rsplit("/", 2)[1:] for r in emsp.calls("PUT", "/hubclientinfo/")] == [
+        ["NL", "AAA"],
+        ["BE", "BBB"],
+        ["DE", "CCC"],
+    ]
+    patch = emsp.calls("PATCH", "/emsp/2.2.1/locations/")[0]
+    party = patch.path.split("/")[4:6]
+    assert [patch.headers["OCPI-from-country-code"], patch.headers["OCPI-from-party-id"]] == party
+    assert party in (["NL", "AAA"], ["BE", "BBB"], ["DE", "CCC"])
