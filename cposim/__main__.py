@@ -29,7 +29,9 @@ def _pair(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m cposim", description="Simulated CPO speaking OCPI 2.2.1, 2.1.1 or 2.3.0")
+    parser = argparse.ArgumentParser(
+        prog="python -m cposim", description="Simulated CPO speaking OCPI 2.2.1, 2.1.1 or 2.3.0"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the simulator over HTTP")
     serve.add_argument("--ocpi-version", choices=VERSIONS, default="2.2.1", help="OCPI version to speak")

@@ -160,7 +160,10 @@ class Hub:
                     "role": "CPO",
                     "country_code": cc,
                     "party_id": pid,
-                    "business_details": {"name": f"Simulated CPO {pid}", "website": f"https://{pid.lower()}.example.com"},
+                    "business_details": {
+                        "name": f"Simulated CPO {pid}",
+                        "website": f"https://{pid.lower()}.example.com",
+                    },
                 }
                 for cc, pid in (cpo_party(index) for index in range(config.cpos))
             ]

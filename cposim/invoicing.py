@@ -220,6 +220,10 @@ class Invoicing:
         lookups.append(details)
         endpoints = details.data.get("endpoints") if details.ok and isinstance(details.data, dict) else None
         for endpoint in endpoints or []:
-            if isinstance(endpoint, dict) and endpoint.get("identifier") == MODULE and endpoint.get("role") == "RECEIVER":
+            if (
+                isinstance(endpoint, dict)
+                and endpoint.get("identifier") == MODULE
+                and endpoint.get("role") == "RECEIVER"
+            ):
                 return str(endpoint["url"]).rstrip("/"), lookups
         return None, lookups

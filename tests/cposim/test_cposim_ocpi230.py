@@ -70,7 +70,9 @@ class Emsp230(FakeEmsp):
         details = self.details()
         url = f"{self.base_url}/emsp/2.3.0"
         endpoints = [{**e, "url": e["url"].replace("/emsp/2.2.1", "/emsp/2.3.0")} for e in details["endpoints"]]
-        endpoints.append({"identifier": "invoicereconciliation", "role": "RECEIVER", "url": f"{url}/invoicereconciliation"})
+        endpoints.append(
+            {"identifier": "invoicereconciliation", "role": "RECEIVER", "url": f"{url}/invoicereconciliation"}
+        )
         return {"version": "2.3.0", "endpoints": endpoints}
 
     def handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any):
@@ -253,7 +255,8 @@ def test_pulled_locations_have_parking_places_and_values_2_2_1_does_not_know(cli
     assert all("parking" not in e for loc in locations if "parking_places" not in loc for e in loc["evses"])
     connectors = [c for loc in locations for e in loc["evses"] for c in e["connectors"]]
     mcs = [c for c in connectors if c["standard"] == "MCS"]
-    assert mcs and all(c["power_type"] == "DC" for c in mcs)
+    assert mcs
+    assert all(c["power_type"] == "DC" for c in mcs)
     assert any(c.get("capabilities") == ["ISO_15118_20_PLUG_AND_CHARGE"] for c in connectors)
     # An EVSE read on its own carries the same parking references as inside its location.
     first = with_places[0]
@@ -261,9 +264,7 @@ def test_pulled_locations_have_parking_places_and_values_2_2_1_does_not_know(cli
     assert evse == first["evses"][0]
 
 
-def test_tariffs_say_tax_included_and_carry_2_3_0_prices(
-    client230: Client, make_sim: Callable[..., Simulator]
-) -> None:
+def test_tariffs_say_tax_included_and_carry_2_3_0_prices(client230: Client, make_sim: Callable[..., Simulator]) -> None:
     tariffs = {t["id"]: t for t in data(client230.get("/tariffs"))}
     reference = ex("tariffs/tariff_1_simple_2hour.json")
     for tariff in tariffs.values():
@@ -273,9 +274,17 @@ def test_tariffs_say_tax_included_and_carry_2_3_0_prices(
     capped = tariffs["NL-AC-TIME"]
     # The Price type of 2.3.0 is {before_taxes, taxes}; the tariff examples with a max_price still show an
     # `after_taxes` (tariff_6, tariff_12), which the type does not have.
-    assert set(ex("tariffs/tariff_6_025kwh_start_max_price.json")["max_price"]) - {"after_taxes"} <= set(capped["max_price"])
+    assert set(ex("tariffs/tariff_6_025kwh_start_max_price.json")["max_price"]) - {"after_taxes"} <= set(
+        capped["max_price"]
+    )
     assert_price(capped["max_price"], own["max_price"], 21)
-    assert capped["elements"] == [{"price_components": [{**c, "price": float(c["price"]), "vat": 21} for c in own["elements"][0]["price_components"]]}]
+    assert capped["elements"] == [
+        {
+            "price_components": [
+                {**c, "price": float(c["price"]), "vat": 21} for c in own["elements"][0]["price_components"]
+            ]
+        }
+    ]
 
     # Configured YES: a component with a VAT rate is sent with VAT added.
     gross = make_sim(ocpi_version="2.3.0", tax_included="YES", start_time=NOVEMBER)
@@ -329,7 +338,8 @@ def test_monthly_invoicing_pushes_one_record_per_month_and_serves_them_for_a_pul
     november, december = two_months(sim)
 
     invoice = sim.run_monthly_invoicing("2026-11")
-    assert invoice.pushed and not invoice.lookups  # the EMSP's 2.3.0 details named its Receiver
+    assert invoice.pushed
+    assert not invoice.lookups  # the EMSP's 2.3.0 details named its Receiver
     record = invoice.record
     assert set(record) == RECORD_FIELDS
     assert (record["id"], record["invoice_id"], record["cdrs"]) == ("IR-2026-11", "INV-2026-11", november)
@@ -392,7 +402,8 @@ def test_a_simulator_speaking_221_finds_the_230_receiver_listed_or_not(
     charge(sim, "LOC000001")
     invoice = sim.run_monthly_invoicing("2026-11")
     assert [c.url.removeprefix(listing.base_url) for c in invoice.lookups] == ["/emsp/versions", "/emsp/2.3.0"]
-    assert invoice.pushed and listing.records["IR-2026-11"] == invoice.record
+    assert invoice.pushed
+    assert listing.records["IR-2026-11"] == invoice.record
     sim.unregister()
 
     # Routed but not listed (as our platform does): the 2.2.1 details URL with the version swapped.
@@ -400,7 +411,8 @@ def test_a_simulator_speaking_221_finds_the_230_receiver_listed_or_not(
     sim.register_with(f"{hidden.base_url}/emsp/versions", hidden.token_a)
     again = sim.run_monthly_invoicing("2026-11")
     assert [c.url.removeprefix(hidden.base_url) for c in again.lookups] == ["/emsp/versions", "/emsp/2.3.0"]
-    assert again.pushed and hidden.records["IR-2026-11"]["cdrs"] == invoice.record["cdrs"]
+    assert again.pushed
+    assert hidden.records["IR-2026-11"]["cdrs"] == invoice.record["cdrs"]
     sim.unregister()
 
     # No 2.3.0 at all: nothing pushed, the record is still on our Sender for a pull.
@@ -420,11 +432,15 @@ def test_the_control_endpoint_and_the_cli_run_the_invoicing(
     url = f"{sim.base_url}/control/invoicing/2026-11"
     refused = requests.post(url, headers=token_header(sim.inbound_token or ""), timeout=5)
     assert refused.status_code == 401  # the EMSP's token is no operator's key
-    answer = requests.post(url, params={"faults": "unknown_cdr"}, headers={"Authorization": f"Token {sim.token_a}"}, timeout=5)
+    answer = requests.post(
+        url, params={"faults": "unknown_cdr"}, headers={"Authorization": f"Token {sim.token_a}"}, timeout=5
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()["data"]
     assert (body["record"]["cdrs"], body["pushed"]) == ([cdr["id"], "CDR-UNSENT-2026-11"], True)
-    bad = requests.post(f"{sim.base_url}/control/invoicing/2026-13", headers={"Authorization": f"Token {sim.token_a}"}, timeout=5)
+    bad = requests.post(
+        f"{sim.base_url}/control/invoicing/2026-13", headers={"Authorization": f"Token {sim.token_a}"}, timeout=5
+    )
     assert (bad.status_code, bad.json()["status_code"]) == (400, 2001)
 
     assert main(["invoice", "--url", sim.base_url, "--token", sim.token_a, "--month", "2026-11"]) == 0
@@ -433,11 +449,15 @@ def test_the_control_endpoint_and_the_cli_run_the_invoicing(
 
 
 def test_flags_and_config() -> None:
-    args = build_parser().parse_args(["serve", "--ocpi-version", "2.3.0", "--also-version", "2.2.1", "--tax-included", "YES"])
+    args = build_parser().parse_args(
+        ["serve", "--ocpi-version", "2.3.0", "--also-version", "2.2.1", "--tax-included", "YES"]
+    )
     config = config_from(args)
     assert (config.ocpi_version, config.also_versions, config.tax_included) == ("2.3.0", ("2.2.1",), "YES")
-    with pytest.raises(ValueError, match="not 2.1.1"):
-        Simulator(config_from(build_parser().parse_args(["serve", "--ocpi-version", "2.3.0", "--also-version", "2.1.1"])))
+    with pytest.raises(ValueError, match=r"not 2\.1\.1"):
+        Simulator(
+            config_from(build_parser().parse_args(["serve", "--ocpi-version", "2.3.0", "--also-version", "2.1.1"]))
+        )
 
 
 # the hub --------------------------------------------------------------------------------------

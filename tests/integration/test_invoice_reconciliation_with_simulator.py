@@ -63,7 +63,8 @@ def test_monthly_invoices_reach_us_and_finance_sees_the_faults(
     first = sim.run_monthly_invoicing("2026-03")
     assert [call.url for call in first.lookups] == [f"{emsp}/ocpi/versions", f"{emsp}/ocpi/2.3.0"]
     assert first.pushed, first.call
-    assert first.call is not None and first.call.http_status == 201
+    assert first.call is not None
+    assert first.call.http_status == 201
     second = sim.run_monthly_invoicing("2026-04", ["unknown_cdr", "left_out", "double"])
     assert second.pushed, second.call
     assert (second.unknown_cdr, second.left_out, second.double) == ("CDR-UNSENT-2026-04", april[-1], march[-1])
