@@ -482,3 +482,9 @@ def test_a_230_hub_lists_its_parties_in_roles_and_names_itself_in_hub_party_id(e
         assert cdr.path == "/emsp/2.3.0/cdrs"
         assert cdr.headers["OCPI-from-party-id"] == "AAA"
         assert set(cdr.body["total_cost"]) == {"before_taxes", "taxes"}
+        # A CPO's invoice reconciliation record is relayed to the EMSP like its other pushes.
+        invoice = cpo.run_monthly_invoicing("2026-11")
+        assert invoice.pushed
+        relayed = emsp230.calls("POST", "/invoicereconciliation")[-1]
+        assert (relayed.body, relayed.headers["OCPI-from-party-id"]) == (invoice.record, "AAA")
+        assert emsp230.records == {"IR-2026-11": invoice.record}
