@@ -351,12 +351,14 @@ class Endpoints:
         evse = find_evse(location, rest[1])
         if evse is None:
             raise _not_found(protocol.UNKNOWN_LOCATION, "Unknown EVSE")
+        evse = self.wire.evse(evse)
         if len(rest) == 2:
-            return Response.ok(self.wire.evse(evse))
+            return Response.ok(evse)
+        # Found among the connectors as the version shows them (2.3.0 may show one more, see cposim.wire230).
         connector = find_connector(evse, rest[2])
         if connector is None:
             raise _not_found(protocol.UNKNOWN_LOCATION, "Unknown connector")
-        return Response.ok(self.wire.connector(connector))
+        return Response.ok(connector)
 
     # Sender interface: charging preferences --------------------------------------------------
 

@@ -22,6 +22,7 @@ Faults for testing an EMSP's reconciliation (`faults`, any of `FAULTS`):
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -94,6 +95,8 @@ class Invoicing:
         self.credentials = credentials
         self.clock = clock
         self.own_party = own_party
+        # One month at a time: the control endpoint runs on the server's threads.
+        self._lock = threading.Lock()
 
     def records(self) -> list[dict[str, Any]]:
         """Every record made, oldest first (our Sender list)."""
@@ -111,6 +114,10 @@ class Invoicing:
 
     def run_monthly(self, month: str | date, faults: Iterable[str] = ()) -> MonthlyInvoice:
         """Invoice one month: make (or remake) its record, push it, keep it for our Sender list."""
+        with self._lock:
+            return self._run_monthly(month, faults)
+
+    def _run_monthly(self, month: str | date, faults: Iterable[str]) -> MonthlyInvoice:
         wanted = set(faults)
         unknown = wanted - set(FAULTS)
         if unknown:

@@ -262,6 +262,15 @@ def test_pulled_locations_have_parking_places_and_values_2_2_1_does_not_know(cli
     first = with_places[0]
     evse = data(client230.get(f"/locations/{first['id']}/{first['evses'][0]['uid']}"))
     assert evse == first["evses"][0]
+    # So is a connector 2.2.1 does not have.
+    location_id, evse_uid, connector = next(
+        (loc["id"], e["uid"], c)
+        for loc in locations
+        for e in loc["evses"]
+        for c in e["connectors"]
+        if c["standard"] == "MCS"
+    )
+    assert data(client230.get(f"/locations/{location_id}/{evse_uid}/{connector['id']}")) == connector
 
 
 def test_tariffs_say_tax_included_and_carry_2_3_0_prices(client230: Client, make_sim: Callable[..., Simulator]) -> None:
