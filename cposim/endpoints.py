@@ -1,5 +1,6 @@
 """What each URL of the simulator answers: versions, credentials, the CPO Sender interfaces
-(locations, tariffs, sessions, CDRs) and the CPO Receiver interfaces (tokens, commands).
+(locations, tariffs, sessions, CDRs; invoice reconciliation, 2.3.0), the CPO Receiver interfaces (tokens,
+commands) and the operator's control endpoint (`/control/...`, not OCPI).
 
 Transport-free: takes a parsed `Request`, returns a `Response` (or None to drop the connection,
 for the timeout chaos) plus optional work to run after the answer was sent.

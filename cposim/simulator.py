@@ -72,7 +72,7 @@ class _Live:
 
 
 class Simulator:
-    """A CPO speaking OCPI 2.2.1 or 2.1.1 (`SimConfig.ocpi_version`); see cposim/README.md for the full API."""
+    """A CPO speaking OCPI 2.2.1, 2.1.1 or 2.3.0 (`SimConfig.ocpi_version`); see cposim/README.md for the full API."""
 
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config = config or SimConfig()
