@@ -181,13 +181,18 @@ def register(
 
 def run_invoice(args: argparse.Namespace) -> int:
     """POST /control/invoicing/{month} to a running simulator and print its answer."""
-    response = requests.post(
-        f"{args.url.rstrip('/')}/control/invoicing/{args.month}",
-        params={"faults": args.faults} if args.faults else None,
-        headers={"Authorization": f"Token {args.token}"},
-        timeout=60,
-    )
-    print(json.dumps(response.json(), indent=2))
+    try:
+        response = requests.post(
+            f"{args.url.rstrip('/')}/control/invoicing/{args.month}",
+            params={"faults": args.faults} if args.faults else None,
+            headers={"Authorization": f"Token {args.token}"},
+            timeout=60,
+        )
+        answer = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        print(f"could not use {args.url}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer, indent=2))
     return 0 if response.ok else 1
 
 
