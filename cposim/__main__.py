@@ -4,15 +4,19 @@ several, until SIGINT/SIGTERM."""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
 import threading
 from types import FrameType
 
+import requests
+
 from cposim.config import ChaosConfig, SimConfig
 from cposim.credentials import HandshakeError
 from cposim.hub import Hub, HubConfig
+from cposim.invoicing import FAULTS
 from cposim.simulator import Simulator
 from cposim.wire import VERSIONS
 
@@ -25,10 +29,22 @@ def _pair(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m cposim", description="Simulated CPO speaking OCPI 2.2.1 or 2.1.1")
+    parser = argparse.ArgumentParser(
+        prog="python -m cposim", description="Simulated CPO speaking OCPI 2.2.1, 2.1.1 or 2.3.0"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the simulator over HTTP")
     serve.add_argument("--ocpi-version", choices=VERSIONS, default="2.2.1", help="OCPI version to speak")
+    serve.add_argument(
+        "--also-version",
+        action="append",
+        choices=VERSIONS,
+        default=[],
+        help="a further version to list and speak if the EMSP picks it (e.g. 2.2.1 next to 2.3.0); repeatable",
+    )
+    serve.add_argument(
+        "--tax-included", choices=("NO", "YES", "N/A"), default="NO", help="what 2.3.0 tariffs say of their prices"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=9001)
     serve.add_argument("--public-url", help="base URL to advertise if the EMSP reaches us under another name")
@@ -64,7 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--duplicate-share", type=float, default=0.0)
     serve.add_argument("--out-of-order-share", type=float, default=0.0)
     serve.add_argument("--quiet", action="store_true", help="log warnings only")
+    invoice = commands.add_parser("invoice", help="make a running simulator invoice a month (its control endpoint)")
+    invoice.add_argument("--url", default="http://127.0.0.1:9001", help="the simulator's base URL")
+    invoice.add_argument("--token", required=True, help="the simulator's own token A (printed at its start)")
+    invoice.add_argument("--month", required=True, help="YYYY-MM")
+    invoice.add_argument("--faults", default="", help=f"comma-separated, any of: {', '.join(FAULTS)}")
     hub = commands.add_parser("hub", help="serve a hub (role HUB) in front of several simulated CPOs")
+    hub.add_argument("--ocpi-version", choices=("2.2.1", "2.3.0"), default="2.2.1", help="OCPI version to speak")
     hub.add_argument("--host", default="127.0.0.1")
     hub.add_argument("--port", type=int, default=9100)
     hub.add_argument("--public-url", help="base URL to advertise if the EMSP reaches us under another name")
@@ -100,6 +122,7 @@ def hub_config_from(args: argparse.Namespace) -> HubConfig:
         public_url=args.public_url,
         page_limit=args.page_limit,
         token_a=args.own_token_a,
+        ocpi_version=args.ocpi_version,
     )
 
 
@@ -117,6 +140,8 @@ def config_from(args: argparse.Namespace) -> SimConfig:
         token_a=args.own_token_a,
         db_path=args.db,
         ocpi_version=args.ocpi_version,
+        also_versions=tuple(args.also_version),
+        tax_included=args.tax_included,
         session_id_prefix=args.session_id_prefix,
         encode_outgoing_token=not args.raw_token,
         wrong_total_share=args.wrong_total_share,
@@ -154,8 +179,27 @@ def register(
     return False
 
 
+def run_invoice(args: argparse.Namespace) -> int:
+    """POST /control/invoicing/{month} to a running simulator and print its answer."""
+    try:
+        response = requests.post(
+            f"{args.url.rstrip('/')}/control/invoicing/{args.month}",
+            params={"faults": args.faults} if args.faults else None,
+            headers={"Authorization": f"Token {args.token}"},
+            timeout=60,
+        )
+        answer = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        print(f"could not use {args.url}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer, indent=2))
+    return 0 if response.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "invoice":
+        return run_invoice(args)
     if args.register_with and not args.token_a:
         print("--register-with needs --token-a", file=sys.stderr)
         return 2

@@ -356,7 +356,7 @@ class Charging:
             }
             run.pushed = len(run.periods)
             self._save(run, session)
-            self.pusher.session_patch(session_id, patch)
+            self.pusher.session_patch(session, patch)
             return patch
 
     def progress_all(self) -> None:
@@ -405,7 +405,7 @@ class Charging:
             del self.runs[session_id]
             self.store.delete("run", session_id)
             log.info("session %s COMPLETED, %s kWh", session_id, session["kwh"])
-            self.pusher.session_patch(session_id, patch)
+            self.pusher.session_patch(session, patch)
             self.set_evse_status(run.location_index, run.evse_uid, "AVAILABLE")
             cdr = self._cdr(run, session, breakdown, now)
             call = self.pusher.cdr(cdr)

@@ -46,8 +46,14 @@ class SimConfig:
     # Token A handed out for the EMSP to register with; generated when not given.
     token_a: str | None = None
     db_path: str | None = None
-    # The OCPI version spoken: "2.2.1" or "2.1.1" (see cposim.wire).
+    # The OCPI version spoken: "2.2.1", "2.1.1" or "2.3.0" (see cposim.wire).
     ocpi_version: str = "2.2.1"
+    # Further versions listed (after ocpi_version) and spoken if the EMSP picks one, e.g. ("2.2.1",) next to
+    # "2.3.0", for testing version negotiation. Not 2.1.1, whose transport differs.
+    also_versions: tuple[str, ...] = ()
+    # What 2.3.0 tariffs say of their prices: "NO" (excl. VAT, as the simulator keeps them) or "YES" (each price
+    # component with a `vat` is sent with VAT added). The simulator prices the same either way.
+    tax_included: str = "NO"
     # Session ids are this plus a counter (S000001, ...); CDR ids follow them. A simulator that forgets its state
     # (no db_path) and restarts against the same EMSP needs another prefix, or its new sessions reuse old ids.
     session_id_prefix: str = "S"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -39,6 +39,8 @@ class Registration:
     peer_version_url: str | None = None
     peer_endpoints: list[dict[str, Any]] = field(default_factory=list)
     peer_roles: list[dict[str, Any]] = field(default_factory=list)
+    # The OCPI version agreed with the EMSP (None: not registered, the configured one is spoken).
+    version: str | None = None
 
 
 class HandshakeError(Exception):
@@ -66,11 +68,20 @@ class Credentials:
         roles: list[dict[str, Any]],
         versions_url: Callable[[], str],
         token_a: str | None,
+        others: Sequence[Wire] = (),
+        on_version: Callable[[Wire], None] | None = None,
+        hub_party_id: str | None = None,
     ) -> None:
         self.store = store
         self.peer = peer
+        # Every version we offer, preferred first: `wire` (the configured one), then `others`. The one in use
+        # is the one agreed with the EMSP, or `wire` while there is none; `on_version` hears of every change.
+        self.wires = {w.version: w for w in (wire, *others)}
+        self.default = wire
         self.wire = wire
+        self.on_version = on_version
         self.roles = roles
+        self.hub_party_id = hub_party_id
         self.versions_url = versions_url
         self._handshake = threading.Lock()
         saved = store.get("meta", "registration")
@@ -80,7 +91,17 @@ class Credentials:
                 self.state.token_a = token_a
         else:
             self.state = Registration(token_a=token_a or new_token())
+        self.wire = self.wires.get(self.state.version or "", wire)
         self._save()
+
+    def _use(self, wire: Wire) -> None:
+        """Speak `wire`'s version from now on (the one the handshake agreed on)."""
+        self.state.version = wire.version
+        if wire is not self.wire:
+            log.info("speaking OCPI %s with the EMSP", wire.version)
+        self.wire = wire
+        if self.on_version is not None:
+            self.on_version(wire)
 
     def _save(self) -> None:
         self.store.put("meta", "registration", asdict(self.state))
@@ -112,24 +133,27 @@ class Credentials:
             return None
         return str(chosen["country_code"]), str(chosen["party_id"])
 
-    def own(self, token: str) -> dict[str, Any]:
-        return self.wire.credentials(token, self.versions_url(), self.roles)
+    def own(self, token: str, wire: Wire | None = None) -> dict[str, Any]:
+        return (wire or self.wire).credentials(token, self.versions_url(), self.roles, self.hub_party_id)
 
     # server side --------------------------------------------------------------------------
 
-    def handle(self, method: str, caller: str, body: Any) -> Response:
+    def handle(self, method: str, caller: str, body: Any, version: str | None = None) -> Response:
+        """A request to our credentials endpoint of `version` (the one in use when None): a POST or PUT there
+        agrees on that version."""
+        wire = self.wires.get(version or "", self.wire)
         if method == "GET":
             if caller == Caller.TOKEN_A:
-                return Response.ok(self.own(self.state.token_a))
-            return Response.ok(self.own(self.state.inbound_token or self.state.pending_token or ""))
+                return Response.ok(self.own(self.state.token_a, wire))
+            return Response.ok(self.own(self.state.inbound_token or self.state.pending_token or "", wire))
         if method == "POST":
             if self.state.registered or caller != Caller.TOKEN_A:
                 return Response.error(405, protocol.CLIENT_ERROR, "Already registered; use PUT to update")
-            return self._accept(body, replacing=False)
+            return self._accept(body, replacing=False, wire=wire)
         if method == "PUT":
             if not self.state.registered or caller != Caller.PEER:
                 return Response.error(405, protocol.CLIENT_ERROR, "Not registered; use POST")
-            return self._accept(body, replacing=True)
+            return self._accept(body, replacing=True, wire=wire)
         if method == "DELETE":
             if not self.state.registered or caller != Caller.PEER:
                 return Response.error(405, protocol.CLIENT_ERROR, "Not registered")
@@ -138,20 +162,20 @@ class Credentials:
             return Response.ok()
         return Response.error(405, protocol.CLIENT_ERROR, f"{method} not allowed on credentials")
 
-    def _accept(self, body: Any, *, replacing: bool) -> Response:
+    def _accept(self, body: Any, *, replacing: bool, wire: Wire) -> Response:
         """POST/PUT from the EMSP: fetch its endpoints with the token it sent, answer a new token."""
-        roles = self.wire.peer_roles(body) if isinstance(body, dict) else None
+        roles = wire.peer_roles(body) if isinstance(body, dict) else None
         if (
             not isinstance(body, dict)
             or not isinstance(body.get("token"), str)
             or not isinstance(body.get("url"), str)
             or roles is None
         ):
-            needed = self.wire.credentials_need
+            needed = wire.credentials_need
             return Response.error(200, protocol.INVALID_PARAMETERS, f"Credentials need token, url and {needed}")
         with self._handshake:
             try:
-                version_url, endpoints = self.fetch_endpoints(body["url"], body["token"])
+                _, version_url, endpoints = self.fetch_endpoints(body["url"], body["token"], [wire])
             except HandshakeError as exc:
                 return Response.error(200, exc.status_code, str(exc))
             state = self.state
@@ -163,23 +187,37 @@ class Credentials:
             state.peer_version_url = version_url
             state.peer_endpoints = endpoints
             state.peer_roles = roles
+            self._use(wire)
             self._save()
         log.info("credentials %s by the EMSP at %s", "updated" if replacing else "registered", body["url"])
-        return Response.ok(self.own(state.inbound_token))
+        return Response.ok(self.own(state.inbound_token, wire))
 
     def _forget(self) -> None:
         self.state = Registration(token_a=self.state.token_a)
+        self._use(self.default)
+        self.state.version = None
         self._save()
 
-    def fetch_endpoints(self, versions_url: str, token: str) -> tuple[str, list[dict[str, Any]]]:
-        """GET the EMSP's versions, pick ours (2.2.1 or 2.1.1), GET its details; the spec's steps 2-3 / 5."""
+    def offered(self) -> list[Wire]:
+        """The versions we list, preferred first."""
+        return list(self.wires.values())
+
+    def fetch_endpoints(
+        self, versions_url: str, token: str, wires: Sequence[Wire] | None = None
+    ) -> tuple[Wire, str, list[dict[str, Any]]]:
+        """GET the EMSP's versions, pick the first of `wires` (default: every version we offer, preferred first)
+        it lists too, GET its details; the spec's steps 2-3 / 5. Answers (that version's wire, its URL at the
+        EMSP, its endpoints)."""
         call = self.peer.request("GET", versions_url, token=token, module="versions")
         if not call.ok or not isinstance(call.data, list):
             raise HandshakeError(protocol.UNABLE_TO_USE_CLIENT_API, f"Could not GET versions at {versions_url}")
-        version = self.wire.version
-        match = next((v for v in call.data if isinstance(v, dict) and v.get("version") == version), None)
-        if match is None or not isinstance(match.get("url"), str):
-            raise HandshakeError(protocol.UNSUPPORTED_VERSION, f"No {version} at {versions_url}")
+        listed = {v.get("version"): v for v in call.data if isinstance(v, dict) and isinstance(v.get("url"), str)}
+        wanted = list(wires) if wires is not None else self.offered()
+        wire = next((w for w in wanted if w.version in listed), None)
+        if wire is None:
+            names = ", ".join(w.version for w in wanted)
+            raise HandshakeError(protocol.UNSUPPORTED_VERSION, f"None of {names} at {versions_url}")
+        match = listed[wire.version]
         details = self.peer.request("GET", match["url"], token=token, module="versions")
         if not details.ok or not isinstance(details.data, dict) or not isinstance(details.data.get("endpoints"), list):
             raise HandshakeError(protocol.UNABLE_TO_USE_CLIENT_API, f"Could not GET version details at {match['url']}")
@@ -191,7 +229,7 @@ class Credentials:
         ]
         if missing:
             log.info("the EMSP has no receiver for %s; those pushes will be skipped", ", ".join(missing))
-        return match["url"], endpoints
+        return wire, match["url"], endpoints
 
     # client side --------------------------------------------------------------------------
 
@@ -200,13 +238,13 @@ class Credentials:
         with self._handshake:
             if self.state.registered:
                 raise HandshakeError(protocol.CLIENT_ERROR, "Already registered; unregister first")
-            version_url, endpoints = self.fetch_endpoints(versions_url, token_a)
+            wire, version_url, endpoints = self.fetch_endpoints(versions_url, token_a)
             credentials_url = next(e["url"] for e in endpoints if e["identifier"] == "credentials")
             token_b = new_token()
             self.state.pending_token = token_b
             try:
                 call = self.peer.request(
-                    "POST", credentials_url, token=token_a, module="credentials", body=self.own(token_b)
+                    "POST", credentials_url, token=token_a, module="credentials", body=self.own(token_b, wire)
                 )
             finally:
                 self.state.pending_token = None
@@ -223,9 +261,10 @@ class Credentials:
             state.peer_versions_url = versions_url
             state.peer_version_url = version_url
             state.peer_endpoints = endpoints
-            state.peer_roles = self.wire.peer_roles(answer) or []
+            state.peer_roles = wire.peer_roles(answer) or []
+            self._use(wire)
             self._save()
-        log.info("registered with the EMSP at %s", versions_url)
+        log.info("registered with the EMSP at %s (OCPI %s)", versions_url, wire.version)
         return answer
 
     def rotate(self) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """What each URL of the simulator answers: versions, credentials, the CPO Sender interfaces
-(locations, tariffs, sessions, CDRs) and the CPO Receiver interfaces (tokens, commands).
+(locations, tariffs, sessions, CDRs; invoice reconciliation, 2.3.0), the CPO Receiver interfaces (tokens,
+commands) and the operator's control endpoint (`/control/...`, not OCPI).
 
 Transport-free: takes a parsed `Request`, returns a `Response` (or None to drop the connection,
 for the timeout chaos) plus optional work to run after the answer was sent.
@@ -21,6 +22,7 @@ from cposim.charging import Charging, PreferencesNotTaken
 from cposim.commands import Commands
 from cposim.config import SimConfig
 from cposim.credentials import Caller, Credentials
+from cposim.invoicing import Invoicing, InvoicingError
 from cposim.network import Network, Overlay, find_connector, find_evse, render_location
 from cposim.outbox import Job
 from cposim.protocol import Response
@@ -32,6 +34,9 @@ log = logging.getLogger("cposim")
 
 SENDER_MODULES = ("locations", "tariffs", "sessions", "cdrs")
 RECEIVER_MODULES = ("tokens", "commands")
+# The invoice reconciliation Sender (a 2.3.0 module) is served at /ocpi/2.3.0/... whatever version is spoken.
+INVOICES = "invoicereconciliation"
+INVOICES_VERSION = "2.3.0"
 
 
 class Headers(Protocol):
@@ -79,6 +84,7 @@ class Endpoints:
         charging: Charging,
         chaos: Chaos,
         wire: Wire,
+        invoicing: Invoicing,
         base_url: Callable[[], str],
         stopping: threading.Event,
     ) -> None:
@@ -92,6 +98,7 @@ class Endpoints:
         self.charging = charging
         self.chaos = chaos
         self.wire = wire
+        self.invoicing = invoicing
         self.base_url = base_url
         self.stopping = stopping
         self._index_cache: tuple[tuple[float | None, float | None, int], list[int]] | None = None
@@ -101,38 +108,45 @@ class Endpoints:
     def dispatch(self, request: Request) -> tuple[Response | None, Job | None]:
         """Answer one request; (None, None) means: drop the connection without an answer."""
         parts = [p for p in request.path.split("/") if p]
-        module = parts[2] if len(parts) > 2 and parts[:2] == ["ocpi", self.wire.version] else ""
+        module = parts[2] if len(parts) > 2 and parts[0] == "ocpi" else ""
         try:
             response, job = self._route(parts, request)
         except Rejected as rejected:
             response, job = rejected.response, None
         except _Dropped:
             return None, None
-        if module in SENDER_MODULES + RECEIVER_MODULES and self.wire.routing_headers:
+        if module in (*SENDER_MODULES, *RECEIVER_MODULES, INVOICES) and self.wire.routing_headers:
             self._routing_headers(request, response)
         return response, job
 
     def _route(self, parts: list[str], request: Request) -> tuple[Response, Job | None]:
+        if parts[:1] == ["control"]:
+            return self._control(parts[1:], request), None
         if len(parts) < 2 or parts[0] != "ocpi":
             raise _not_found(message="Unknown path")
         caller = self.credentials.identify(request.headers.get("Authorization"))
+        offered = {wire.version: wire for wire in self.credentials.offered()}
         if parts[1] == "versions" and len(parts) == 2:
             self._allow(caller, (Caller.TOKEN_A, Caller.PEER))
             self._method(request, "GET")
-            return Response.ok([{"version": self.wire.version, "url": self._url(self.wire.version)}]), None
-        if parts[1] != self.wire.version:
+            return Response.ok([{"version": v, "url": self._url(v)} for v in offered]), None
+        invoices = parts[1:3] == [INVOICES_VERSION, INVOICES]
+        if parts[1] not in offered and not invoices:
             raise _not_found(protocol.UNSUPPORTED_VERSION, "Unsupported version")
         if len(parts) == 2:
             self._allow(caller, (Caller.TOKEN_A, Caller.PEER))
             self._method(request, "GET")
-            return Response.ok(self.version_details()), None
+            return Response.ok(self.version_details(offered[parts[1]])), None
         module, rest = parts[2], parts[3:]
         if module == "credentials" and not rest:
             # A stale token A may only learn that it is too late to POST (405).
             stale = (Caller.STALE_TOKEN_A,) if request.method == "POST" else ()
             self._allow(caller, (Caller.TOKEN_A, Caller.PEER, *stale))
-            return self.credentials.handle(request.method, caller, self._body(request)), None
-        if module not in SENDER_MODULES + RECEIVER_MODULES:
+            return self.credentials.handle(request.method, caller, self._body(request), parts[1]), None
+        if parts[1] != self.wire.version and not invoices:
+            # Functional modules answer in the version agreed with the EMSP only.
+            raise _not_found(protocol.UNSUPPORTED_VERSION, f"Unsupported version; we speak {self.wire.version}")
+        if module not in (*SENDER_MODULES, *RECEIVER_MODULES) and not invoices:
             raise _not_found(message="Unknown module")
         # Token A (and anything unknown) is only good for versions and credentials.
         self._allow(caller, (Caller.PEER,))
@@ -179,6 +193,32 @@ class Endpoints:
             raise _not_found()
         return self._list(module, request), None
 
+    # control: what an operator triggers (not OCPI) -------------------------------------------
+
+    def _control(self, parts: list[str], request: Request) -> Response:
+        """`POST /control/invoicing/{YYYY-MM}[?faults=unknown_cdr,left_out,double]`: run that month's invoicing
+        (cposim.invoicing). Our own token A is the operator's key, before and after registration."""
+        caller = self.credentials.identify(request.headers.get("Authorization"))
+        self._allow(caller, (Caller.TOKEN_A, Caller.STALE_TOKEN_A))
+        if len(parts) != 2 or parts[0] != "invoicing":
+            raise _not_found(message="Unknown control path; try POST /control/invoicing/{YYYY-MM}")
+        self._method(request, "POST")
+        faults = [f.strip() for f in request.query.get("faults", "").split(",") if f.strip()]
+        try:
+            invoice = self.invoicing.run_monthly(parts[1], faults)
+        except InvoicingError as exc:
+            return Response.error(400, protocol.INVALID_PARAMETERS, str(exc))
+        return Response.ok(
+            {
+                "record": invoice.record,
+                "sent": invoice.sent,
+                "unknown_cdr": invoice.unknown_cdr,
+                "left_out": invoice.left_out,
+                "double": invoice.double,
+                "pushed": invoice.pushed,
+            }
+        )
+
     # small helpers ------------------------------------------------------------------------
 
     def _url(self, *parts: str) -> str:
@@ -215,10 +255,11 @@ class Endpoints:
             response.headers["OCPI-to-country-code"] = to_cc
             response.headers["OCPI-to-party-id"] = to_pid
 
-    def version_details(self) -> dict[str, Any]:
-        version, endpoint = self.wire.version, self.wire.endpoint
+    def version_details(self, wire: Wire | None = None) -> dict[str, Any]:
+        wire = wire or self.wire
+        version, endpoint = wire.version, wire.endpoint
         endpoints = [endpoint("credentials", "SENDER", self._url(version, "credentials"))]
-        endpoints += [endpoint(m, "SENDER", self._url(version, m)) for m in SENDER_MODULES]
+        endpoints += [endpoint(m, "SENDER", self._url(version, m)) for m in wire.sender_modules]
         endpoints += [endpoint(m, "RECEIVER", self._url(version, m)) for m in RECEIVER_MODULES]
         return {"version": version, "endpoints": endpoints}
 
@@ -250,7 +291,12 @@ class Endpoints:
             objects = self._objects(module)
             matching = [o for o in objects if _in_range(o["last_updated"], date_from, date_to)]
             total = len(matching)
-            outward = {"tariffs": self.wire.tariff, "sessions": self.wire.session, "cdrs": self.wire.cdr}[module]
+            outward = {
+                "tariffs": self.wire.tariff,
+                "sessions": self.wire.session,
+                "cdrs": self.wire.cdr,
+                INVOICES: _same,
+            }[module]
             page = [outward(o) for o in matching[offset : offset + limit]]
         response = Response(raw_data=protocol.dumps(page))
         response.headers["X-Total-Count"] = str(total)
@@ -258,8 +304,9 @@ class Endpoints:
         if offset + len(page) < total:
             params = {k: v for k, v in query.items() if k in ("date_from", "date_to")}
             params.update(offset=str(offset + len(page)), limit=str(limit))
+            version = INVOICES_VERSION if module == INVOICES else self.wire.version
             response.headers["Link"] = (
-                f'<{self._url(self.wire.version, module)}?{urlencode(params, safe=":", quote_via=quote)}>; rel="next"'
+                f'<{self._url(version, module)}?{urlencode(params, safe=":", quote_via=quote)}>; rel="next"'
             )
         elif self.config.empty_link_on_last_page:
             response.headers["Link"] = ""
@@ -268,6 +315,8 @@ class Endpoints:
     def _objects(self, module: str) -> list[dict[str, Any]]:
         if module == "tariffs":
             return self.tariffs.all()
+        if module == INVOICES:
+            return self.invoicing.records()
         return list(self.store.values("session" if module == "sessions" else "cdr"))
 
     def _location_indexes(self, date_from: float | None, date_to: float | None) -> list[int]:
@@ -303,12 +352,14 @@ class Endpoints:
         evse = find_evse(location, rest[1])
         if evse is None:
             raise _not_found(protocol.UNKNOWN_LOCATION, "Unknown EVSE")
+        evse = self.wire.evse(evse)
         if len(rest) == 2:
-            return Response.ok(self.wire.evse(evse))
+            return Response.ok(evse)
+        # Found among the connectors as the version shows them (2.3.0 may show one more, see cposim.wire230).
         connector = find_connector(evse, rest[2])
         if connector is None:
             raise _not_found(protocol.UNKNOWN_LOCATION, "Unknown connector")
-        return Response.ok(self.wire.connector(connector))
+        return Response.ok(connector)
 
     # Sender interface: charging preferences --------------------------------------------------
 
@@ -395,6 +446,10 @@ class Endpoints:
             if key.rpartition("/")[0] == prefix:
                 return key, stored
         return f"{prefix}/RFID", None
+
+
+def _same(body: dict[str, Any]) -> dict[str, Any]:
+    return body
 
 
 def _mismatch(body: dict[str, Any], **expected: str) -> str | None:

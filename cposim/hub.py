@@ -35,17 +35,19 @@ from cposim.protocol import Response
 from cposim.server import Server
 from cposim.simulator import Simulator
 from cposim.state import Store
-from cposim.wire import Wire
+from cposim.wires import wire_for
 
 log = logging.getLogger("cposim")
 
-VERSION = "2.2.1"
+VERSIONS = ("2.2.1", "2.3.0")
 # The CPOs behind the hub take these countries in turn (each is also the region of its network).
 COUNTRIES = ("NL", "BE", "DE")
 ROUTING_HEADERS = ("OCPI-from-country-code", "OCPI-from-party-id", "OCPI-to-country-code", "OCPI-to-party-id")
 # What the CPOs send to the hub's inner face, by module: the EMSP interface it goes to.
 RELAYED = {"locations": "RECEIVER", "tariffs": "RECEIVER", "sessions": "RECEIVER", "cdrs": "RECEIVER"}
 RELAYED["tokens"] = "SENDER"  # real-time authorization
+# In 2.3.0 also the CPOs' invoice reconciliation records (cposim.invoicing).
+RELAYED_230 = {**RELAYED, "invoicereconciliation": "RECEIVER"}
 # An EMSP that registered with us stores our HUB role only after it has read our answer, so the ClientInfo
 # PUTs that follow at once may come too early for it: they are tried again, a real hub's behaviour.
 CLIENT_INFO_ATTEMPTS = 25
@@ -81,6 +83,9 @@ class HubConfig:
     # Frozen simulated clock of every CPO (see SimConfig.start_time).
     start_time: datetime | None = None
     request_timeout: float = 10.0
+    # "2.2.1" (credentials role HUB) or "2.3.0" (the parties behind the hub in `roles`, the hub's own party in
+    # `hub_party_id`); the CPOs behind it speak the same version.
+    ocpi_version: str = "2.2.1"
     # More SimConfig fields for every CPO, e.g. {"page_limit": 4, "wrong_total_share": 0.1}.
     cpo_options: dict[str, Any] = field(default_factory=dict)
 
@@ -126,23 +131,43 @@ class Hub:
         self.config = config = config or HubConfig()
         if not 1 <= config.cpos <= 26:
             raise ValueError("a hub has 1 to 26 CPOs behind it")
+        if config.ocpi_version not in VERSIONS:
+            raise ValueError(f"a hub speaks {' or '.join(VERSIONS)}, not {config.ocpi_version!r}")
+        self.version = config.ocpi_version
         self.party: Party = (config.country_code.upper(), config.party_id.upper())
-        # The hub serves no locations of its own; its Wire is the 2.2.1 one for credentials and endpoints.
-        self.wire = Wire(lambda _location_id: None)
+        # The hub serves no locations of its own; its Wire is for credentials and endpoints.
+        self.wire = wire_for(self.version, lambda _location_id: None)
         self.peer = Peer(
             own_party=self.party,
             chaos=Chaos(ChaosConfig(), config.seed),
             wire=self.wire,
             timeout=config.request_timeout,
         )
-        roles = [
-            {
-                "role": "HUB",
-                "country_code": self.party[0],
-                "party_id": self.party[1],
-                "business_details": {"name": config.name, "website": config.website},
-            }
-        ]
+        own = {
+            "role": "HUB",
+            "country_code": self.party[0],
+            "party_id": self.party[1],
+            "business_details": {"name": config.name, "website": config.website},
+        }
+        roles = [own]
+        hub_party_id = None
+        if self.version == "2.3.0":
+            # 2.3.0 has no role HUB: a hub lists the parties reachable through it and names itself in hub_party_id.
+            # Towards the CPOs (the inner face) it is their EMSP.
+            own = {**own, "role": "EMSP"}
+            roles = [
+                {
+                    "role": "CPO",
+                    "country_code": cc,
+                    "party_id": pid,
+                    "business_details": {
+                        "name": f"Simulated CPO {pid}",
+                        "website": f"https://{pid.lower()}.example.com",
+                    },
+                }
+                for cc, pid in (cpo_party(index) for index in range(config.cpos))
+            ]
+            hub_party_id = "".join(self.party)
         self.credentials = Credentials(
             store=Store(),
             peer=self.peer,
@@ -150,6 +175,7 @@ class Hub:
             roles=roles,
             versions_url=lambda: self.versions_url,
             token_a=config.token_a,
+            hub_party_id=hub_party_id,
         )
         self._clients = [
             _Client(
@@ -158,7 +184,7 @@ class Hub:
                     store=Store(),
                     peer=self.peer,
                     wire=self.wire,
-                    roles=roles,
+                    roles=[own],
                     versions_url=lambda: self.inner_versions_url,
                     token_a=None,
                 ),
@@ -189,6 +215,7 @@ class Hub:
             "session_id_prefix": f"{party_id}-S",
             "start_time": config.start_time,
             "request_timeout": config.request_timeout,
+            "ocpi_version": config.ocpi_version,
             "host": "127.0.0.1",
             "port": 0,
         }
@@ -214,7 +241,7 @@ class Hub:
         log.info(
             "hub %s/%s serving OCPI %s at %s (token A %s) for %s",
             *self.party,
-            VERSION,
+            self.version,
             self.versions_url,
             self.token_a,
             ", ".join("/".join(c.party) for c in self._clients),
@@ -268,7 +295,7 @@ class Hub:
 
     @property
     def version_url(self) -> str:
-        return f"{self.base_url}/ocpi/{VERSION}"
+        return f"{self.base_url}/ocpi/{self.version}"
 
     @property
     def _inner_base(self) -> str:
@@ -282,7 +309,7 @@ class Hub:
 
     @property
     def inner_version_url(self) -> str:
-        return f"{self._inner_base}/{VERSION}"
+        return f"{self._inner_base}/{self.version}"
 
     @property
     def cpos(self) -> list[Simulator]:
@@ -373,8 +400,8 @@ class Hub:
         if parts == ["versions"]:
             _allow(caller, Caller.TOKEN_A, Caller.PEER)
             _only(request, "GET")
-            return Response.ok([{"version": VERSION, "url": self.version_url}]), None
-        if not parts or parts[0] != VERSION:
+            return Response.ok([{"version": self.version, "url": self.version_url}]), None
+        if not parts or parts[0] != self.version:
             return Response.error(404, protocol.UNSUPPORTED_VERSION, "Unsupported version"), None
         if len(parts) == 1:
             _allow(caller, Caller.TOKEN_A, Caller.PEER)
@@ -404,7 +431,7 @@ class Hub:
         endpoints += [endpoint(m, "SENDER", f"{url}/{m}") for m in SENDER_MODULES]
         endpoints += [endpoint(m, "RECEIVER", f"{url}/{m}") for m in RECEIVER_MODULES]
         endpoints.append(endpoint("hubclientinfo", "SENDER", f"{url}/hubclientinfo"))
-        return {"version": VERSION, "endpoints": endpoints}
+        return {"version": self.version, "endpoints": endpoints}
 
     def _route(self, module: str, rest: list[str], request: Request) -> Response:
         """Addressed to a party: forwarded to it. To the hub: a broadcast (token PUT/PATCH) or GET ALL."""
@@ -550,14 +577,14 @@ class Hub:
         client, caller = self._inner_caller(request)
         if parts == ["versions"]:
             _allow(caller, Caller.TOKEN_A, Caller.PEER)
-            return Response.ok([{"version": VERSION, "url": self.inner_version_url}]), None
+            return Response.ok([{"version": self.version, "url": self.inner_version_url}]), None
         if len(parts) == 2 and parts[0] == "relay":
             _allow(caller, Caller.PEER)
             relay = self._relays.get(parts[1])
             if relay is None or client is None:
                 return Response.error(404, protocol.CLIENT_ERROR, "Unknown relay"), None
             return self._relay(client, relay.url, relay.module, request), None
-        if not parts or parts[0] != VERSION:
+        if not parts or parts[0] != self.version:
             return Response.error(404, protocol.UNSUPPORTED_VERSION, "Unsupported version"), None
         if len(parts) == 1:
             _allow(caller, Caller.TOKEN_A, Caller.PEER)
@@ -571,13 +598,17 @@ class Hub:
             client.set_status("OFFLINE" if request.method == "DELETE" else "CONNECTED")
             return response, ((lambda: self._announce([client])) if self.is_registered else None)
         _allow(caller, Caller.PEER)
-        role = RELAYED.get(module)
+        role = self._relayed.get(module)
         if role is None or client is None:
             return Response.error(404, protocol.CLIENT_ERROR, "Unknown module"), None
         base = self.credentials.endpoint(module, role)
         if base is None:
             return Response.error(404, protocol.CLIENT_ERROR, f"The EMSP has no {module} {role}"), None
         return self._relay(client, _join(base, rest), module, request), None
+
+    @property
+    def _relayed(self) -> dict[str, str]:
+        return RELAYED_230 if self.version == "2.3.0" else RELAYED
 
     def _inner_caller(self, request: Request) -> tuple[_Client | None, str]:
         authorization = request.headers.get("Authorization")
@@ -590,8 +621,8 @@ class Hub:
     def _inner_details(self) -> dict[str, Any]:
         endpoint, url = self.wire.endpoint, self.inner_version_url
         endpoints = [endpoint("credentials", "SENDER", f"{url}/credentials")]
-        endpoints += [endpoint(m, role, f"{url}/{m}") for m, role in RELAYED.items()]
-        return {"version": VERSION, "endpoints": endpoints}
+        endpoints += [endpoint(m, role, f"{url}/{m}") for m, role in self._relayed.items()]
+        return {"version": self.version, "endpoints": endpoints}
 
     def _relay(self, client: _Client, url: str, module: str, request: Request) -> Response:
         """What a CPO sends the hub, sent on to the EMSP as from that CPO's party; the answer comes back."""

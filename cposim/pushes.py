@@ -81,8 +81,9 @@ class Pusher:
     def session(self, session: dict[str, Any]) -> Call | None:
         return self._push("PUT", "sessions", (session["id"],), self.wire.session(session))
 
-    def session_patch(self, session_id: str, patch: dict[str, Any]) -> Call | None:
-        return self._push("PATCH", "sessions", (session_id,), self.wire.session_patch(patch))
+    def session_patch(self, session: dict[str, Any], patch: dict[str, Any]) -> Call | None:
+        """PATCH `session` (the whole session, after the change) with `patch`."""
+        return self._push("PATCH", "sessions", (session["id"],), self.wire.session_patch(patch, session))
 
     def cdr(self, cdr: dict[str, Any]) -> Call | None:
         """POST a CDR; the answer's `Location` header says where the EMSP keeps it."""

@@ -10,7 +10,9 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from cposim import protocol
@@ -21,6 +23,7 @@ from cposim.commands import Commands
 from cposim.config import SimConfig
 from cposim.credentials import Credentials
 from cposim.endpoints import Endpoints
+from cposim.invoicing import Invoicing, MonthlyInvoice
 from cposim.network import Network, Overlay, find_connector, find_evse, render_location
 from cposim.outbox import Outbox
 from cposim.peer import Call, Peer
@@ -29,7 +32,7 @@ from cposim.server import Server
 from cposim.state import Store
 from cposim.tariffs import TariffBook
 from cposim.wire import VERSIONS, Wire
-from cposim.wire211 import Wire211
+from cposim.wires import wire_for
 
 log = logging.getLogger("cposim")
 
@@ -69,12 +72,16 @@ class _Live:
 
 
 class Simulator:
-    """A CPO speaking OCPI 2.2.1 or 2.1.1 (`SimConfig.ocpi_version`); see cposim/README.md for the full API."""
+    """A CPO speaking OCPI 2.2.1, 2.1.1 or 2.3.0 (`SimConfig.ocpi_version`); see cposim/README.md for the full API."""
 
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config = config or SimConfig()
-        if config.ocpi_version not in VERSIONS:
-            raise ValueError(f"unsupported OCPI version {config.ocpi_version!r}; choose from {', '.join(VERSIONS)}")
+        offered = (config.ocpi_version, *config.also_versions)
+        unknown = [v for v in offered if v not in VERSIONS]
+        if unknown:
+            raise ValueError(f"unsupported OCPI version {unknown[0]!r}; choose from {', '.join(VERSIONS)}")
+        if len(set(offered)) != len(offered) or (len(offered) > 1 and "2.1.1" in offered):
+            raise ValueError("also_versions: other versions than ocpi_version, and not 2.1.1 (its transport differs)")
         self.store = Store(config.db_path)
         self.clock = Clock(config.start_time, on_advance=self._save_clock)
         saved_clock = self.store.get("meta", "clock")
@@ -102,8 +109,8 @@ class Simulator:
             epoch=self.network.epoch,
             website=config.operator_website,
         )
-        wire_class = Wire211 if config.ocpi_version == Wire211.version else Wire
-        self.wire = wire_class(self._locate)
+        wires = [wire_for(v, self._locate, tax_included=config.tax_included) for v in offered]
+        self.wire: Wire = wires[0]
         own_party = (config.country_code, config.party_id)
         self.peer = Peer(
             own_party=own_party,
@@ -127,6 +134,8 @@ class Simulator:
             roles=roles,
             versions_url=lambda: self.versions_url,
             token_a=config.token_a,
+            others=wires[1:],
+            on_version=self._use_wire,
         )
         self.pusher = Pusher(peer=self.peer, credentials=self.credentials, wire=self.wire, own_party=own_party)
         self.charging = Charging(
@@ -149,6 +158,9 @@ class Simulator:
             clock=self.clock,
             timeout=config.command_timeout,
         )
+        self.invoicing = Invoicing(
+            store=self.store, peer=self.peer, credentials=self.credentials, clock=self.clock, own_party=own_party
+        )
         self.outbox = Outbox(asynchronous=config.async_callbacks)
         self._stopping = threading.Event()
         self.endpoints = Endpoints(
@@ -162,13 +174,24 @@ class Simulator:
             charging=self.charging,
             chaos=self.chaos,
             wire=self.wire,
+            invoicing=self.invoicing,
             base_url=lambda: self.base_url,
             stopping=self._stopping,
         )
+        self._use_wire(self.credentials.wire)  # the version agreed before a restart (with `db_path`)
         self._rng = random.Random(f"driver:{config.seed}")
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._live = _Live()
+
+    def _use_wire(self, wire: Wire) -> None:
+        """Speak `wire`'s version from now on: the handshake agreed on it (see Credentials)."""
+        self.wire = self.peer.wire = self.pusher.wire = self.endpoints.wire = wire
+
+    @property
+    def ocpi_version(self) -> str:
+        """The OCPI version spoken now: the one agreed with the EMSP, else the configured one."""
+        return self.wire.version
 
     def _locate(self, location_id: str) -> dict[str, Any] | None:
         index = self.network.index_of(location_id)
@@ -478,6 +501,19 @@ class Simulator:
         """Stop charging now: Session COMPLETED, EVSE AVAILABLE, CDR POSTed; returns the CDR."""
         self._settle()
         return self.charging.stop(session_id)
+
+    # invoicing ----------------------------------------------------------------------------
+
+    def run_monthly_invoicing(self, month: str | date, faults: Iterable[str] = ()) -> MonthlyInvoice:
+        """Invoice the CDRs sent to the EMSP in `month` ("2026-11"): one invoice, `INV-2026-11`, and its OCPI 2.3.0
+        invoice reconciliation record pushed to the EMSP and listed on our Sender; `faults` from
+        `cposim.invoicing.FAULTS` ("unknown_cdr", "left_out", "double"). Raises `InvoicingError`."""
+        self._settle()
+        return self.invoicing.run_monthly(month, faults)
+
+    def invoice_records(self) -> list[dict[str, Any]]:
+        """The invoice reconciliation records made so far, oldest first."""
+        return self.invoicing.records()
 
     # what the simulator holds -------------------------------------------------------------
 

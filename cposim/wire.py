@@ -3,7 +3,8 @@
 Inside, the simulator keeps its objects (locations, tariffs, sessions, CDRs, tokens, commands) in
 2.2.1 shape. A `Wire` stands at every edge: what the simulator serves or pushes goes through it on
 the way out, what the EMSP sends (credentials, tokens, commands) on the way in. `Wire` itself is
-2.2.1, where objects pass unchanged; `cposim.wire211.Wire211` maps them to and from 2.1.1.
+2.2.1, where objects pass unchanged; `cposim.wire211.Wire211` maps them to and from 2.1.1 and
+`cposim.wire230.Wire230` to 2.3.0. `cposim.wires.wire_for` picks one by version.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from cposim import protocol
 
-VERSIONS = ("2.1.1", "2.2.1")
+VERSIONS = ("2.1.1", "2.2.1", "2.3.0")
 
 # Renders one of our locations (2.2.1 shape) by id; None for an unknown id.
 Locate = Callable[[str], dict[str, Any] | None]
@@ -50,6 +51,8 @@ class Wire:
     sessions_need_date_from = True
     charging_preferences = True
     unknown_token = protocol.UNKNOWN_TOKEN
+    # Our Sender interfaces in the version details (tokens and commands are our Receivers).
+    sender_modules: tuple[str, ...] = ("locations", "tariffs", "sessions", "cdrs")
 
     def __init__(self, locate: Locate) -> None:
         self.locate = locate
@@ -59,8 +62,11 @@ class Wire:
     def endpoint(self, identifier: str, role: str, url: str) -> dict[str, str]:
         return {"identifier": identifier, "role": role, "url": url}
 
-    def credentials(self, token: str, url: str, roles: list[dict[str, Any]]) -> dict[str, Any]:
-        """Our Credentials object."""
+    def credentials(
+        self, token: str, url: str, roles: list[dict[str, Any]], hub_party_id: str | None = None
+    ) -> dict[str, Any]:
+        """Our Credentials object; `hub_party_id` (a hub's own party, 2.3.0 only) is dropped where the version
+        has no such field."""
         return {"token": token, "url": url, "roles": roles}
 
     # What an incoming Credentials object needs besides token and url (for the error message).
@@ -88,7 +94,8 @@ class Wire:
     def session(self, session: dict[str, Any]) -> dict[str, Any]:
         return session
 
-    def session_patch(self, patch: dict[str, Any]) -> dict[str, Any]:
+    def session_patch(self, patch: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
+        """A Session PATCH body; `session` is the whole session it patches (in the simulator's shape)."""
         return patch
 
     def cdr(self, cdr: dict[str, Any]) -> dict[str, Any]:

@@ -77,7 +77,9 @@ class Wire211(Wire):
     def endpoint(self, identifier: str, role: str, url: str) -> dict[str, str]:
         return {"identifier": identifier, "url": url}
 
-    def credentials(self, token: str, url: str, roles: list[dict[str, Any]]) -> dict[str, Any]:
+    def credentials(
+        self, token: str, url: str, roles: list[dict[str, Any]], hub_party_id: str | None = None
+    ) -> dict[str, Any]:
         role = roles[0]
         return {
             "token": token,
@@ -188,7 +190,7 @@ class Wire211(Wire):
         out["last_updated"] = session["last_updated"]
         return out
 
-    def session_patch(self, patch: dict[str, Any]) -> dict[str, Any]:
+    def session_patch(self, patch: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in patch.items():
             if key == "end_date_time":

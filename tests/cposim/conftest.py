@@ -12,6 +12,7 @@ import json
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -190,9 +191,9 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
 
-@pytest.fixture
-def emsp() -> Iterator[FakeEmsp]:
-    fake = FakeEmsp()
+@contextmanager
+def serving(fake: FakeEmsp) -> Iterator[FakeEmsp]:
+    """Serve a fake EMSP (or a subclass of it) on a free loopback port while the block runs."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     server.block_on_close = False
@@ -200,9 +201,17 @@ def emsp() -> Iterator[FakeEmsp]:
     fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    yield fake
-    server.shutdown()
-    server.server_close()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def emsp() -> Iterator[FakeEmsp]:
+    with serving(FakeEmsp()) as fake:
+        yield fake
 
 
 @pytest.fixture
