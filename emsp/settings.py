@@ -145,9 +145,34 @@ CELERY_RESULT_BACKEND = (
     env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "") or None
 )
 CELERY_RESULT_EXPIRES = 3600
-CELERY_TASK_ACKS_LATE = True  # tasks are idempotent, so a worker crash re-runs rather than loses them
+# A task is acknowledged once it has run, not when a worker takes it: a worker that dies mid-task (OOM, deploy,
+# kill -9) leaves it to be run again by another. Safe because every task is idempotent (docs/operations.md
+# lists why, task by task). One message prefetched per process: a worker busy with a long pull does not sit
+# on tasks another worker could run now.
+CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Work kept apart: a queue per kind of work, each with its own workers (docker-compose.yml, `make worker`), so a
+# first pull of a big CPO (minutes) never holds up a token push or a command's timeout. Every task is routed
+# here, once (tests/test_celery_queues.py checks that none is missing).
+CELERY_TASK_DEFAULT_QUEUE = "default"
+TASK_QUEUES = {
+    # Pulls from CPOs: long, network-bound, one at a time per worker.
+    "sync": ["roaming.sync_partner", "roaming.hub_clients_pull"],
+    # Pricing, invoicing, collection: CPU and database.
+    "billing": ["billing.price_cdrs", "billing.invoice_run", "billing.invoice_documents_render", "billing.dunning_run"],
+    # What partners and drivers wait for: token pushes, command timeouts, and the outbox sweeper that sends
+    # whatever the broker missed (it must run even while the sync queue is full).
+    "pushes": ["roaming.push_tokens", "roaming.push_tokens_due", "roaming.commands_time_out", "emsp.outbox_sweep"],
+    "default": [
+        "roaming.purge_request_log",
+        "roaming.purge_expired_tokens",
+        "drivers.expire_tokens",
+        "drivers.send_account_email",
+        "emsp.health.ping",
+    ],
+}
+CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in TASK_QUEUES.items() for task in tasks}
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=15 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=20 * 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
