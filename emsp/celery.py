@@ -7,9 +7,10 @@ listed once, here.
 """
 
 import os
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 from django.conf import settings
 from django_celery_beat.tzcrontab import TzAwareCrontab
@@ -33,6 +34,25 @@ class BillingCrontab(TzAwareCrontab):
 app = Celery("emsp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+def _log_task_id(task_id: str, task: Any, **kwargs: Any) -> None:
+    """On a worker, a task's log records carry its task id as their request_id (emsp/lib/logs.py). A task run
+    in-process keeps the id of the request that ran it."""
+    from emsp.lib.logs import request_id_var
+
+    if not task.request.is_eager:
+        request_id_var.set(task_id)
+
+
+@signals.task_postrun.connect
+def _forget_task_id(task: Any, **kwargs: Any) -> None:
+    from emsp.lib.logs import request_id_var
+
+    if not task.request.is_eager:
+        request_id_var.set("")
+
 
 # Platform-wide periodic jobs (per-partner syncs are django-celery-beat rows, editable in the admin).
 app.conf.beat_schedule = {

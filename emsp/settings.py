@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "emsp.lib.logs.RequestIdMiddleware",  # every log record of the request names it (the OCPI view does its own)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -176,6 +177,8 @@ CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in TASK_QUEUES.ite
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=15 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=20 * 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers log through LOGGING (JSON lines, task id as request_id) instead of Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Embedded mode: run enqueued tasks in a background thread rather than inside the caller's request.
@@ -420,12 +423,37 @@ BILLING_ESTIMATE_DEFAULTS = {
     "HPC": {"energy_kwh": "45", "minutes": 25},
 }
 
-# --- Logging --------------------------------------------------------------------------------------------
+# --- Operations: metrics and logs ---------------------------------------------------------------------------
+# /metrics (Prometheus) answers staff signed in to the back office, and a scraper that sends
+# `Authorization: Bearer <METRICS_TOKEN>`; unset, staff only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Where each process (gunicorn and Celery workers) writes its counters, so that a scrape adds up all of them
+# (emsp/lib/metrics.py). Unset: each process reports its own counts only. Clear it when the service starts.
+METRICS_DIR = env.str("METRICS_DIR", default="")
+METRICS_FLUSH_SECONDS = env.float("METRICS_FLUSH_SECONDS", default=5.0)
+# /healthz answers 503 when the oldest task waiting in the outbox is this late (seconds): the broker has
+# been refusing tasks, or nothing sweeps them.
+HEALTH_OUTBOX_MAX_AGE_SECONDS = env.int("HEALTH_OUTBOX_MAX_AGE_SECONDS", default=600)
+
+# One JSON object per line (json: for a log collector) or plain text (text: for a terminal); JSON unless DEBUG.
+# Every record carries the request's id (the caller's X-Request-ID when it sent one) and the OCPI partner.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "context": {"()": "emsp.lib.logs.RequestContextFilter"},
+        "redact": {"()": "emsp.lib.logs.RedactTokensFilter"},
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(partner)s] %(message)s"},
+        "json": {"()": "emsp.lib.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "redact"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -88,7 +88,7 @@ def route_all_tasks(routes: dict[str, Any], default_queue: str) -> None:
     app.conf.task_routes = routes
     app.conf.task_default_queue = default_queue
     app.amqp.flush_routes()
-    app.amqp.router = app.amqp.Router()
+    del app.amqp.router  # built again from the routes when next used
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +16,9 @@ from django.conf import settings
 
 from drivers.services import token_issue
 from emsp.celery import app
-from roaming.models import Partner, PartnerEndpoint
+from emsp.lib.tasks import enqueue
+from emsp.models import OutboxTask
+from roaming.models import Partner, PartnerEndpoint, SyncRun
 from roaming.tasks import push_tokens_task, sync_partner_task
 from tests.conftest import route_all_tasks, worker_process
 from tests.roaming.fakecpo import make_driver
@@ -25,7 +28,7 @@ QUEUES = {"sync", "billing", "pushes", "default"}
 
 def _registered_tasks() -> set[str]:
     app.loader.import_default_modules()
-    return {name for name in app.tasks if not name.startswith("celery.")}
+    return {name for name in app.tasks if not name.startswith(("celery.", "tests."))}
 
 
 def test_every_registered_task_has_a_route_to_a_known_queue() -> None:
@@ -68,6 +71,7 @@ class _SlowCpo(ThreadingHTTPServer):
         self.pull_started = threading.Event()
         self.release = threading.Event()
         self.token_puts: list[str] = []
+        self.token_put = threading.Event()
 
     @property
     def url(self) -> str:
@@ -98,6 +102,7 @@ class _CpoHandler(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.token_puts.append(self.path)
         self._answer(None)
+        self.server.token_put.set()
 
 
 @pytest.fixture
@@ -140,15 +145,19 @@ def test_a_token_push_is_taken_while_a_long_pull_holds_the_sync_worker(
             worker_process(broker_url, [physical["sync"]]),  # concurrency 1, as deployed
             worker_process(broker_url, [physical["pushes"]]),
         ):
-            pull = sync_partner_task.delay(partner.pk, "locations", True)
+            enqueue(sync_partner_task, partner.pk, "locations", True)  # sent through the outbox, as in production
             assert slow_cpo.pull_started.wait(timeout=120), "the sync worker never started the pull"
 
-            push = push_tokens_task.delay(partner.pk)
-            assert push.get(timeout=60) == 1  # taken by the pushes worker while the sync worker is busy
+            enqueue(push_tokens_task, partner.pk)
+            assert slow_cpo.token_put.wait(timeout=60), "the token push waited behind the pull"
             assert slow_cpo.token_puts == [f"/ocpi/2.2.1/tokens/NL/EMS/{token.uid}?type=RFID"]
-            assert not pull.ready()  # the pull was still hanging at the CPO
+            assert SyncRun.objects.get(partner=partner).status == SyncRun.Status.RUNNING  # still hanging at the CPO
 
             slow_cpo.release.set()
-            assert isinstance(pull.get(timeout=60), int)
+            deadline = time.monotonic() + 60  # let the pull end before its worker is stopped
+            while SyncRun.objects.get(partner=partner).status == SyncRun.Status.RUNNING:
+                assert time.monotonic() < deadline, "the pull never ended"
+                time.sleep(0.2)
+            assert not OutboxTask.objects.exists()
     finally:
         route_all_tasks(routes, default_queue)
