@@ -66,6 +66,8 @@ app.conf.beat_schedule = {
     "push-token-changes": {"task": "roaming.push_tokens_due", "schedule": crontab()},
     # Every minute, https://crontab.guru/#*_*_*_*_*
     "time-out-commands": {"task": "roaming.commands_time_out", "schedule": crontab()},
+    # Every minute, https://crontab.guru/#*_*_*_*_*: charging preferences whose sender died before the PUT
+    "send-stale-charging-preferences": {"task": "roaming.preferences_send_stale", "schedule": crontab()},
     # Every minute, https://crontab.guru/#*_*_*_*_*: the safety net behind pricing on arrival
     "price-cdrs": {"task": "billing.price_cdrs", "schedule": crontab()},
     # Every 5 minutes, https://crontab.guru/#*/5_*_*_*_*

@@ -162,9 +162,16 @@ TASK_QUEUES = {
     "sync": ["roaming.sync_partner", "roaming.hub_clients_pull"],
     # Pricing, invoicing, collection: CPU and database.
     "billing": ["billing.price_cdrs", "billing.invoice_run", "billing.invoice_documents_render", "billing.dunning_run"],
-    # What partners and drivers wait for: token pushes, command timeouts, and the outbox sweeper that sends
-    # whatever the broker missed (it must run even while the sync queue is full).
-    "pushes": ["roaming.push_tokens", "roaming.push_tokens_due", "roaming.commands_time_out", "emsp.outbox_sweep"],
+    # What partners and drivers wait for: token pushes, command timeouts, charging preferences never sent, and
+    # the outbox sweeper that sends whatever the broker missed (it must run even while the sync queue is full).
+    # Commands themselves are POSTed in the request that stores them (docs/operations.md).
+    "pushes": [
+        "roaming.push_tokens",
+        "roaming.push_tokens_due",
+        "roaming.commands_time_out",
+        "roaming.preferences_send_stale",
+        "emsp.outbox_sweep",
+    ],
     "default": [
         "roaming.purge_request_log",
         "roaming.purge_expired_tokens",

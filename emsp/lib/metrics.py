@@ -5,12 +5,14 @@ Recording is in memory under one lock: a few dict operations, no I/O, so the OCP
 PATCHes, benchmarked near bare Django) pays microseconds, not a database write.
 
 Several processes (gunicorn workers, Celery workers) each count their own. With METRICS_DIR set, every process
-writes its counts to `<METRICS_DIR>/<pid>.json` at most every METRICS_FLUSH_SECONDS (a background thread, and
-at exit), and a scrape adds up the files of every process: the totals of the whole host, whichever worker
-answers. Files of processes that ended stay, so totals do not drop when a worker is recycled; a new process
-that gets an old pid takes its file over (one restart's worth of counts is then lost, which Prometheus sees
-as a counter reset). Clear the directory when the service starts. Without METRICS_DIR each process reports
-only its own counts: fine for one process (`make run`), misleading behind several workers.
+writes its counts to `<METRICS_DIR>/<host>-<pid>.json` every METRICS_FLUSH_SECONDS (a background thread, and at
+exit), and a scrape adds up the files of every process: the totals of every process that shares the directory
+(a volume shared by the web and worker containers), whichever gunicorn worker answers. Files of processes that
+ended stay, so totals do not drop when a worker is recycled; a new process that gets an old host and pid takes
+its file over (Prometheus sees a counter reset). Clearing the directory when the web service starts drops the
+files of ended processes only: live ones write theirs again within METRICS_FLUSH_SECONDS. A scrape sees
+another process's counts up to METRICS_FLUSH_SECONDS late. Without METRICS_DIR each process reports only its
+own counts: right for one process (`make run`), misleading behind several workers.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import atexit
 import json
 import logging
 import os
+import socket
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -46,27 +50,24 @@ def describe(name: str, kind: str, text: str) -> None:
     _help[name] = (kind, text)
 
 
-def inc(name: str, labels: dict[str, str], value: float = 1.0) -> None:
-    key = tuple(sorted(labels.items()))
+def inc(name: str, labels: dict[str, str] | Labels, value: float = 1.0) -> None:
+    """Add to a counter. `labels` as a dict, or (on a hot path) as (name, value) pairs sorted by name."""
+    key = labels if isinstance(labels, tuple) else tuple(sorted(labels.items()))
     with _lock:
         series = _counters.setdefault(name, {})
         series[key] = series.get(key, 0.0) + value
     _start_flusher()
 
 
-def observe(name: str, labels: dict[str, str], seconds: float) -> None:
-    key = tuple(sorted(labels.items()))
+def observe(name: str, labels: dict[str, str] | Labels, seconds: float) -> None:
+    """Count a duration in a histogram (LATENCY_BUCKETS); `labels` as for `inc`."""
+    key = labels if isinstance(labels, tuple) else tuple(sorted(labels.items()))
     with _lock:
         series = _histograms.setdefault(name, {})
         counts = series.get(key)
         if counts is None:
             counts = series[key] = [0.0] * (len(LATENCY_BUCKETS) + 2)
-        for index, bound in enumerate(LATENCY_BUCKETS):
-            if seconds <= bound:
-                counts[index] += 1
-                break
-        else:
-            counts[len(LATENCY_BUCKETS)] += 1
+        counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1  # le: the first bound >= seconds, else +Inf
         counts[-1] += seconds
     _start_flusher()
 
@@ -115,7 +116,7 @@ def flush() -> None:
             "histograms": {name: [[list(k), c] for k, c in series.items()] for name, series in _histograms.items()},
         }
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{os.getpid()}.json"
+    path = directory / f"{socket.gethostname()}-{os.getpid()}.json"  # a directory shared by containers
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(snapshot))
     os.replace(temporary, path)  # a scrape never reads half a file
@@ -131,7 +132,7 @@ def _directory() -> Path | None:
 
 def _start_flusher() -> None:
     global _flusher
-    if _flusher is not None or _directory() is None:
+    if _flusher is not None or not settings.METRICS_DIR:
         return
     with _lock:
         if _flusher is not None:
@@ -139,6 +140,19 @@ def _start_flusher() -> None:
         _flusher = threading.Thread(target=_flush_forever, name="metrics-flush", daemon=True)
     _flusher.start()
     atexit.register(flush)
+
+
+def _after_fork_in_child() -> None:
+    """A forked process (gunicorn and Celery prefork workers) counts afresh, in a file of its own, with a flusher
+    thread of its own: the parent's counts are the parent's, and its thread does not exist in the child."""
+    global _lock, _flusher
+    _lock = threading.Lock()
+    _flusher = None
+    _counters.clear()
+    _histograms.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _flush_forever() -> None:
