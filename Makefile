@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fmt bench worker beat lock clean
+.PHONY: run test lint fmt bench worker worker-sync worker-billing worker-pushes worker-default beat lock clean
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,8 +36,18 @@ fmt: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+## make worker: one worker for every queue (development). In production a worker per queue, as docker-compose.yml:
+## make worker QUEUES=sync CONCURRENCY=1, or the shortcuts make worker-sync / worker-billing / worker-pushes / worker-default
+QUEUES      ?= sync,billing,pushes,default
+CONCURRENCY ?= 2
 worker: $(STAMP)
-	$(BIN)/celery -A emsp worker --loglevel=INFO
+	$(BIN)/celery -A emsp worker --loglevel=INFO -Q $(QUEUES) --concurrency=$(CONCURRENCY) -n $(subst $(comma),-,$(QUEUES))@%h
+
+comma := ,
+worker-sync:
+	$(MAKE) worker QUEUES=sync CONCURRENCY=1
+worker-billing worker-pushes worker-default:
+	$(MAKE) worker QUEUES=$(@:worker-%=%)
 
 beat: $(STAMP)
 	$(BIN)/celery -A emsp beat --loglevel=INFO

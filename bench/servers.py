@@ -90,12 +90,12 @@ BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/7")
 
 @contextmanager
 def celery_worker(*, concurrency: int) -> Iterator[None]:
-    """A Celery worker on the bench database and broker, as production runs pricing. At a lower CPU priority
-    (nice 10): on this one machine it shares the cores with gunicorn, and answering CPOs comes first; pricing
-    catches up (the bench reports how long after the load)."""
+    """A Celery worker of the billing queue on the bench database and broker, as production runs pricing. At a
+    lower CPU priority (nice 10): on this one machine it shares the cores with gunicorn, and answering CPOs comes
+    first; pricing catches up (the bench reports how long after the load)."""
     process = subprocess.Popen(
         ["nice", "-n", "10", sys.executable, "-m", "celery", "-A", "emsp", "worker", "--pool", "prefork",
-         "--concurrency", str(concurrency), "--loglevel", "WARNING",
+         "--concurrency", str(concurrency), "-Q", "billing", "--loglevel", "WARNING",
          "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT,
         env=env(),

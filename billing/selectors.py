@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import (
     Count,
     DecimalField,
+    Exists,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -37,7 +38,7 @@ from billing.models import (
 )
 from billing.reconciliation import COST_DIMENSIONS
 from drivers.models import Driver
-from roaming.models import Cdr, Partner
+from roaming.models import Cdr, Location, Partner, Tariff
 
 #: The finance export's columns, in order.
 CSV_COLUMNS = (
@@ -87,6 +88,25 @@ def disputes_open_by_partner() -> list[dict[str, Any]]:
         .annotate(count=Count("pk"), amount=Sum("amount_at_stake"))
         .order_by("partner__name", "currency")
     )
+
+
+def cdr_prices_arrived() -> QuerySet[CdrPrice]:
+    """Unpriced CDRs whose tariff, location or credited CDR we now hold (a small set: a partial index)."""
+    same_party = {"country_code": OuterRef("cdr__country_code"), "party_id": OuterRef("cdr__party_id")}
+    held = {"ocpi_id": OuterRef("waiting_id"), **same_party}
+    return CdrPrice.objects.filter(
+        (Q(waiting_for=CdrPrice.Waiting.TARIFF) & Exists(Tariff.objects.filter(**held)))
+        | (Q(waiting_for=CdrPrice.Waiting.LOCATION) & Exists(Location.objects.filter(**held)))
+        | (Q(waiting_for=CdrPrice.Waiting.CDR) & Exists(Cdr.objects.filter(**held))),
+        status=CdrPrice.Status.UNPRICED,
+    )
+
+
+def cdrs_price_backlog() -> int:
+    """CDRs waiting for the pricing workers: stored and not priced yet, or unpriced until now for want of a tariff,
+    location or credited CDR that has arrived since (what `cdrs_price_pending` takes). Both counts use partial
+    indexes."""
+    return CdrPrice.objects.filter(status=CdrPrice.Status.PENDING).count() + cdr_prices_arrived().count()
 
 
 def latest_dispute_status() -> Subquery:

@@ -26,7 +26,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from billing.charges import charges_create
@@ -40,6 +40,7 @@ from billing.reconciliation import (
     volume_differences,
 )
 from billing.records import cdr_record, needs_local_time, tariff_record
+from billing.selectors import cdr_prices_arrived
 from billing.tariffs import Cdr as CdrRecord
 from billing.tariffs import CdrPrice as PriceRecord
 from billing.tariffs import Price, PriceLine, TariffInputError, price_cdr, select_tariff
@@ -289,18 +290,6 @@ def _credit_price(credit: Cdr, original: CdrPrice | None, now: datetime) -> CdrP
 # --- the backlog -----------------------------------------------------------------------------------------
 
 
-def _arrived() -> QuerySet[CdrPrice]:
-    """Unpriced CDRs whose tariff, location or credited CDR we now hold (a small set: a partial index)."""
-    same_party = {"country_code": OuterRef("cdr__country_code"), "party_id": OuterRef("cdr__party_id")}
-    held = {"ocpi_id": OuterRef("waiting_id"), **same_party}
-    return CdrPrice.objects.filter(
-        (Q(waiting_for=CdrPrice.Waiting.TARIFF) & Exists(Tariff.objects.filter(**held)))
-        | (Q(waiting_for=CdrPrice.Waiting.LOCATION) & Exists(Location.objects.filter(**held)))
-        | (Q(waiting_for=CdrPrice.Waiting.CDR) & Exists(Cdr.objects.filter(**held))),
-        status=CdrPrice.Status.UNPRICED,
-    )
-
-
 def cdrs_price_pending(*, limit: int) -> int:
     """Price the next `limit` CDRs of the backlog; answers how many it took (0: nothing left).
 
@@ -311,7 +300,7 @@ def cdrs_price_pending(*, limit: int) -> int:
     """
     with transaction.atomic():
         ids: list[int] = []
-        for backlog in (CdrPrice.objects.filter(status=CdrPrice.Status.PENDING), _arrived()):
+        for backlog in (CdrPrice.objects.filter(status=CdrPrice.Status.PENDING), cdr_prices_arrived()):
             claim = backlog.order_by("cdr_id").values_list("cdr_id", flat=True)
             if connection.features.has_select_for_update_skip_locked:
                 claim = claim.select_for_update(skip_locked=True, of=("self",))

@@ -7,9 +7,10 @@ listed once, here.
 """
 
 import os
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 from django.conf import settings
 from django_celery_beat.tzcrontab import TzAwareCrontab
@@ -34,6 +35,25 @@ app = Celery("emsp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+
+@signals.task_prerun.connect
+def _log_task_id(task_id: str, task: Any, **kwargs: Any) -> None:
+    """On a worker, a task's log records carry its task id as their request_id (emsp/lib/logs.py). A task run
+    in-process keeps the id of the request that ran it."""
+    from emsp.lib.logs import request_id_var
+
+    if not task.request.is_eager:
+        request_id_var.set(task_id)
+
+
+@signals.task_postrun.connect
+def _forget_task_id(task: Any, **kwargs: Any) -> None:
+    from emsp.lib.logs import request_id_var
+
+    if not task.request.is_eager:
+        request_id_var.set("")
+
+
 # Platform-wide periodic jobs (per-partner syncs are django-celery-beat rows, editable in the admin).
 app.conf.beat_schedule = {
     # Daily at 02:30 UTC, https://crontab.guru/#30_2_*_*_*
@@ -46,6 +66,8 @@ app.conf.beat_schedule = {
     "push-token-changes": {"task": "roaming.push_tokens_due", "schedule": crontab()},
     # Every minute, https://crontab.guru/#*_*_*_*_*
     "time-out-commands": {"task": "roaming.commands_time_out", "schedule": crontab()},
+    # Every minute, https://crontab.guru/#*_*_*_*_*: charging preferences whose sender died before the PUT
+    "send-stale-charging-preferences": {"task": "roaming.preferences_send_stale", "schedule": crontab()},
     # Every minute, https://crontab.guru/#*_*_*_*_*: the safety net behind pricing on arrival
     "price-cdrs": {"task": "billing.price_cdrs", "schedule": crontab()},
     # Every 5 minutes, https://crontab.guru/#*/5_*_*_*_*

@@ -40,14 +40,35 @@ def ping() -> dict[str, Any]:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when every dependency answers; else 503, and `down` names each that does not (database, broker,
+    outbox: tasks the broker has not taken for longer than HEALTH_OUTBOX_MAX_AGE_SECONDS), with `errors` saying
+    why. Each check runs on its own: a database that is down does not hide a broker that is down too."""
     checks: dict[str, bool | None] = {"database": False, "broker": False}
+    errors: dict[str, str] = {}
     outbox: dict[str, Any] | None = None
     try:
         checks["database"] = check_database()
-        # For monitoring, not for `ok`: tasks the broker did not take wait there, and the sweeper sends them.
+        # Tasks the broker did not take wait there, and the sweeper sends them; too old, and nothing is sending.
         outbox = outbox_backlog()
+    except Exception as exc:
+        logger.exception("health check: the database failed")
+        errors["database"] = _describe(exc)
+    try:
         checks["broker"] = check_broker()
-    except Exception:
-        logger.exception("health check failed")
-    ok = all(value is not False for value in checks.values())
-    return JsonResponse({"ok": ok, **checks, "outbox": outbox}, status=200 if ok else 503)
+    except Exception as exc:
+        logger.warning("health check: the broker failed: %s", _describe(exc))
+        errors["broker"] = _describe(exc)
+    down = [name for name, ok in checks.items() if ok is False]
+    late = (outbox or {}).get("oldest_due_seconds")
+    if late is not None and late > settings.HEALTH_OUTBOX_MAX_AGE_SECONDS:
+        down.append("outbox")
+        errors["outbox"] = (
+            f"the oldest due task has waited {late} s (limit {settings.HEALTH_OUTBOX_MAX_AGE_SECONDS} s): "
+            "the broker refuses tasks or nothing sweeps the outbox"
+        )
+    body = {"ok": not down, **checks, "outbox": outbox, "down": down, "errors": errors}
+    return JsonResponse(body, status=503 if down else 200)
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "emsp.lib.logs.RequestIdMiddleware",  # every log record of the request names it (the OCPI view does its own)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -145,12 +146,46 @@ CELERY_RESULT_BACKEND = (
     env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "") or None
 )
 CELERY_RESULT_EXPIRES = 3600
-CELERY_TASK_ACKS_LATE = True  # tasks are idempotent, so a worker crash re-runs rather than loses them
+# A task is acknowledged once it has run, not when a worker takes it: a worker that dies mid-task (OOM, deploy,
+# kill -9) leaves it to be run again by another. Safe because every task is idempotent (docs/operations.md
+# lists why, task by task). One message prefetched per process: a worker busy with a long pull does not sit
+# on tasks another worker could run now.
+CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Work kept apart: a queue per kind of work, each with its own workers (docker-compose.yml, `make worker`), so a
+# first pull of a big CPO (minutes) never holds up a token push or a command's timeout. Every task is routed
+# here, once (tests/test_celery_queues.py checks that none is missing).
+CELERY_TASK_DEFAULT_QUEUE = "default"
+TASK_QUEUES = {
+    # Pulls from CPOs: long, network-bound, one at a time per worker.
+    "sync": ["roaming.sync_partner", "roaming.hub_clients_pull"],
+    # Pricing, invoicing, collection: CPU and database.
+    "billing": ["billing.price_cdrs", "billing.invoice_run", "billing.invoice_documents_render", "billing.dunning_run"],
+    # What partners and drivers wait for: token pushes, command timeouts, charging preferences never sent, and
+    # the outbox sweeper that sends whatever the broker missed (it must run even while the sync queue is full).
+    # Commands themselves are POSTed in the request that stores them (docs/operations.md).
+    "pushes": [
+        "roaming.push_tokens",
+        "roaming.push_tokens_due",
+        "roaming.commands_time_out",
+        "roaming.preferences_send_stale",
+        "emsp.outbox_sweep",
+    ],
+    "default": [
+        "roaming.purge_request_log",
+        "roaming.purge_expired_tokens",
+        "drivers.expire_tokens",
+        "drivers.send_account_email",
+        "emsp.health.ping",
+    ],
+}
+CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in TASK_QUEUES.items() for task in tasks}
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=15 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=20 * 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers log through LOGGING (JSON lines, task id as request_id) instead of Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Embedded mode: run enqueued tasks in a background thread rather than inside the caller's request.
@@ -395,12 +430,37 @@ BILLING_ESTIMATE_DEFAULTS = {
     "HPC": {"energy_kwh": "45", "minutes": 25},
 }
 
-# --- Logging --------------------------------------------------------------------------------------------
+# --- Operations: metrics and logs ---------------------------------------------------------------------------
+# /metrics (Prometheus) answers staff signed in to the back office, and a scraper that sends
+# `Authorization: Bearer <METRICS_TOKEN>`; unset, staff only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Where each process (gunicorn and Celery workers) writes its counters, so that a scrape adds up all of them
+# (emsp/lib/metrics.py). Unset: each process reports its own counts only. Clear it when the service starts.
+METRICS_DIR = env.str("METRICS_DIR", default="")
+METRICS_FLUSH_SECONDS = env.float("METRICS_FLUSH_SECONDS", default=5.0)
+# /healthz answers 503 when the oldest task waiting in the outbox is this late (seconds): the broker has
+# been refusing tasks, or nothing sweeps them.
+HEALTH_OUTBOX_MAX_AGE_SECONDS = env.int("HEALTH_OUTBOX_MAX_AGE_SECONDS", default=600)
+
+# One JSON object per line (json: for a log collector) or plain text (text: for a terminal); JSON unless DEBUG.
+# Every record carries the request's id (the caller's X-Request-ID when it sent one) and the OCPI partner.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "context": {"()": "emsp.lib.logs.RequestContextFilter"},
+        "redact": {"()": "emsp.lib.logs.RedactTokensFilter"},
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(partner)s] %(message)s"},
+        "json": {"()": "emsp.lib.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "redact"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

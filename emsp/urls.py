@@ -5,10 +5,12 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 from emsp.health import healthz
+from emsp.metrics import metrics_view
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     # Invoice documents sit beside the Invoice admin's pages; listed first so the admin's catch-all doesn't take them.
     path("admin/billing/invoice/<int:pk>/", include("billing.urls")),
     path("admin/backoffice/", include("backoffice.urls")),

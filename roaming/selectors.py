@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F, Func, Prefetch, QuerySet, Subquery
+from django.db.models import Count, F, Func, Max, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from roaming.models import (
     EvseStatus,
     InvoiceReconciliationRecord,
     Location,
+    Partner,
     PriceComponent,
     SyncRun,
     Tariff,
@@ -71,6 +72,26 @@ def last_successful_sync(partner_id: int, module: str) -> SyncRun | None:
         SyncRun.objects.filter(partner_id=partner_id, module=module, status=SyncRun.Status.SUCCEEDED)
         .order_by("-started_at")
         .first()
+    )
+
+
+def syncs_last_succeeded() -> list[dict[str, Any]]:
+    """Per registered partner and module: when its last successful pull started (what it is up to date with)."""
+    return list(
+        SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED, partner__status=Partner.Status.REGISTERED)
+        .values("partner__name", "module")
+        .annotate(started_at=Max("started_at"))
+        .order_by("partner__name", "module")
+    )
+
+
+def command_timeouts_by_partner() -> list[dict[str, Any]]:
+    """Per partner: the commands that ended in TIMEOUT (recorded by us past the deadline, or sent by the CPO)."""
+    return list(
+        Command.objects.filter(result=Command.Result.TIMEOUT)
+        .values("partner__name")
+        .annotate(count=Count("pk"))
+        .order_by("partner__name")
     )
 
 

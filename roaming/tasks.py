@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from emsp.lib.tasks import enqueue
 from roaming.models import OcpiRequestLog, Partner
+from roaming.services.charging_preferences import preferences_send_stale
 from roaming.services.commands import commands_time_out
 from roaming.services.hubs import hub_clients_pull
 from roaming.services.partners import purge_expired_tokens
@@ -88,3 +89,9 @@ def push_tokens_due_task() -> int:
 @shared_task(name="roaming.commands_time_out")
 def commands_time_out_task() -> int:
     return commands_time_out()
+
+
+@shared_task(name="roaming.preferences_send_stale")
+def preferences_send_stale_task() -> int:
+    """Periodic: charging preferences stored but never sent (their sender died before the PUT)."""
+    return preferences_send_stale()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -82,20 +83,25 @@ def _database_url() -> str:
     return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-@pytest.fixture
-def worker(broker_url: str, django_db_setup: None) -> Iterator[str]:
-    """A Celery worker in its own process, consuming a queue no other run uses; tasks sent without a queue
-    during the test go to it. It uses the test database (so the test needs one: `django_db`) and sees what
-    the test has committed."""
-    queue = f"test-{uuid.uuid4().hex[:12]}"
+def route_all_tasks(routes: dict[str, Any], default_queue: str) -> None:
+    """Send tasks by these routes from now on (Celery caches its router)."""
+    app.conf.task_routes = routes
+    app.conf.task_default_queue = default_queue
+    app.amqp.flush_routes()
+    del app.amqp.router  # built again from the routes when next used
+
+
+@contextlib.contextmanager
+def worker_process(broker_url: str, queues: list[str], *, concurrency: int = 1) -> Iterator[subprocess.Popen[bytes]]:
+    """A Celery worker in its own process (`celery -A emsp worker`, as deployed) consuming `queues`, on the test
+    database (so the test needs one: `django_db`); it sees what the test has committed."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "emsp.settings_test",
         "CELERY_BROKER_URL": broker_url,
         "DATABASE_URL": _database_url(),
     }
-    default_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
+    pool = ["--pool=solo"] if concurrency == 1 else ["--pool=threads", f"--concurrency={concurrency}"]
     process = subprocess.Popen(
         [
             sys.executable,
@@ -104,24 +110,36 @@ def worker(broker_url: str, django_db_setup: None) -> Iterator[str]:
             "-A",
             "emsp",
             "worker",
-            "--pool=solo",
-            "--concurrency=1",
+            *pool,
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
             "-Q",
-            queue,
+            ",".join(queues),
             "--loglevel=WARNING",
         ],
         cwd=ROOT,
         env=env,
     )
     try:
-        yield queue
+        yield process
     finally:
-        app.conf.task_default_queue = default_queue
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def worker(broker_url: str, django_db_setup: None) -> Iterator[str]:
+    """A Celery worker in its own process, consuming a queue no other run uses; every task sent during the test
+    goes to it, whatever its route (CELERY_TASK_ROUTES)."""
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    routes, default_queue = app.conf.task_routes, app.conf.task_default_queue
+    route_all_tasks({"*": {"queue": queue}}, queue)
+    try:
+        with worker_process(broker_url, [queue]):
+            yield queue
+    finally:
+        route_all_tasks(routes, default_queue)
 
 
 @pytest.fixture

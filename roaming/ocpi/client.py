@@ -30,7 +30,7 @@ from django.db.models import Case, Value, When
 
 from roaming.models import OcpiRequestLog
 
-from .requestlog import log_exchange
+from .requestlog import log_exchange, request_observe
 from .v2_2_1.types import dumps, loads
 
 if TYPE_CHECKING:
@@ -359,6 +359,13 @@ class OcpiClient:
             ocpi_status = exc.ocpi_status
             raise
         finally:
+            request_observe(
+                direction="out",
+                module=module,
+                partner=self.partner,
+                http_status=response.status_code if response is not None else None,
+                seconds=time.monotonic() - started,
+            )
             log_exchange(
                 direction=OcpiRequestLog.Direction.OUT,
                 partner=self.partner,

@@ -1,6 +1,7 @@
-"""Writing the OCPI request log, with credentials tokens masked.
+"""Writing the OCPI request log, with credentials tokens masked; counting requests for /metrics.
 
-Rows go through a BulkWriter, so a status push costs the partner no extra database round trip.
+Rows go through a BulkWriter, so a status push costs the partner no extra database round trip. The metrics are
+in memory (emsp/lib/metrics.py): every request is counted, those the log leaves out (status PATCHes) too.
 """
 
 from __future__ import annotations
@@ -11,11 +12,17 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.utils import timezone
 
+from emsp.lib import metrics
 from emsp.lib.bulkwrite import BulkWriter
 from roaming.models import OcpiRequestLog
 
 if TYPE_CHECKING:
     from roaming.models import Partner
+
+REQUESTS = "emsp_ocpi_requests_total"
+LATENCY = "emsp_ocpi_request_duration_seconds"
+metrics.describe(REQUESTS, "counter", "OCPI requests, in (partners calling us) and out (us calling them).")
+metrics.describe(LATENCY, "histogram", "OCPI request duration in seconds, as we measured it.")
 
 # Credentials bodies carry `"token": "..."`; keep 4 characters so support can tell tokens apart.
 _TOKEN_FIELD = re.compile(r'("token"\s*:\s*")([^"]{0,4})[^"]*(")')
@@ -73,3 +80,17 @@ def log_exchange(
 
 
 request_log: BulkWriter[OcpiRequestLog] = BulkWriter(OcpiRequestLog)
+
+
+def partner_label(partner: Partner | None) -> str:
+    """How logs and metrics name a partner: its name (staff know partners by it), or "-" before authentication."""
+    return partner.name if partner is not None else "-"
+
+
+def request_observe(
+    *, direction: str, module: str, partner: Partner | None, http_status: int | None, seconds: float
+) -> None:
+    """Count one OCPI request and its duration (`http_status` None: no answer came)."""
+    labels = (("direction", direction), ("module", module or "-"), ("partner", partner_label(partner)))
+    metrics.inc(REQUESTS, (*labels, ("status", str(http_status) if http_status is not None else "none")))
+    metrics.observe(LATENCY, labels, seconds)  # labels sorted by name, as `metrics` takes them on a hot path

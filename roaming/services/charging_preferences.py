@@ -5,15 +5,17 @@ how much energy they need. We PUT that to `{CPO sessions Sender}/{session_id}/ch
 answers at once whether it can (ACCEPTED, DEPARTURE_REQUIRED, ...). Only EVSEs with the
 CHARGING_PREFERENCES_CAPABLE capability take them, and only OCPI 2.2 has them. Each request is stored before
 it is sent, with the answer or why there was none. A PUT is idempotent, so the client retries it on a
-transport error like any other.
+transport error like any other, and a request whose sender died before the PUT is sent by a periodic sweep.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 from pydantic import ValidationError
 
@@ -25,6 +27,9 @@ from roaming.ocpi.v2_2_1.types import describe_validation_error
 logger = logging.getLogger("roaming.sessions")
 
 CAPABILITY = "CHARGING_PREFERENCES_CAPABLE"
+# A request still PENDING this long after it was stored was never sent (its sender bounds the PUT at
+# OCPI_CLIENT_TIMEOUT per attempt, a few attempts): `preferences_send_stale` sends it.
+RESEND_AFTER = timedelta(minutes=2)
 
 
 class PreferencesRefused(Exception):
@@ -79,6 +84,77 @@ def session_preferences_send(
         raise PreferencesRefused("Invalid charging preferences: energy_need must not be negative.")
     if _evse_takes_preferences(session) is False:
         raise PreferencesRefused(f"EVSE {session.evse_uid} does not take charging preferences.")
+    body = _body(
+        profile_type=profile_type,
+        departure_time=departure_time,
+        energy_need=energy_need,
+        discharge_allowed=discharge_allowed,
+    )
+    request = ChargingPreferencesRequest.objects.create(
+        session=session,
+        profile_type=profile_type,
+        departure_time=departure_time,
+        energy_need=energy_need,
+        discharge_allowed=discharge_allowed,
+    )
+    return _deliver(request, url, body)
+
+
+def preferences_send_stale(*, now: datetime | None = None) -> int:
+    """Deliver the requests stored but never answered nor failed (periodic): the process that stored one ended
+    before its PUT did (a deploy, a crash). The row is written before the PUT, so this is the outbox of
+    charging preferences; a PUT is idempotent, so sending one twice is harmless. A request overtaken by a newer
+    one for the same session, or whose session has ended, is recorded FAILED instead: sending it now would
+    override what the driver asked for since. Returns how many were settled."""
+    now = now or timezone.now()
+    stale = ChargingPreferencesRequest.objects.filter(
+        state=ChargingPreferencesRequest.State.PENDING, created_at__lte=now - RESEND_AFTER
+    )
+    settled = 0
+    for pk in stale.order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            # Locked while it is sent: two sweeps never send the same request (SQLite takes them one by one).
+            request = (
+                ChargingPreferencesRequest.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("session__partner")
+                .filter(pk=pk, state=ChargingPreferencesRequest.State.PENDING)
+                .first()
+            )
+            if request is None:
+                continue
+            _resend(request)
+            settled += 1
+    return settled
+
+
+def _resend(request: ChargingPreferencesRequest) -> None:
+    session = request.session
+    failed = ChargingPreferencesRequest.State.FAILED
+    if session.preference_requests.filter(pk__gt=request.pk).exists():
+        _record(request, state=failed, error="Not delivered, and overtaken by a newer request for the session.")
+        return
+    if not session.is_live:
+        _record(request, state=failed, error=f"Not delivered before the session ended ({session.status}).")
+        return
+    try:
+        url = _preferences_url(session)
+        body = _body(
+            profile_type=request.profile_type,
+            departure_time=request.departure_time,
+            energy_need=request.energy_need,
+            discharge_allowed=request.discharge_allowed,
+        )
+    except PreferencesRefused as exc:
+        _record(request, state=failed, error=exc.message)
+        return
+    logger.warning("session %s: charging preferences %s sent again (never delivered)", session.ocpi_id, request.pk)
+    _deliver(request, url, body)
+
+
+def _body(
+    *, profile_type: str, departure_time: datetime | None, energy_need: Decimal | None, discharge_allowed: bool
+) -> dict[str, Any]:
+    """The ChargingPreferences object as the spec has it, or PreferencesRefused naming what is wrong."""
     try:
         body = ChargingPreferences.model_validate(
             {
@@ -92,14 +168,12 @@ def session_preferences_send(
         raise PreferencesRefused(f"Invalid charging preferences: {describe_validation_error(exc)}") from exc
     if body["profile_type"] not in ChargingPreferencesRequest.ProfileType.values:
         raise PreferencesRefused(f"Unknown profile type {profile_type!r}.")
+    return body
 
-    request = ChargingPreferencesRequest.objects.create(
-        session=session,
-        profile_type=profile_type,
-        departure_time=departure_time,
-        energy_need=energy_need,
-        discharge_allowed=discharge_allowed,
-    )
+
+def _deliver(request: ChargingPreferencesRequest, url: str, body: dict[str, Any]) -> ChargingPreferencesRequest:
+    """PUT the stored request to the CPO and record its answer, or why there was none."""
+    session = request.session
     client = OcpiClient.for_partner(session.partner, to_party=(session.country_code, session.party_id))
     try:
         answer = client.put(url, body, module="sessions")

@@ -3,18 +3,23 @@ each answer is kept (the simulator's side is in tests/integration/test_charging_
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 
 from drivers.models import Token
 from drivers.services import token_issue
 from roaming.models import ChargingPreferencesRequest, ChargingSession, Partner, PartnerEndpoint
 from roaming.selectors import preferences_in_force
-from roaming.services.charging_preferences import PreferencesRefused, session_preferences_send
+from roaming.services.charging_preferences import (
+    PreferencesRefused,
+    preferences_send_stale,
+    session_preferences_send,
+)
 from tests.roaming.conftest import registered_partner, running_session
 from tests.roaming.fakecpo import SESSIONS_URL, FakeCpo, connect, install_fake_cpo, make_driver
 
@@ -184,3 +189,57 @@ def test_the_form_shows_why_nothing_was_sent_and_staff_without_permission_cannot
     client.force_login(viewer)
     assert client.post(form_url, {"profile_type": "FAST"}).status_code == 403
     assert fake_cpo.calls == []
+
+
+# --- requests whose sender died before the PUT (issue 19, item 1: every push survives a crash) ----------------
+
+
+def _stored_unsent(
+    session: ChargingSession, profile_type: str = "FAST", minutes_ago: int = 3
+) -> ChargingPreferencesRequest:
+    """A request as a sender leaves it when its process dies between storing it and the PUT."""
+    request = ChargingPreferencesRequest.objects.create(session=session, profile_type=profile_type)
+    ChargingPreferencesRequest.objects.filter(pk=request.pk).update(
+        created_at=timezone.now() - timedelta(minutes=minutes_ago)
+    )
+    return request
+
+
+def _other_session(partner: Partner, status: str = "ACTIVE") -> ChargingSession:
+    return running_session(partner, ("BE", "SMB"), session_id="S-43", location_id="LOC8", status=status)
+
+
+def test_a_request_never_sent_is_sent_by_the_sweep(partner: Partner, fake_cpo: FakeCpo) -> None:
+    session = _session(partner, capabilities=[CAPABLE])
+    lost = _stored_unsent(session, "GREEN")
+    _stored_unsent(_other_session(partner), minutes_ago=1)  # may still be sending
+
+    assert preferences_send_stale() == 1
+
+    (call,) = fake_cpo.calls
+    assert (call.method, call.url, call.body) == (
+        "PUT",
+        f"{SESSIONS_URL}/S-42/charging_preferences",
+        {"profile_type": "GREEN"},
+    )
+    lost.refresh_from_db()
+    assert (lost.state, lost.response) == ("ANSWERED", "ACCEPTED")
+    assert preferences_send_stale() == 0  # settled once
+
+
+def test_a_stale_request_overtaken_or_after_the_session_is_not_sent(partner: Partner, fake_cpo: FakeCpo) -> None:
+    session = _session(partner, capabilities=[CAPABLE])
+    overtaken = _stored_unsent(session, "GREEN", minutes_ago=5)
+    session_preferences_send(session, profile_type="CHEAP")  # the driver changed their mind since
+    ended = _stored_unsent(_other_session(partner, status="COMPLETED"))
+
+    assert preferences_send_stale() == 2
+
+    assert [call.body for call in fake_cpo.calls] == [{"profile_type": "CHEAP"}]  # only the driver's own send
+    overtaken.refresh_from_db()
+    ended.refresh_from_db()
+    assert (overtaken.state, overtaken.error) == (
+        "FAILED",
+        "Not delivered, and overtaken by a newer request for the session.",
+    )
+    assert (ended.state, ended.error) == ("FAILED", "Not delivered before the session ended (COMPLETED).")

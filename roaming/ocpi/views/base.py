@@ -21,6 +21,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import BaseModel, ValidationError
 
+from emsp.lib.logs import log_context, partner_var
 from roaming.models import OcpiRequestLog
 
 from ..auth import Caller, authenticate
@@ -34,7 +35,7 @@ from ..errors import (
     PayloadTooLarge,
     Unauthorized,
 )
-from ..requestlog import log_exchange
+from ..requestlog import log_exchange, partner_label, request_observe
 from ..v2_2_1.types import JsonLimitError, describe_validation_error, loads
 
 logger = logging.getLogger("roaming.ocpi")
@@ -100,12 +101,27 @@ class OcpiView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         started = time.monotonic()
         request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
+        with log_context(request_id=request_id):
+            response, caller = self._dispatch(request, request_id, started, *args, **kwargs)
+        request_observe(
+            direction="in",
+            module=self.module,
+            partner=caller.partner if caller else None,
+            http_status=response.status_code,
+            seconds=time.monotonic() - started,
+        )
+        return response
+
+    def _dispatch(
+        self, request: HttpRequest, request_id: str, started: float, *args: Any, **kwargs: Any
+    ) -> tuple[HttpResponse, Caller | None]:
         correlation_id = request.headers.get("X-Correlation-ID") or request_id
         caller: Caller | None = None
         error_text = ""
         try:
             caller = authenticate(request, use_cache=self.module not in CONFIGURATION_MODULES)
             self.caller = caller
+            partner_var.set(partner_label(caller.partner))
             if caller.is_invitation and not self.accepts_invitation_token:
                 raise Unauthorized("Token A only opens the versions and credentials modules.")
             if _content_length(request) > settings.OCPI_MAX_BODY_BYTES:
@@ -144,7 +160,7 @@ class OcpiView(View):
 
         if self.log_requests:
             self._log(request, response, caller, request_id, correlation_id, started, error_text)
-        return response
+        return response, caller
 
     def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> OcpiResponse:
         """The methods this endpoint serves (`Allow`), in an envelope like every answer."""
