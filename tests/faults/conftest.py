@@ -77,3 +77,10 @@ def pricings() -> dict[int, int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT cdr_id, count(*) FROM faults_pricing_audit GROUP BY cdr_id")
         return dict(cursor.fetchall())
+
+
+@pytest.fixture
+def emsp(live_server: Any, settings: Any) -> str:
+    """Our base URL (the live server); OCPI_BASE_URL follows it."""
+    settings.OCPI_BASE_URL = f"{live_server.url}/ocpi"
+    return str(live_server.url)
