@@ -147,6 +147,10 @@ CELERY_RESULT_BACKEND = (
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_ACKS_LATE = True  # tasks are idempotent, so a worker crash re-runs rather than loses them
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A task taken by a worker that then died without a word (SIGKILL, OOM, a lost host) is given to another worker
+# this many seconds after it was taken (Redis keeps it unacknowledged until then). Longer than any task and any
+# countdown, or a running task is started a second time (harmless, they are idempotent, but wasted).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=15 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=20 * 60)
