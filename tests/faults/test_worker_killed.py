@@ -44,7 +44,7 @@ class Celery:
     def __init__(self, database_url: str, redis_server: PrivateRedis) -> None:
         env = server_env(
             DATABASE_URL=database_url, CELERY_BROKER_URL=redis_server.url(1), REDIS_URL=redis_server.url(0),
-            CELERY_VISIBILITY_TIMEOUT="2",
+            CELERY_VISIBILITY_TIMEOUT="2", BILLING_RENDER_DOCUMENTS="false",  # no 1,500 PDFs after the run
         )  # fmt: skip
         self.worker = Worker(env, queue="celery")
         self.broker_url = redis_server.url(1)

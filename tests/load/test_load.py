@@ -58,20 +58,17 @@ REPORT = os.environ.get("LOAD_REPORT", "")
 
 
 @pytest.fixture
-def server(on_postgres: str, pricing_audit: str, broker_url: str, settings: DjangoSettings) -> Iterator[tuple[int, str]]:
-    """gunicorn (2 workers x 16 threads, as bench runs it) on the test database: (port, the CPO's token)."""
+def server(
+    on_postgres: str, pricing_audit: str, broker_url: str, settings: DjangoSettings
+) -> Iterator[tuple[int, str, str]]:
+    """gunicorn (2 workers x 16 threads, as bench runs it) on the test database: (port, the CPO's token, the
+    test database's URL)."""
     _, token = registered_partner("Load CPO", [("BE", "BEC")])
     port = free_port()
     settings.OCPI_BASE_URL = f"http://127.0.0.1:{port}/ocpi"
-    extra = server_env(DATABASE_URL=_test_database_url(), OCPI_BASE_URL=settings.OCPI_BASE_URL)
+    extra = server_env(DATABASE_URL=on_postgres, OCPI_BASE_URL=settings.OCPI_BASE_URL)
     with bench_gunicorn(port=port, workers=2, threads=16, connections=CLIENTS, **_changed(extra)):
-        yield port, token
-
-
-def _test_database_url() -> str:
-    from tests.conftest import _database_url
-
-    return _database_url()
+        yield port, token, on_postgres
 
 
 def _changed(env: dict[str, str]) -> dict[str, str]:
@@ -155,9 +152,9 @@ def _report(**figures: Any) -> None:
 
 
 def test_evse_status_updates_from_32_clients_end_at_the_newest_and_every_answer_is_counted(
-    server: tuple[int, str],
+    server: tuple[int, str, str],
 ) -> None:
-    port, token = server
+    port, token, _ = server
     evses = _network()
     rng = random.Random(SEED)
     rejected = EVSE_UPDATES // 100
@@ -207,8 +204,8 @@ def test_evse_status_updates_from_32_clients_end_at_the_newest_and_every_answer_
     )  # fmt: skip
 
 
-def test_cdr_posts_with_duplicates_are_stored_once_and_priced_once(server: tuple[int, str], broker_url: str) -> None:
-    port, token = server
+def test_cdr_posts_with_duplicates_are_stored_once_and_priced_once(server: tuple[int, str, str]) -> None:
+    port, token, database_url = server
     assert Ocpi(f"http://127.0.0.1:{port}", token).call("PUT", tariff_url(TARIFF), TARIFF).status_code == 201
     rng = random.Random(SEED)
     duplicates = CDRS // 10
@@ -219,7 +216,7 @@ def test_cdr_posts_with_duplicates_are_stored_once_and_priced_once(server: tuple
     posts += rng.sample(posts, duplicates)
     rng.shuffle(posts)
 
-    worker = Worker(server_env(DATABASE_URL=_test_database_url()), queue="celery")
+    worker = Worker(server_env(DATABASE_URL=database_url), queue="celery")
     worker.start()
     try:
         started = time.monotonic()
