@@ -173,12 +173,13 @@ def test_evse_status_updates_from_32_clients_end_at_the_newest_and_every_answer_
     stamp = BASE.isoformat().replace("+00:00", "Z")
     for n in range(rejected):
         location_id, uid = evses[n % len(evses)]
+        wrong: dict[str, str]
         if n % 2:  # an EVSE we do not hold
-            path, body = f"/ocpi/2.2.1/locations/BE/BEC/{location_id}/NOPE-{n}", {"status": "AVAILABLE"}
+            path, wrong = f"/ocpi/2.2.1/locations/BE/BEC/{location_id}/NOPE-{n}", {}
         else:  # a last_updated that is no time (an unknown status would be taken: OCPI enums are open)
-            path, body = f"/ocpi/2.2.1/locations/BE/BEC/{location_id}/{uid}", {"last_updated": "yesterday"}
-        body = {"status": "AVAILABLE", "last_updated": stamp, **body}
-        updates.append(build_request("PATCH", path, host, json.dumps(body).encode(), auth))
+            path, wrong = f"/ocpi/2.2.1/locations/BE/BEC/{location_id}/{uid}", {"last_updated": "yesterday"}
+        patch = {"status": "AVAILABLE", "last_updated": stamp, **wrong}
+        updates.append(build_request("PATCH", path, host, json.dumps(patch).encode(), auth))
     rng.shuffle(updates)
 
     started = time.monotonic()
