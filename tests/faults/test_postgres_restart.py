@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -27,6 +28,7 @@ from tests.faults.procs import ROOT, PrivatePostgres, gunicorn, manage, server_e
 
 EVSES = 6
 CLIENTS = 4
+PHASES = ("before", "down", "after")
 SEED_PARTNER = """
 from roaming.models import CredentialsToken, Partner, PartnerRole, hash_token, new_token
 partner = Partner.objects.create(name="PG CPO", status="REGISTERED", version="2.2.1",
@@ -116,7 +118,7 @@ def test_postgres_restarted_under_traffic_answers_envelopes_recovers_and_writes_
         for thread in threads:
             thread.join(300)
 
-    by_phase = {name: Counter((status, code) for p, status, _, code in answers if p == name) for name in phase_names()}
+    by_phase = {name: Counter((status, code) for p, status, _, code in answers if p == name) for name in PHASES}
     assert {ctype.split(";")[0] for _, _, ctype, _ in answers} == {"application/json"}  # never an HTML page
     assert set(by_phase["before"]) <= {(200, 1000), (201, 1000)}
     assert by_phase["down"][(500, 3000)] > 0
@@ -133,13 +135,7 @@ def test_postgres_restarted_under_traffic_answers_envelopes_recovers_and_writes_
     print("faults: postgres restart:", {name: dict(c) for name, c in by_phase.items()}, f"{len(counts)} locations")
 
 
-def phase_names() -> tuple[str, ...]:
-    return ("before", "down", "after")
-
-
 def _wait(condition: Any, seconds: float = 300) -> None:
-    import time
-
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "traffic did not progress"

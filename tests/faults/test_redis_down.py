@@ -10,6 +10,7 @@ PENDING price each CDR is stored with, which the per-minute drain (`billing.pric
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -81,8 +82,6 @@ def _drain_with_a_worker(redis_server: PrivateRedis, database_url: str) -> None:
 
 def _wait_until(condition: Any, attempts: int = 600) -> None:
     """Polls `condition` (each poll is a query); bounded, so a test that will never see it fails."""
-    import time
-
     for _ in range(attempts):
         if condition():
             return
