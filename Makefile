@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fmt bench worker worker-sync worker-billing worker-pushes worker-default beat lock clean
+.PHONY: run test test-faults test-load lint fmt bench worker worker-sync worker-billing worker-pushes worker-default beat lock clean
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,9 +17,19 @@ run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py rundemo
 
-## make test: the whole suite (SQLite and in-process tasks unless DATABASE_URL / CELERY_BROKER_URL are set)
+## make test: the whole suite (SQLite and in-process tasks unless DATABASE_URL / CELERY_BROKER_URL are set),
+## without the fault and load tests: those start and kill processes, and need PostgreSQL and Redis.
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not faults and not load" $(PYTEST_ARGS)
+
+## make test-faults: Redis, PostgreSQL (a private cluster), Celery workers and the CPO killed or slowed under
+## traffic (tests/faults; PostgreSQL DATABASE_URL and a Redis CELERY_BROKER_URL needed; see docs/reliability.md)
+test-faults: $(STAMP)
+	$(BIN)/python -m pytest -m faults tests/faults $(PYTEST_ARGS)
+
+## make test-load: 100,000 EVSE status PATCHes and 20,000 CDR POSTs through gunicorn (LOAD_EVSE_UPDATES, LOAD_CDRS)
+test-load: $(STAMP)
+	$(BIN)/python -m pytest -m load tests/load $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

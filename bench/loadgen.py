@@ -7,8 +7,12 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+#: Sorts an answer (HTTP status, body) into a kind the caller counts, e.g. "applied" or "ignored".
+Classifier = Callable[[int, bytes], str]
 
 
 @dataclass
@@ -19,6 +23,7 @@ class LoadResult:
     latencies_ms: list[float]
     statuses: dict[int, int]
     reconnects: int = 0  # answers that closed their connection (Connection: close): a new one was opened
+    kinds: Counter[str] = field(default_factory=Counter)  # answers by the run's classifier, if it has one
 
     @property
     def throughput(self) -> float:
@@ -47,8 +52,8 @@ def build_request(method: str, path: str, host: str, body: bytes = b"", headers:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """The status and whether the server keeps the connection open."""
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
+    """The status, whether the server keeps the connection open, and the body."""
     status_line = await reader.readline()
     if not status_line:
         raise ConnectionError("server closed the connection")
@@ -64,9 +69,8 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
             length = int(value.strip())
         elif name.strip().lower() == b"connection" and value.strip().lower() == b"close":
             keep_alive = False
-    if length:
-        await reader.readexactly(length)
-    return status, keep_alive
+    body = await reader.readexactly(length) if length else b""
+    return status, keep_alive, body
 
 
 async def _worker(
@@ -78,6 +82,7 @@ async def _worker(
     deadline: float,
     result: LoadResult,
     interval: float | None,
+    classify: Classifier | None = None,
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     index = start
@@ -94,7 +99,7 @@ async def _worker(
                 sent = time.perf_counter()
             writer.write(requests[index])
             try:
-                status, keep_alive = await _read_response(reader)
+                status, keep_alive, body = await _read_response(reader)
             except (ConnectionError, asyncio.IncompleteReadError):
                 result.errors += 1
                 writer.close()
@@ -103,6 +108,8 @@ async def _worker(
                 continue
             result.latencies_ms.append((time.perf_counter() - sent) * 1000)
             result.statuses[status] = result.statuses.get(status, 0) + 1
+            if classify is not None:
+                result.kinds[classify(status, body)] += 1
             if status >= 400:
                 result.errors += 1
             result.requests += 1
@@ -116,14 +123,23 @@ async def _worker(
 
 
 async def _run(
-    host: str, port: int, requests: Sequence[bytes], connections: int, seconds: float, rate: float | None
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    connections: int,
+    seconds: float,
+    rate: float | None,
+    classify: Classifier | None,
 ) -> LoadResult:
     result = LoadResult(requests=0, errors=0, seconds=0.0, latencies_ms=[], statuses={})
     started = time.monotonic()
     deadline = started + seconds
     interval = connections / rate if rate else None
     await asyncio.gather(
-        *(_worker(host, port, requests, i, connections, deadline, result, interval) for i in range(connections))
+        *(
+            _worker(host, port, requests, i, connections, deadline, result, interval, classify)
+            for i in range(connections)
+        )
     )
     result.seconds = time.monotonic() - started
     return result
@@ -137,8 +153,10 @@ def run_load(
     connections: int = 16,
     seconds: float = 10.0,
     rate: float | None = None,
+    classify: Classifier | None = None,
 ) -> LoadResult:
     """Send `requests` (each used once, spread over the connections) until done or `seconds` pass: each
     connection sends its next request as soon as it has the answer, or, with `rate`, the connections
-    together send `rate` requests a second on a fixed schedule."""
-    return asyncio.run(_run(host, port, requests, connections, seconds, rate))
+    together send `rate` requests a second on a fixed schedule. With `classify`, answers are also counted by
+    the kind it gives them (`LoadResult.kinds`)."""
+    return asyncio.run(_run(host, port, requests, connections, seconds, rate, classify))

@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--error-share", type=float, default=0.0, help="share of HTTP 500 answers")
     serve.add_argument("--timeout-share", type=float, default=0.0, help="share of requests held, then closed")
     serve.add_argument("--timeout-hold", type=float, default=35.0, help="seconds a timed-out request is held")
+    serve.add_argument("--throttle-share", type=float, default=0.0, help="share of HTTP 429 answers (Retry-After)")
     serve.add_argument("--duplicate-share", type=float, default=0.0)
     serve.add_argument("--out-of-order-share", type=float, default=0.0)
     serve.add_argument("--quiet", action="store_true", help="log warnings only")
@@ -153,6 +154,7 @@ def config_from(args: argparse.Namespace) -> SimConfig:
             error_share=args.error_share,
             timeout_share=args.timeout_share,
             timeout_hold_seconds=args.timeout_hold,
+            throttle_share=args.throttle_share,
             duplicate_share=args.duplicate_share,
             out_of_order_share=args.out_of_order_share,
         ),

@@ -23,11 +23,13 @@ class Chaos:
             return self._rng.random() < share
 
     def incoming(self) -> str | None:
-        """What to do to an incoming functional request: "timeout", "error" or nothing."""
+        """What to do to an incoming functional request: "timeout", "error", "throttle" or nothing."""
         if self.roll(self.config.timeout_share):
             return "timeout"
         if self.roll(self.config.error_share):
             return "error"
+        if self.roll(self.config.throttle_share):
+            return "throttle"
         return None
 
     @property

@@ -19,6 +19,8 @@ class ChaosConfig:
     error_share: float = 0.0
     timeout_share: float = 0.0
     timeout_hold_seconds: float = 35.0
+    throttle_share: float = 0.0
+    throttle_retry_after_seconds: int = 1
     duplicate_share: float = 0.0
     out_of_order_share: float = 0.0
 

@@ -168,6 +168,10 @@ class Endpoints:
             raise _Dropped
         if trouble == "error":
             return Response.error(500, protocol.SERVER_ERROR, "Simulated server error")
+        if trouble == "throttle":  # as rate-limiting gateways in front of CPO platforms answer
+            throttled = Response.error(429, protocol.CLIENT_ERROR, "Too many requests")
+            throttled.headers["Retry-After"] = str(self.chaos.config.throttle_retry_after_seconds)
+            return throttled
         return None
 
     def _functional(self, module: str, rest: list[str], request: Request) -> tuple[Response, Job | None]:

@@ -163,6 +163,7 @@ class Simulator:
         )
         self.outbox = Outbox(asynchronous=config.async_callbacks)
         self._stopping = threading.Event()
+        self._down_port = config.port
         self.endpoints = Endpoints(
             config=config,
             network=self.network,
@@ -218,6 +219,26 @@ class Simulator:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._close_server()
+        self.outbox.stop()
+        self.store.close()
+
+    def go_down(self) -> None:
+        """Stop answering: the listening socket is closed (connections are refused), the state is kept."""
+        self._down_port = self.port
+        self._stopping.set()  # requests held by chaos end now
+        self._close_server()
+
+    def come_back(self) -> None:
+        """Serve again, on the port we had."""
+        self._stopping.clear()
+        self._server = Server((self.config.host, self._down_port), self.endpoints, self.outbox.hold)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="cposim-http", daemon=True
+        )
+        self._thread.start()
+
+    def _close_server(self) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.close_connections()
@@ -226,8 +247,6 @@ class Simulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        self.outbox.stop()
-        self.store.close()
 
     def __enter__(self) -> Simulator:
         return self.start()

@@ -152,6 +152,10 @@ CELERY_RESULT_EXPIRES = 3600
 # on tasks another worker could run now.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A task taken by a worker that then died without a word (SIGKILL, OOM, a lost host) is given to another worker
+# this many seconds after it was taken (Redis keeps it unacknowledged until then). Longer than any task and any
+# countdown, or a running task is started a second time (harmless, they are idempotent, but wasted).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Work kept apart: a queue per kind of work, each with its own workers (docker-compose.yml, `make worker`), so a
 # first pull of a big CPO (minutes) never holds up a token push or a command's timeout. Every task is routed

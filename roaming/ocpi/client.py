@@ -1,7 +1,8 @@
 """The one OCPI client: every call we make to a partner goes through `OcpiClient`.
 
 It sets the headers (token, request and correlation ids, routing), applies timeouts, retries what
-is worth retrying with backoff (connection errors, timeouts, HTTP 5xx, OCPI 3xxx), checks the
+is worth retrying with backoff (connection errors, timeouts, HTTP 5xx, OCPI 3xxx, and HTTP 429 after its
+`Retry-After`), checks the
 envelope, logs the exchange, and follows `Link` pagination lazily: the next URL is used exactly as the
 partner (or a hub in between) gave it, and only one page is held in memory at a time.
 
@@ -44,15 +45,23 @@ _NEXT_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 
 class OcpiClientError(Exception):
-    """A failed call. `permanent` errors (4xx, OCPI 2xxx, bad envelopes) are not worth retrying."""
+    """A failed call. `permanent` errors (4xx, OCPI 2xxx, bad envelopes) are not worth retrying; HTTP 429 is
+    not permanent (the partner asks us to slow down) and says in `retry_after` how long to wait, if it does."""
 
     def __init__(
-        self, message: str, *, permanent: bool, http_status: int | None = None, ocpi_status: int | None = None
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        http_status: int | None = None,
+        ocpi_status: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.http_status = http_status
         self.ocpi_status = ocpi_status
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -312,6 +321,8 @@ class OcpiClient:
                 if exc.permanent or attempt == attempts - 1:
                     raise
                 delay = settings.OCPI_CLIENT_BACKOFF * (2**attempt)
+                if exc.retry_after is not None:  # a 429: its wait, bounded by our own timeout
+                    delay = max(delay, min(exc.retry_after, settings.OCPI_CLIENT_TIMEOUT))
                 logger.warning(
                     "%s %s failed (%s), retry %d/%d in %.1fs", method, url, exc, attempt + 1, attempts - 1, delay
                 )
@@ -384,6 +395,13 @@ class OcpiClient:
 
     def _read(self, response: requests.Response) -> OcpiResult:
         where = f"{response.request.method} {response.url}"
+        if response.status_code == 429:  # rate limited: with or without an envelope, try again later
+            raise OcpiClientError(
+                f"{where}: HTTP 429 (rate limited)",
+                permanent=False,
+                http_status=429,
+                retry_after=_retry_after(response.headers.get("Retry-After")),
+            )
         try:
             document = loads(response.content)
         except ValueError:
@@ -418,3 +436,11 @@ class OcpiClient:
             http_status=response.status_code,
             headers=response.headers,
         )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (RFC 9110 also allows an HTTP date: then we use our own backoff)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None

@@ -112,3 +112,21 @@ def test_correct_totals_by_default(make_sim: Any) -> None:
     for cdr in run_sessions(sim, 10):
         assert cdr["total_cost"] == sim.cdr_info(cdr["id"])["correct_total"]
         assert cdr["total_cost"]["excl_vat"] >= Decimal(0)
+
+
+def test_throttle_share_answers_429_with_retry_after_in_an_envelope(client: Any) -> None:
+    client.sim.set_chaos(throttle_share=1.0, throttle_retry_after_seconds=7)
+    response = client.get("/locations")
+    assert (response.status_code, response.json()["status_code"]) == (429, 2000)
+    assert response.headers["Retry-After"] == "7"
+    client.sim.set_chaos(throttle_share=0.0)
+    assert client.get("/locations").status_code == 200
+
+
+def test_going_down_refuses_connections_and_coming_back_serves_the_same_state(client: Any) -> None:
+    before = client.get("/locations/LOC000001").json()["data"]
+    client.sim.go_down()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        client.session.get(f"{client.sim.version_url}/locations", timeout=5)
+    client.sim.come_back()
+    assert client.get("/locations/LOC000001").json()["data"] == before
