@@ -109,7 +109,7 @@ def _routes() -> list[URLPattern]:
                 patterns.append(
                     re_path(
                         rf"^{prefix}/{module.path}{below}/?$",
-                        view.as_view(),
+                        view.as_view(version=version),
                         name=f"ocpi-{version}-{module.identifier}{suffix and '-detail'}",
                     )
                 )

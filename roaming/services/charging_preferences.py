@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from roaming.models import ChargingPreferencesRequest, ChargingSession, Evse, Partner, PartnerEndpoint
 from roaming.ocpi.client import OcpiClient, OcpiClientError
-from roaming.ocpi.v2_2_1 import ChargingPreferences
 from roaming.ocpi.v2_2_1.types import describe_validation_error
+from roaming.ocpi.versions import wire_for
 
 logger = logging.getLogger("roaming.sessions")
 
@@ -79,8 +79,11 @@ def session_preferences_send(
         raise PreferencesRefused("Invalid charging preferences: energy_need must not be negative.")
     if _evse_takes_preferences(session) is False:
         raise PreferencesRefused(f"EVSE {session.evse_uid} does not take charging preferences.")
+    wire = wire_for(session.partner)
+    if wire.ChargingPreferences is None:
+        raise PreferencesRefused(f"{session.partner} speaks OCPI {wire.version}, which has no charging preferences.")
     try:
-        body = ChargingPreferences.model_validate(
+        body = wire.ChargingPreferences.model_validate(
             {
                 "profile_type": profile_type,
                 "departure_time": departure_time,

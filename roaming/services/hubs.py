@@ -18,9 +18,8 @@ from pydantic import ValidationError
 
 from roaming.models import Partner, PartnerEndpoint, PartnerRole
 from roaming.ocpi.client import OcpiClient
-from roaming.ocpi.v2_2_1 import ClientInfo
-from roaming.ocpi.v2_2_1.mapping import client_info_data
 from roaming.ocpi.v2_2_1.types import describe_validation_error
+from roaming.ocpi.versions import wire_for
 from roaming.records import HubClientData
 
 from .common import Party, StaleUpdate
@@ -131,12 +130,15 @@ def hub_clients_pull(*, partner: Partner, client: OcpiClient | None = None) -> H
     url = partner.endpoint_url("hubclientinfo", PartnerEndpoint.InterfaceRole.SENDER)
     if not url:
         raise NotAHub(f"{partner} has no hubclientinfo Sender endpoint.")
+    wire = wire_for(partner).hubs
+    if wire is None:
+        raise NotAHub(f"{partner} speaks OCPI {partner.version}, which has no hubs.")
     client = client or OcpiClient.for_partner(partner)
     outcome = HubPull()
     for page in client.iter_pages(url, params={"limit": 1000}, module="hubclientinfo"):
         for obj in page.data:
             try:
-                data = client_info_data(ClientInfo.model_validate(obj))
+                data = wire.client_info_data(wire.ClientInfo.model_validate(obj))
                 if hub_client_put(partner=partner, client=data):
                     outcome.new += 1
                 else:
