@@ -11,7 +11,7 @@ version agreed in the credentials handshake). Adding a version is a package besi
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -29,8 +29,9 @@ from roaming.records import (
     TariffData,
 )
 
-from . import v2_2_1
+from . import v2_2_1, v2_3_0
 from .v2_2_1 import mapping as m221
+from .v2_3_0 import mapping as m230
 
 if TYPE_CHECKING:
     from roaming.models import Partner
@@ -117,6 +118,7 @@ class Wire:
     # What only some versions have (None: the version has no such module or object; 2.2 on).
     hubs: HubWire | None = None
     ChargingPreferences: type[BaseModel] | None = None
+    hub_parties_in_credentials: bool = False  # a hub lists its parties as credentials roles (2.3.0)
 
 
 def _same_party(function: Callable[[Any], Any]) -> Callable[[Any, Party], Any]:
@@ -255,15 +257,45 @@ V2_2_1 = Wire(
     ChargingPreferences=v2_2_1.ChargingPreferences,
 )
 
+
+def _roles_230(credentials: Any) -> list[PartyRoleData]:
+    return m230.hub_role(credentials) + _roles_221(credentials)
+
+
+def _cdr_230(cdr: Any, raw: Json | None, party: Party) -> CdrData:
+    return m230.cdr_data(cdr, raw)
+
+
+#: 2.3.0: 2.2.1's wire where the shapes are the same (tokens, commands, hub client info, charging preferences,
+#: the transport rules), its own models and mappings where 2.3.0 differs (v2_3_0/).
+V2_3_0 = replace(
+    V2_2_1,
+    version="2.3.0",
+    Credentials=v2_3_0.Credentials,
+    credentials_roles=_roles_230,
+    Location=v2_3_0.Location,
+    EVSE=v2_3_0.EVSE,
+    Connector=v2_3_0.Connector,
+    LocationPatch=v2_3_0.LocationPatch,
+    EVSEPatch=v2_3_0.EVSEPatch,
+    ConnectorPatch=v2_3_0.ConnectorPatch,
+    Tariff=v2_3_0.Tariff,
+    tariff_data=_same_party(m230.tariff_data),
+    tariff_to_ocpi=m230.tariff_to_ocpi,
+    Session=v2_3_0.Session,
+    SessionPatch=v2_3_0.SessionPatch,
+    CDR=v2_3_0.CDR,
+    cdr_data=_cdr_230,
+    hub_parties_in_credentials=True,
+)
+
 #: Every version we speak with partners, best first: the handshake picks the first one both sides list.
-WIRES: dict[str, Wire] = {"2.2.1": V2_2_1}
-#: Routed versions whose credentials speak another version's shapes (2.3.0 credentials are 2.2.1's).
-_URL_WIRES: dict[str, Wire] = {"2.3.0": V2_2_1}
+WIRES: dict[str, Wire] = {"2.3.0": V2_3_0, "2.2.1": V2_2_1}
 
 
 def wire_for_version(version: str) -> Wire:
     """The wire of a version we route (a view's URL version); unknown versions read as 2.2.1."""
-    return WIRES.get(version) or _URL_WIRES.get(version) or V2_2_1
+    return WIRES.get(version) or V2_2_1
 
 
 def wire_for(partner: Partner) -> Wire:
