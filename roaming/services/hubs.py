@@ -3,9 +3,10 @@
 A hub registers with a role of its own (HUB) and tells us, through its HubClientInfo module, which parties
 are behind it and whether each can be reached. In 2.3.0 a hub names itself in `hub_party_id` (read as its HUB
 role) and lists the parties behind it as roles of its credentials; HubClientInfo may still tell their status.
-The parties become roles of the hub's connection (source `hubclientinfo`, or `credentials` in 2.3.0), so everything keyed by party works through a hub as it does with a direct partner: the
-objects each party pushes are kept under that party, the routing headers we check accept it, and what we send
-about its objects (commands) is addressed to it. A new handshake replaces only the roles its credentials name.
+The parties become roles of the hub's connection (source `hubclientinfo`, or `credentials` in 2.3.0), so
+everything keyed by party works through a hub as it does with a direct partner: the objects each party pushes
+are kept under that party, the routing headers we check accept it, and what we send about its objects
+(commands) is addressed to it. A new handshake replaces only the roles its credentials name.
 """
 
 from __future__ import annotations

@@ -263,7 +263,7 @@ class _Versions:
     """A partner's versions and version details, as OcpiClient.get would return them."""
 
     def __init__(self, versions: list[str]) -> None:
-        self.pages = {
+        self.pages: dict[str, Any] = {
             "https://cpo.example.com/versions": [
                 {"version": v, "url": f"https://cpo.example.com/{v}"} for v in versions
             ]
