@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import requests
 
 from drivers.models import Token
 from drivers.services import token_issue
@@ -17,10 +18,11 @@ from roaming.models import Cdr, ChargingSession, Evse, Location, Partner, Partne
 from roaming.ocpi.v2_2_1.types import parse_data
 from roaming.ocpi.versions import WIRES, wire_for_version
 from roaming.services.commands import command_start_session
-from roaming.services.partners import discover
+from roaming.services.hubs import hub_clients_pull, partner_is_hub
+from roaming.services.partners import discover, partner_invite
 from tests.examples import example, examples_dir
 from tests.roaming.conftest import OcpiTestClient
-from tests.roaming.fakecpo import COMMANDS_URL, FakeCpo, connect, install_fake_cpo, make_driver
+from tests.roaming.fakecpo import COMMANDS_URL, FakeCpo, _response, connect, install_fake_cpo, make_driver
 
 pytestmark = pytest.mark.django_db
 
@@ -294,3 +296,41 @@ def test_version_negotiation_picks_2_3_0_with_a_2_3_0_partner(offered: list[str]
     discovery = discover(_Versions(offered), "https://cpo.example.com/versions", prefer=prefer)  # type: ignore[arg-type]
     assert discovery.version == chosen
     assert wire_for_version(chosen).version == chosen
+
+
+def test_a_2_3_0_hub_registers_and_the_parties_it_lists_push_through_it(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub POSTs its 2.3.0 credentials (hub_party_id, its clients as roles); we read its versions (faked at
+    the `requests` layer: the hub is off this machine) and keep 2.3.0, its HUB role and the parties."""
+    hub = _Versions(["2.2.1", "2.3.0"])
+
+    def request(session: Any, method: str, url: str, **kwargs: Any) -> Any:
+        return _response(method, url, 200, {"status_code": 1000, "data": hub.pages[url]})
+
+    monkeypatch.setattr(requests.Session, "request", request)
+    partner, token_a = partner_invite(name="Hub")
+    body = {**ex("credentials/credentials_example4.json"), "hub_party_id": "NLHUB"}
+    body["url"] = "https://cpo.example.com/versions"
+    reply = OcpiTestClient(client, token_a).post(f"{V}/credentials", body)
+    assert (reply.http_status, reply.status_code) == (200, 1000), reply.body
+    partner.refresh_from_db()
+    assert (partner.status, partner.version) == (Partner.Status.REGISTERED, "2.3.0")
+    assert partner_is_hub(partner)
+    assert sorted(partner.roles.values_list("role", "country_code", "party_id")) == [
+        ("CPO", "NL", "CGP"),
+        ("CPO", "NL", "EXO"),
+        ("CPO", "NL", "PFC"),
+        ("HUB", "NL", "HUB"),
+    ]
+    assert hub_clients_pull(partner=partner).new == 0  # no HubClientInfo Sender: the roles said it all
+
+    via_hub = OcpiTestClient(client, reply.data["token"])
+    location = {**ex("locations/location_example.json"), "country_code": "NL", "party_id": "PFC"}
+    pushed = via_hub.put(
+        f"{V}/locations/NL/PFC/{location['id']}",
+        location,
+        headers={"OCPI-from-country-code": "NL", "OCPI-from-party-id": "PFC"},
+    )
+    assert (pushed.http_status, pushed.status_code) == (201, 1000), pushed.body
+    assert Location.objects.get().partner == partner
