@@ -334,3 +334,19 @@ def test_a_2_3_0_hub_registers_and_the_parties_it_lists_push_through_it(
     )
     assert (pushed.http_status, pushed.status_code) == (201, 1000), pushed.body
     assert Location.objects.get().partner == partner
+
+
+def test_a_cdr_whose_taxed_total_does_not_fit_is_2001(ocpi: OcpiTestClient) -> None:
+    body = ex("cdrs/cdr_example.json")
+    body["total_cost"] = {"before_taxes": 99999999, "taxes": [{"name": "VAT", "amount": 99999999}]}
+    reply = ocpi.post(f"{V}/cdrs", body)
+    assert reply.status_code == 2001
+    assert "total_cost" in reply.body["status_message"]
+    assert not Cdr.objects.exists()
+
+
+def test_an_unknown_tax_included_value_is_2001(ocpi: OcpiTestClient) -> None:
+    body = {**ex("tariffs/tariff_6_025kwh_start_max_price.json"), "tax_included": "MAYBE"}
+    reply = ocpi.put(f"{V}/tariffs/DE/ALL/{body['id']}", body)
+    assert reply.status_code == 2001
+    assert "tax_included" in reply.body["status_message"]

@@ -10,9 +10,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, TypeAlias, TypeVar
 
-from pydantic import StringConstraints
+from pydantic import StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
-from ..v2_2_1.types import Number, OcpiModel, String255
+from ..v2_2_1.types import NUMBER_LIMIT, Number, OcpiModel, String255
 
 String12: TypeAlias = Annotated[str, StringConstraints(max_length=12)]  # Parking.physical_reference
 String50: TypeAlias = Annotated[str, StringConstraints(max_length=50)]  # EVSE.accepted_service_providers
@@ -71,6 +72,16 @@ class Price(OcpiModel):
         if self.taxes is None:
             return None
         return self.before_taxes + sum((tax.amount for tax in self.taxes), Decimal(0))
+
+    @model_validator(mode="after")
+    def check_incl_fits(self) -> Price:
+        """The amount incl. taxes is stored too (a DECIMAL(12, 4) column): it must fit as every number does."""
+        incl = self.incl_vat
+        if incl is not None and abs(incl) > NUMBER_LIMIT:
+            raise PydanticCustomError(
+                "ocpi_number", "before_taxes plus taxes beyond ±{limit}", {"limit": str(NUMBER_LIMIT)}
+            )
+        return self
 
 
 class PriceLimit(OcpiModel):
