@@ -389,6 +389,7 @@ NUMBER_FIELDS.update(
             {_field_230(field): extra for field, extra in fields.items()},
         )
         for key, (make, fields) in list(NUMBER_FIELDS.items())
+        if "/2.2.1/" in key
     }
 )
 #: Endpoints that read a body without numbers we store.
