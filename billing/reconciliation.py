@@ -21,7 +21,8 @@ from roaming.models import Cdr
 
 HUNDRED = Decimal(100)
 
-#: (dimension, the CPO's field on roaming.Cdr, ours on CdrPrice); excl. VAT, and the total incl. VAT too.
+#: (dimension, the CPO's field on roaming.Cdr, ours on CdrPrice); excl. VAT, and the total incl. VAT too. A 2.3.0
+#: CDR's Price reads as excl. = before_taxes, incl. = before_taxes + the sum of its taxes (the mapping's columns).
 COST_DIMENSIONS = (
     ("total", "total_cost_excl_vat", "total_excl_vat"),
     ("total incl. VAT", "total_cost_incl_vat", "total_incl_vat"),
@@ -98,5 +99,8 @@ def credit_differences(credit: Cdr, original: Cdr, tolerance: Tolerance) -> list
 
 
 def amount_at_stake(cdr: Cdr, price: CdrPrice) -> Decimal:
-    """What we would overpay: the CPO's total minus ours, excl. VAT."""
+    """What we would overpay: the CPO's total minus ours, excl. VAT; incl. taxes when our price has no excl.
+    figure (a 2.3.0 tariff whose prices include taxes at a rate it does not give) and the CPO gave its taxes."""
+    if price.total_excl_vat is None and price.total_incl_vat is not None and cdr.total_cost_incl_vat is not None:
+        return Decimal(cdr.total_cost_incl_vat) - Decimal(price.total_incl_vat)
     return Decimal(cdr.total_cost_excl_vat) - Decimal(price.total_excl_vat or 0)

@@ -8,7 +8,7 @@ element, so they go through the engine's own reader.
 from __future__ import annotations
 
 from billing.tariffs import Cdr as CdrRecord
-from billing.tariffs import Price, PriceComponent, TariffDimension, TariffElement, TariffType
+from billing.tariffs import Price, PriceComponent, TariffDimension, TariffElement, TariffType, TaxIncluded
 from billing.tariffs import Tariff as TariffRecord
 from billing.tariffs.ocpi_json import cdr_from_ocpi, restrictions_from_ocpi
 from roaming.models import Cdr, Tariff
@@ -54,6 +54,7 @@ def tariff_record(tariff: Tariff) -> TariffRecord:
         last_updated=tariff.last_updated,
         country_code=tariff.country_code,
         party_id=tariff.party_id,
+        tax_included=TaxIncluded(tariff.tax_included) if tariff.tax_included else None,
     )
 
 

@@ -220,7 +220,8 @@ def _amounts(engine: PriceRecord) -> dict[str, Decimal | None]:
     amounts: dict[str, Decimal | None] = {}
     for name in _CATEGORIES:
         price: Price = getattr(engine, name)
-        amounts[f"{name}_excl_vat"] = price.excl_vat
+        # Prices incl. taxes at a rate the tariff does not give (2.3.0 tax_included YES): no excl. figure.
+        amounts[f"{name}_excl_vat"] = price.excl_vat if engine.excl_vat_known else None
         amounts[f"{name}_incl_vat"] = price.incl_vat
     for name in _VOLUMES:
         amounts[name] = getattr(engine, name)

@@ -108,3 +108,24 @@ class InvoiceReconciliationData:
     cdr_ids: list[str]  # as sent; matched to CDRs without regard to case
     last_updated: datetime
     extra: dict[str, Any] = field(default_factory=dict)  # fields OCPI does not define, as sent (JSON types)
+
+
+@dataclass
+class PartyRoleData:
+    """One party a partner's credentials name (2.2.1 lists roles; a 2.1.1 credentials object is one party)."""
+
+    role: str
+    country_code: str
+    party_id: str
+    business_name: str
+    business_website: str = ""
+    logo_url: str = ""
+
+
+@dataclass
+class EndpointData:
+    """One module endpoint from a partner's version details, with the partner's interface role."""
+
+    module: str
+    role: str
+    url: str

@@ -33,7 +33,7 @@ import logging
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -46,12 +46,8 @@ from pydantic import ValidationError
 from roaming import selectors
 from roaming.models import Cdr, ChargingSession, Location, Partner, SyncRun, Tariff
 from roaming.ocpi.client import OcpiClient, OcpiClientError, OcpiResult
-from roaming.ocpi.v2_2_1 import CDR as OcpiCdr
-from roaming.ocpi.v2_2_1 import Location as OcpiLocation
-from roaming.ocpi.v2_2_1 import Session as OcpiSession
-from roaming.ocpi.v2_2_1 import Tariff as OcpiTariff
-from roaming.ocpi.v2_2_1.mapping import cdr_data, location_data, session_data, tariff_data
 from roaming.ocpi.v2_2_1.types import describe_validation_error, format_datetime
+from roaming.ocpi.versions import Wire, wire_for
 from roaming.records import CdrData
 from roaming.services.cdrs import cdrs_upsert
 from roaming.services.common import ObjectKey, UpsertResult, mark_unlisted
@@ -75,40 +71,73 @@ class SyncError(Exception):
         self.permanent = permanent
 
 
+Party = tuple[str, str]
+
+
+def _unbound(obj: Any) -> Any:
+    raise AssertionError("ModuleSync.for_wire() binds parse and to_data to the partner's OCPI version")
+
+
 @dataclass(frozen=True)
 class ModuleSync:
-    """How one module is pulled: its wire model, its mapping, its upsert and its model."""
+    """How one module is pulled: its wire model and mapping (those of the partner's OCPI version, bound by
+    `for_wire`), its upsert and its model."""
 
-    parse: Callable[[dict[str, Any]], Any]
-    to_data: Callable[[Any], Any]
+    wired: Callable[[Wire, Party], tuple[Callable[[dict[str, Any]], Any], Callable[[Any], Any]]]
     upsert: Callable[..., UpsertResult]
     model: type[models.Model]
     #: A full run marks what the CPO no longer lists as removed (objects that can disappear).
     detect_removals: bool = True
     #: `date_from` of a full run, for Sender interfaces that require one (Sessions).
     full_date_from: str | None = None
+    parse: Callable[[dict[str, Any]], Any] = _unbound
+    to_data: Callable[[Any], Any] = _unbound
+
+    def for_wire(self, wire: Wire, party: Party) -> ModuleSync:
+        """This module read with `wire`; `party` owns the objects of versions whose objects name none (2.1.1)."""
+        parse, to_data = self.wired(wire, party)
+        return replace(self, parse=parse, to_data=to_data)
 
 
-def _parse_cdr(obj: dict[str, Any]) -> tuple[OcpiCdr, dict[str, Any]]:
-    return OcpiCdr.model_validate(obj), obj  # the CDR as received is kept next to its columns
+def _locations(wire: Wire, party: Party) -> tuple[Callable[[dict[str, Any]], Any], Callable[[Any], Any]]:
+    return wire.Location.model_validate, lambda obj: wire.location_data(obj, party)
 
 
-def _cdr_data(parsed: tuple[OcpiCdr, dict[str, Any]]) -> CdrData:
-    return cdr_data(*parsed)
+def _tariffs(wire: Wire, party: Party) -> tuple[Callable[[dict[str, Any]], Any], Callable[[Any], Any]]:
+    return wire.Tariff.model_validate, lambda obj: wire.tariff_data(obj, party)
+
+
+def _sessions(wire: Wire, party: Party) -> tuple[Callable[[dict[str, Any]], Any], Callable[[Any], Any]]:
+    return wire.Session.model_validate, lambda obj: wire.session_data(obj, party)
+
+
+def _cdrs(wire: Wire, party: Party) -> tuple[Callable[[dict[str, Any]], Any], Callable[[Any], Any]]:
+    def parse(obj: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        return wire.CDR.model_validate(obj), obj  # the CDR as received is kept next to its columns
+
+    def to_data(parsed: tuple[Any, dict[str, Any]]) -> CdrData:
+        return wire.cdr_data(parsed[0], parsed[1], party)
+
+    return parse, to_data
+
+
+def _pull_party(partner: Partner) -> Party:
+    """Whose objects a pull brings when they do not say (2.1.1): the partner's CPO party."""
+    roles = sorted(partner.roles.all(), key=lambda r: (r.role != "CPO", r.pk))
+    return (roles[0].country_code.upper(), roles[0].party_id.upper()) if roles else ("", "")
 
 
 MODULES: dict[str, ModuleSync] = {
-    SyncRun.Module.LOCATIONS: ModuleSync(OcpiLocation.model_validate, location_data, locations_upsert, Location),
-    SyncRun.Module.TARIFFS: ModuleSync(OcpiTariff.model_validate, tariff_data, tariffs_upsert, Tariff),
+    SyncRun.Module.LOCATIONS: ModuleSync(_locations, locations_upsert, Location),
+    SyncRun.Module.TARIFFS: ModuleSync(_tariffs, tariffs_upsert, Tariff),
     SyncRun.Module.SESSIONS: ModuleSync(
-        OcpiSession.model_validate,
-        session_data,
+        _sessions,
         sessions_upsert,
         ChargingSession,
         detect_removals=False,
         full_date_from="2000-01-01T00:00:00Z",
     ),
-    SyncRun.Module.CDRS: ModuleSync(_parse_cdr, _cdr_data, cdrs_upsert, Cdr, detect_removals=False),
+    SyncRun.Module.CDRS: ModuleSync(_cdrs, cdrs_upsert, Cdr, detect_removals=False),
 }
 
 
@@ -122,7 +151,7 @@ def sync_partner(
     attempt: int = 1,
 ) -> SyncRun:
     """Run one sync and return its record. Raises `SyncError` after recording the failure."""
-    spec = MODULES[module]
+    spec = MODULES[module].for_wire(wire_for(partner), _pull_party(partner))
     url = partner.endpoint_url(module, "SENDER")
     if partner.status != Partner.Status.REGISTERED or not url:
         raise SyncError(f"Partner {partner} is not registered or has no {module} Sender endpoint.", permanent=True)

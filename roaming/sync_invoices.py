@@ -17,6 +17,7 @@ from roaming.ocpi.client import OcpiClient, OcpiClientError
 from roaming.ocpi.v2_2_1.types import format_datetime
 from roaming.ocpi.v2_3_0 import InvoiceReconciliationRecord as OcpiRecord
 from roaming.ocpi.v2_3_0.mapping import invoice_record_data
+from roaming.ocpi.versions import V2_2_1
 from roaming.services.common import UpsertResult
 from roaming.services.invoicereconciliation import invoice_records_upsert
 from roaming.sync import PAGE_LIMIT, ModuleSync, SyncError, _parse_page
@@ -25,13 +26,13 @@ logger = logging.getLogger(__name__)
 
 MODULE = "invoicereconciliation"
 
+# A 2.3.0 module: its records are read the same whatever version the partner's other modules speak.
 _SPEC = ModuleSync(
-    OcpiRecord.model_validate,
-    invoice_record_data,
+    lambda wire, party: (OcpiRecord.model_validate, invoice_record_data),
     invoice_records_upsert,
     InvoiceReconciliationRecord,
     detect_removals=False,
-)
+).for_wire(V2_2_1, ("", ""))
 
 
 def invoice_records_pull(

@@ -25,6 +25,7 @@ from billing.tariffs.types import (
     TariffElement,
     TariffInputError,
     TariffType,
+    TaxIncluded,
 )
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "TariffElement",
     "TariffInputError",
     "TariffType",
+    "TaxIncluded",
     "price_cdr",
     "select_tariff",
     "validate_cdr",

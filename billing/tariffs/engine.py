@@ -13,6 +13,10 @@ docs/billing.md; the short version:
   that component's price: ENERGY; TIME or PARKING_TIME, whichever was priced last; reservation TIME.
 - VAT per component; min/max price clamp excl. and incl. VAT separately; money is rounded once, at the end,
   to the currency's minor unit, half up.
+- OCPI 2.3.0 `tax_included`: NO (and 2.2.1, which has no such field) prices are excl. VAT; YES prices are incl.
+  taxes, so with a VAT rate the excl. amount is price / (1 + vat/100), without one the excl. amount is unknown
+  (`CdrPrice.excl_vat_known` False; the excl. figures then hold the amounts incl. taxes); N/A: no taxes, so incl.
+  equals excl.
 
 All arithmetic is Decimal; instants are integer microseconds since the epoch (UTC) inside the loop.
 """
@@ -41,6 +45,7 @@ from billing.tariffs.types import (
     TariffDimension,
     TariffInputError,
     TariffType,
+    TaxIncluded,
 )
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -88,13 +93,22 @@ def zone_named(name: str) -> ZoneInfo:
 class _Component:
     __slots__ = ("dimension", "element", "price", "step", "vat", "vat_factor")
 
-    def __init__(self, component: PriceComponent, element: int) -> None:
+    def __init__(self, component: PriceComponent, element: int, tax_included: TaxIncluded | None = None) -> None:
         self.dimension = component.type
         self.element = element
         self.price = component.price
         self.step = component.step_size
         self.vat = component.vat
         self.vat_factor = None if component.vat is None else ONE + component.vat / HUNDRED
+        if tax_included is TaxIncluded.YES:
+            # The price includes the taxes: take the VAT out when its rate is given; without a rate the tax part
+            # is unknown, and the amount incl. taxes is all we know (see CdrPrice.excl_vat_known).
+            if self.vat_factor is not None:
+                self.price = component.price / self.vat_factor
+            else:
+                self.vat_factor = ONE
+        elif tax_included is TaxIncluded.NOT_APPLICABLE:
+            self.vat_factor = ONE
 
 
 class _Element:
@@ -232,7 +246,7 @@ class _Compiled:
                         continue
                     component = next((c for c in source.price_components if c.type == dimension), None)
                     if component is not None:
-                        pairs.append((element, _Component(component, element.index)))
+                        pairs.append((element, _Component(component, element.index, tariff.tax_included)))
                 self.lists[phase, dimension] = pairs
         tods: set[int] = set()
         durations: set[int] = set()
@@ -623,7 +637,9 @@ def price_cdr(
     _round_up(lines, energy_group, WH_PER_KWH, by_second=False)
     _round_up(lines, time_group, HOUR_S, by_second=True)
     _round_up(lines, reservation_group, HOUR_S, by_second=True)
-    return _totals(cdr, lines, compiled_periods[0].tariff, _warnings(cdr))
+    # Tariffs whose prices include taxes at a rate they do not give: their amounts cannot be split.
+    unsplit = {c.tariff.id for c in compiled_periods if c.tariff.tax_included is TaxIncluded.YES}
+    return _totals(cdr, lines, compiled_periods[0].tariff, _warnings(cdr), unsplit)
 
 
 def _incl(excl: Decimal, vat_factor: Decimal | None) -> Decimal | None:
@@ -720,7 +736,9 @@ class _Sum:
         self.incl = None if self.incl is None or incl is None else self.incl + incl
 
 
-def _totals(cdr: Cdr, lines: list[PriceLine], tariff: Tariff, warnings: tuple[str, ...]) -> CdrPrice:
+def _totals(
+    cdr: Cdr, lines: list[PriceLine], tariff: Tariff, warnings: tuple[str, ...], unsplit: set[str] | None = None
+) -> CdrPrice:
     sums = {name: _Sum() for name in ("energy", "time", "parking", "fixed", "reservation")}
     volumes = {ENERGY: ZERO, TIME: ZERO, PARKING: ZERO}
     reservation_hours = ZERO
@@ -779,6 +797,16 @@ def _totals(cdr: Cdr, lines: list[PriceLine], tariff: Tariff, warnings: tuple[st
             )
         excl, incl = new_excl, new_incl
 
+    excl_vat_known = (
+        not any(
+            line.tariff_id in unsplit and line.vat is None and line.excl_vat and line.kind is not LineKind.UNPRICED
+            for line in lines
+        )
+        if unsplit
+        else True
+    )
+    if not excl_vat_known:
+        warnings = (*warnings, "prices incl. taxes without a VAT rate: the amount excl. taxes is unknown")
     unit = minor_unit(cdr.currency)
 
     def rounded(excl_vat: Decimal, incl_vat: Decimal | None) -> Price:
@@ -802,4 +830,5 @@ def _totals(cdr: Cdr, lines: list[PriceLine], tariff: Tariff, warnings: tuple[st
         reservation_hours=reservation_hours,
         lines=tuple(lines),
         warnings=warnings,
+        excl_vat_known=excl_vat_known,
     )

@@ -1,4 +1,4 @@
-"""OCPI 2.2.1 Tariff and CDR JSON (parsed dicts) to the engine's records, checking what pricing depends on.
+"""OCPI 2.2.1 and 2.3.0 Tariff and CDR JSON (parsed dicts) to the engine's records, checking what pricing depends on.
 
 Every problem raises TariffInputError naming the field as a path, e.g. `charging_periods[3].dimensions[0].volume`.
 Numbers are best parsed with `json.loads(..., parse_float=Decimal)`; floats are accepted and read through their
@@ -28,6 +28,7 @@ from billing.tariffs.types import (
     TariffElement,
     TariffInputError,
     TariffType,
+    TaxIncluded,
 )
 
 # OCPI DateTime: UTC, with or without Z, optional fractional seconds. "+00:00" is not OCPI but partners send it
@@ -36,7 +37,7 @@ DATETIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+
 HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 YMD = re.compile(r"\d{4}-\d{2}-\d{2}")
 
-E = TypeVar("E", TariffDimension, TariffType, DayOfWeek, ReservationRestriction)
+E = TypeVar("E", TariffDimension, TariffType, DayOfWeek, ReservationRestriction, TaxIncluded)
 
 # CdrDimensionType values the engine reads, and the field of ChargingPeriod each fills.
 DIMENSION_FIELDS = {
@@ -160,13 +161,15 @@ def _currency(value: Any, field: str) -> str:
 
 
 def _price(value: Any, field: str) -> Price:
+    """A 2.2.1 Price {excl_vat, incl_vat} or a 2.3.0 PriceLimit {before_taxes, after_taxes}."""
     data = _object(value, field)
-    excl = decimal(_required(data, "excl_vat", f"{field}.excl_vat"), f"{field}.excl_vat")
+    excl_key, incl_key = ("before_taxes", "after_taxes") if "before_taxes" in data else ("excl_vat", "incl_vat")
+    excl = decimal(_required(data, excl_key, f"{field}.{excl_key}"), f"{field}.{excl_key}")
     incl = None
-    if data.get("incl_vat") is not None:
-        incl = decimal(data["incl_vat"], f"{field}.incl_vat")
+    if data.get(incl_key) is not None:
+        incl = decimal(data[incl_key], f"{field}.{incl_key}")
         if incl < excl:
-            raise TariffInputError(f"{field}.incl_vat", f"{incl} is less than excl_vat {excl}")
+            raise TariffInputError(f"{field}.{incl_key}", f"{incl} is less than {excl_key} {excl}")
     return Price(excl, incl)
 
 
@@ -279,6 +282,11 @@ def tariff_from_ocpi(value: Any, field: str = "") -> Tariff:
         last_updated=optional_datetime("last_updated"),
         country_code=str(data.get("country_code") or ""),
         party_id=str(data.get("party_id") or ""),
+        tax_included=(
+            _enum(TaxIncluded, data["tax_included"], f"{prefix}tax_included")
+            if data.get("tax_included") is not None
+            else None
+        ),
     )
 
 

@@ -53,6 +53,14 @@ class DayOfWeek(StrEnum):
     SUNDAY = "SUNDAY"
 
 
+class TaxIncluded(StrEnum):
+    """Whether a tariff's prices include taxes (OCPI 2.3.0 Tariff.tax_included; 2.2.1 tariffs have none: excl.)."""
+
+    YES = "YES"
+    NO = "NO"
+    NOT_APPLICABLE = "N/A"
+
+
 class ReservationRestriction(StrEnum):
     RESERVATION = "RESERVATION"
     RESERVATION_EXPIRES = "RESERVATION_EXPIRES"
@@ -121,6 +129,7 @@ class Tariff:
     last_updated: datetime | None = None
     country_code: str = ""
     party_id: str = ""
+    tax_included: TaxIncluded | None = None  # None: 2.2.1, prices excl. VAT (as NO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,3 +230,6 @@ class CdrPrice:
     reservation_hours: Decimal
     lines: tuple[PriceLine, ...]
     warnings: tuple[str, ...] = ()
+    #: False when a tariff gives prices incl. taxes (tax_included YES) without a VAT rate to take them out:
+    #: the excl_vat figures then hold the amounts incl. taxes and must not be compared or billed as excl.
+    excl_vat_known: bool = True

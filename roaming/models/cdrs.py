@@ -57,6 +57,12 @@ class Cdr(models.Model):
     currency = models.CharField(max_length=3)
     total_cost_excl_vat = models.DecimalField(max_digits=12, decimal_places=4)
     total_cost_incl_vat = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    total_cost_taxes = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="OCPI 2.3.0: the taxes of total_cost as sent (name, amount, percentage, account_number); "
+        "total_cost_incl_vat is excl. plus their sum.",
+    )
     total_energy = models.DecimalField(max_digits=12, decimal_places=4, help_text="kWh.")
     total_time = models.DecimalField(max_digits=12, decimal_places=4, help_text="Hours, charging and not.")
     total_parking_time = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True, help_text="Hours.")

@@ -16,6 +16,12 @@ class Tariff(models.Model):
     min_price_incl_vat = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     max_price_excl_vat = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     max_price_incl_vat = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    tax_included = models.CharField(  # noqa: DJ001 - NULL is "not given" (2.2.1), unlike any 2.3.0 value
+        max_length=3,
+        null=True,
+        blank=True,
+        help_text="OCPI 2.3.0: YES (prices incl. taxes), NO or N/A. Empty: 2.2.1, prices excl. VAT.",
+    )
     start_date_time = models.DateTimeField(null=True, blank=True)
     end_date_time = models.DateTimeField(null=True, blank=True)
     alt_text = models.JSONField(default=list, blank=True)

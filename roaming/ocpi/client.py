@@ -131,6 +131,7 @@ class OcpiClient:
         partner: Partner | None = None,
         base64_token: bool = True,
         to_party: tuple[str, str] | None = None,
+        routing_headers: bool = True,
         session: requests.Session | None = None,
         timeout: float | None = None,
         retries: int | None = None,
@@ -139,6 +140,7 @@ class OcpiClient:
         self.partner = partner
         self.base64_token = base64_token
         self.to_party = to_party
+        self.routing_headers = routing_headers  # OCPI-from/to-* exist from 2.2 on
         self.session = session or requests.Session()
         self.timeout = settings.OCPI_CLIENT_TIMEOUT if timeout is None else timeout
         self.retries = settings.OCPI_CLIENT_RETRIES if retries is None else retries
@@ -148,13 +150,21 @@ class OcpiClient:
     def for_partner(cls, partner: Partner, *, to_party: tuple[str, str] | None = None, **kwargs: Any) -> OcpiClient:
         """A client for the partner; functional calls address `to_party`, by default the hub itself on a hub's
         connection (a broadcast, or a list of every party behind it), else the partner's first party."""
-        if to_party is None:
+        from .versions import wire_for  # the registry imports the wire models; the client needs only this
+
+        wire = wire_for(partner)
+        if to_party is None and wire.routing_headers:
             role = partner.roles.order_by(
                 Case(When(role="HUB", then=Value(0)), default=Value(1)), "source", "pk"
             ).first()
             to_party = (role.country_code, role.party_id) if role else None
         return cls(
-            partner.outgoing_token, partner=partner, base64_token=partner.token_base64, to_party=to_party, **kwargs
+            partner.outgoing_token,
+            partner=partner,
+            base64_token=partner.token_base64,
+            to_party=to_party if wire.routing_headers else None,
+            routing_headers=wire.routing_headers,
+            **kwargs,
         )
 
     # --- verbs ------------------------------------------------------------------------------------
@@ -341,7 +351,7 @@ class OcpiClient:
         }
         if has_body:
             headers["Content-Type"] = "application/json"
-        if module and module not in ("versions", "credentials", "hubclientinfo"):
+        if self.routing_headers and module and module not in ("versions", "credentials", "hubclientinfo"):
             headers["OCPI-from-country-code"] = settings.OCPI_COUNTRY_CODE
             headers["OCPI-from-party-id"] = settings.OCPI_PARTY_ID
             if self.to_party:

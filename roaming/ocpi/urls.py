@@ -42,42 +42,45 @@ class Module:
 _PARTY = r"/(?P<country_code>[A-Za-z]{2})/(?P<party_id>[A-Za-z0-9]{3})"
 _ID = r"[^/]+"
 
-MODULES: dict[str, list[Module]] = {
-    "2.2.1": [
-        Module("credentials", "SENDER", "credentials", (("", CredentialsView),)),
-        Module(
-            "locations",
-            "RECEIVER",
-            "locations",
+_MODULES_2_2_1 = [
+    Module("credentials", "SENDER", "credentials", (("", CredentialsView),)),
+    Module(
+        "locations",
+        "RECEIVER",
+        "locations",
+        (
             (
-                (
-                    rf"{_PARTY}/(?P<location_id>{_ID})(?:/(?P<evse_uid>{_ID}))?(?:/(?P<connector_id>{_ID}))?",
-                    LocationsReceiverView,
-                ),
+                rf"{_PARTY}/(?P<location_id>{_ID})(?:/(?P<evse_uid>{_ID}))?(?:/(?P<connector_id>{_ID}))?",
+                LocationsReceiverView,
             ),
         ),
-        Module("tariffs", "RECEIVER", "tariffs", ((rf"{_PARTY}/(?P<tariff_id>{_ID})", TariffsReceiverView),)),
-        Module("sessions", "RECEIVER", "sessions", ((rf"{_PARTY}/(?P<session_id>{_ID})", SessionsReceiverView),)),
-        # CDRs are POSTed to the module URL; each is read back at the URL our answer gave (`Location`).
-        Module("cdrs", "RECEIVER", "cdrs", (("", CdrsReceiverView), (r"/(?P<cdr_pk>[0-9]{1,18})", CdrsReceiverView))),
-        Module(
-            "tokens",
-            "SENDER",
-            "tokens",
-            (("", TokensSenderView), (rf"/(?P<token_uid>{_ID})/authorize", TokenAuthorizeView)),
-        ),
-        # A hub tells us about each party behind it (configuration module: no routing headers).
-        Module("hubclientinfo", "RECEIVER", "hubclientinfo", ((_PARTY, HubClientInfoReceiverView),)),
-        # Only the per-command response_url is served (the spec's Sender interface); see views/commands.py.
-        Module(
-            "commands",
-            "SENDER",
-            "commands",
-            ((r"/(?P<command_type>[A-Z_]{1,32})/(?P<reference>[0-9a-fA-F-]{32,36})", CommandResultView),),
-        ),
-    ],
+    ),
+    Module("tariffs", "RECEIVER", "tariffs", ((rf"{_PARTY}/(?P<tariff_id>{_ID})", TariffsReceiverView),)),
+    Module("sessions", "RECEIVER", "sessions", ((rf"{_PARTY}/(?P<session_id>{_ID})", SessionsReceiverView),)),
+    # CDRs are POSTed to the module URL; each is read back at the URL our answer gave (`Location`).
+    Module("cdrs", "RECEIVER", "cdrs", (("", CdrsReceiverView), (r"/(?P<cdr_pk>[0-9]{1,18})", CdrsReceiverView))),
+    Module(
+        "tokens",
+        "SENDER",
+        "tokens",
+        (("", TokensSenderView), (rf"/(?P<token_uid>{_ID})/authorize", TokenAuthorizeView)),
+    ),
+    # A hub tells us about each party behind it (configuration module: no routing headers).
+    Module("hubclientinfo", "RECEIVER", "hubclientinfo", ((_PARTY, HubClientInfoReceiverView),)),
+    # Only the per-command response_url is served (the spec's Sender interface); see views/commands.py.
+    Module(
+        "commands",
+        "SENDER",
+        "commands",
+        ((r"/(?P<command_type>[A-Z_]{1,32})/(?P<reference>[0-9a-fA-F-]{32,36})", CommandResultView),),
+    ),
+]
+
+MODULES: dict[str, list[Module]] = {
+    "2.2.1": _MODULES_2_2_1,
+    # 2.3.0 serves every 2.2.1 module (same paths and views; the views read with the 2.3.0 wire), and adds:
     "2.3.0": [
-        Module("credentials", "SENDER", "credentials", (("", CredentialsView),)),
+        *_MODULES_2_2_1,
         # New records are POSTed to the module URL; each is then PUT, read and DELETEd at its own URL.
         Module(
             "invoicereconciliation",
@@ -92,9 +95,9 @@ MODULES: dict[str, list[Module]] = {
 }
 
 #: Routed and answering, but not in our versions list. A partner picks the highest version both sides list,
-#: so listing 2.3.0 before our other modules speak it would move every 2.3.0 CPO onto a version in which we
-#: serve only invoice reconciliation. Remove a version from here when its module list is complete.
-UNANNOUNCED_VERSIONS = frozenset({"2.3.0"})
+#: so a version listed before our modules speak it would move every partner of that version onto it. Remove a
+#: version from here when its module list is complete (2.3.0 is: every 2.2.1 module plus invoicereconciliation).
+UNANNOUNCED_VERSIONS: frozenset[str] = frozenset()
 VERSIONS = [version for version in MODULES if version not in UNANNOUNCED_VERSIONS]
 
 
@@ -109,7 +112,7 @@ def _routes() -> list[URLPattern]:
                 patterns.append(
                     re_path(
                         rf"^{prefix}/{module.path}{below}/?$",
-                        view.as_view(),
+                        view.as_view(version=version),
                         name=f"ocpi-{version}-{module.identifier}{suffix and '-detail'}",
                     )
                 )

@@ -21,8 +21,8 @@ from pydantic import ValidationError
 
 from roaming.models import ChargingPreferencesRequest, ChargingSession, Evse, Partner, PartnerEndpoint
 from roaming.ocpi.client import OcpiClient, OcpiClientError
-from roaming.ocpi.v2_2_1 import ChargingPreferences
 from roaming.ocpi.v2_2_1.types import describe_validation_error
+from roaming.ocpi.versions import wire_for
 
 logger = logging.getLogger("roaming.sessions")
 
@@ -85,6 +85,7 @@ def session_preferences_send(
     if _evse_takes_preferences(session) is False:
         raise PreferencesRefused(f"EVSE {session.evse_uid} does not take charging preferences.")
     body = _body(
+        partner=session.partner,
         profile_type=profile_type,
         departure_time=departure_time,
         energy_need=energy_need,
@@ -139,6 +140,7 @@ def _resend(request: ChargingPreferencesRequest) -> None:
     try:
         url = _preferences_url(session)
         body = _body(
+            partner=session.partner,
             profile_type=request.profile_type,
             departure_time=request.departure_time,
             energy_need=request.energy_need,
@@ -152,11 +154,19 @@ def _resend(request: ChargingPreferencesRequest) -> None:
 
 
 def _body(
-    *, profile_type: str, departure_time: datetime | None, energy_need: Decimal | None, discharge_allowed: bool
+    *,
+    partner: Partner,
+    profile_type: str,
+    departure_time: datetime | None,
+    energy_need: Decimal | None,
+    discharge_allowed: bool,
 ) -> dict[str, Any]:
     """The ChargingPreferences object as the spec has it, or PreferencesRefused naming what is wrong."""
+    wire = wire_for(partner)
+    if wire.ChargingPreferences is None:
+        raise PreferencesRefused(f"{partner} speaks OCPI {wire.version}, which has no charging preferences.")
     try:
-        body = ChargingPreferences.model_validate(
+        body = wire.ChargingPreferences.model_validate(
             {
                 "profile_type": profile_type,
                 "departure_time": departure_time,

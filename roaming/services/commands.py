@@ -18,16 +18,14 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from drivers.models import Token
 from drivers.selectors import Allowed, token_with_verdict
 from roaming.models import Authorization, ChargingSession, Command, Location, Partner, PartnerEndpoint
 from roaming.ocpi.client import OcpiClient, OcpiClientError
-from roaming.ocpi.v2_2_1 import CommandResponse
-from roaming.ocpi.v2_2_1.commands import CancelReservation, ReserveNow, StartSession, StopSession, UnlockConnector
-from roaming.ocpi.v2_2_1.mapping import token_to_ocpi
 from roaming.ocpi.v2_2_1.types import describe_validation_error
+from roaming.ocpi.versions import UnsupportedCommand, wire_for
 from roaming.selectors import command_outcome, command_retryable, command_session
 
 from .hubs import party_unreachable
@@ -88,20 +86,25 @@ def _commands_url(partner: Partner) -> str:
     return url.rstrip("/")
 
 
-def _validated(model: type[BaseModel], body: dict[str, Any]) -> dict[str, Any]:
-    """The body checked against the spec model (lengths, required fields) before anything is stored or sent."""
+def _validated(partner: Partner, command_type: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The body in the partner's OCPI version, checked against its model (lengths, required fields) before
+    anything is stored or sent. A command the version lacks (2.1.1 CANCEL_RESERVATION) is refused here."""
     try:
-        checked = model.model_validate({k: v for k, v in body.items() if v not in (None, "")})
+        return wire_for(partner).command_request(command_type, body)
+    except UnsupportedCommand as exc:
+        raise CommandRefused(f"{partner} speaks OCPI {partner.version}, which cannot take this command: {exc}") from exc
     except ValidationError as exc:
         raise CommandRefused(f"Invalid command: {describe_validation_error(exc)}") from exc
-    return checked.model_dump(mode="json", exclude_none=True)
+
+
+def _token_body(partner: Partner, token: Token) -> dict[str, Any]:
+    return wire_for(partner).token_to_ocpi(token)
 
 
 def _create_and_send(
     *,
     partner: Partner,
     command_type: str,
-    model: type[BaseModel],
     body: dict[str, Any],
     token: Token | None = None,
     authorize: Authorization | None = None,
@@ -119,7 +122,7 @@ def _create_and_send(
     if authorize is not None:
         command.authorization_reference = authorize.reference
         body["authorization_reference"] = authorize.reference
-    body = _validated(model, {"response_url": command.response_url, **body})
+    body = _validated(partner, command_type, {"response_url": command.response_url, **body})
     command.request = body
     # If the POST never comes back, the command must still time out some day.
     command.deadline = timezone.now() + timedelta(seconds=settings.OCPI_CLIENT_TIMEOUT + DEFAULT_RESULT_TIMEOUT_SECONDS)
@@ -139,20 +142,26 @@ def _send(command: Command, url: str, to_party: Party | None) -> Command:
     try:
         client = OcpiClient.for_partner(command.partner, to_party=to_party)
         answer = client.post(url, command.request, module="commands")
-        response = CommandResponse.model_validate(answer.data)
+        response = wire_for(command.partner).command_answer(answer.data)
     except OcpiClientError as exc:
         return _delivery_failed(command, str(exc))
     except ValidationError as exc:
         return _delivery_failed(command, f"The CPO's CommandResponse is invalid: {describe_validation_error(exc)}")
-    if str(response.result) not in Command.Response.values:
+    if response.result not in Command.Response.values:
         return _delivery_failed(command, f"The CPO answered an unknown CommandResponseType {response.result!r}.")
-    timeout = max(0, min(response.timeout, MAX_RESULT_TIMEOUT_SECONDS))
+    # 2.1.1 answers carry no timeout: then we wait our default for the result.
+    timeout = max(
+        0,
+        min(
+            DEFAULT_RESULT_TIMEOUT_SECONDS if response.timeout is None else response.timeout, MAX_RESULT_TIMEOUT_SECONDS
+        ),
+    )
     now = timezone.now()
     with transaction.atomic():
         locked = Command.objects.select_for_update().get(pk=command.pk)
-        locked.response = str(response.result)
+        locked.response = response.result
         locked.response_timeout = timeout
-        locked.response_message = " ".join(m.text for m in response.message)
+        locked.response_message = response.message
         locked.responded_at = now
         if not locked.result:  # the result may have overtaken the answer
             accepted = locked.response == Command.Response.ACCEPTED
@@ -204,7 +213,7 @@ def command_start_session(
         raise CommandRefused("A connector_id needs its evse_uid.")
     location = _location(location_id, party)
     body = {
-        "token": token_to_ocpi(token),
+        "token": _token_body(location.partner, token),
         "location_id": location.ocpi_id,
         "evse_uid": evse_uid,
         "connector_id": connector_id,
@@ -212,7 +221,6 @@ def command_start_session(
     return _create_and_send(
         partner=location.partner,
         command_type=Command.Type.START_SESSION,
-        model=StartSession,
         body=body,
         token=token,
         authorize=_authorization(location.partner, token, location.ocpi_id, evse_uid),
@@ -237,7 +245,6 @@ def command_stop_session(
     return _create_and_send(
         partner=partner,
         command_type=Command.Type.STOP_SESSION,
-        model=StopSession,
         body={"session_id": session_id},
         token=token,
         to_party=party,
@@ -263,7 +270,7 @@ def command_reserve_now(
     authorization = _authorization(location.partner, token, location.ocpi_id, evse_uid)
     reservation_id = reservation_id or authorization.reference
     body = {
-        "token": token_to_ocpi(token),
+        "token": _token_body(location.partner, token),
         "expiry_date": expiry_date,
         "reservation_id": reservation_id,
         "location_id": location.ocpi_id,
@@ -272,7 +279,6 @@ def command_reserve_now(
     return _create_and_send(
         partner=location.partner,
         command_type=Command.Type.RESERVE_NOW,
-        model=ReserveNow,
         body=body,
         token=token,
         authorize=authorization,
@@ -296,7 +302,6 @@ def command_cancel_reservation(
     return _create_and_send(
         partner=partner,
         command_type=Command.Type.CANCEL_RESERVATION,
-        model=CancelReservation,
         body={"reservation_id": reservation_id},
         token=token,
         to_party=to_party,
@@ -318,7 +323,6 @@ def command_unlock_connector(
     return _create_and_send(
         partner=location.partner,
         command_type=Command.Type.UNLOCK_CONNECTOR,
-        model=UnlockConnector,
         body={"location_id": location.ocpi_id, "evse_uid": evse_uid, "connector_id": connector_id},
         to_party=(location.country_code, location.party_id),
         retry_of=retry_of,

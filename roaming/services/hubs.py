@@ -1,10 +1,12 @@
 """Roaming hubs: one connection that carries many parties.
 
 A hub registers with a role of its own (HUB) and tells us, through its HubClientInfo module, which parties
-are behind it and whether each can be reached. Those parties become roles of the hub's connection (source
-`hubclientinfo`), so everything keyed by party works through a hub as it does with a direct partner: the
-objects each party pushes are kept under that party, the routing headers we check accept it, and what we send
-about its objects (commands) is addressed to it. A new handshake replaces only the roles its credentials name.
+are behind it and whether each can be reached. In 2.3.0 a hub names itself in `hub_party_id` (read as its HUB
+role) and lists the parties behind it as roles of its credentials; HubClientInfo may still tell their status.
+The parties become roles of the hub's connection (source `hubclientinfo`, or `credentials` in 2.3.0), so
+everything keyed by party works through a hub as it does with a direct partner: the objects each party pushes
+are kept under that party, the routing headers we check accept it, and what we send about its objects
+(commands) is addressed to it. A new handshake replaces only the roles its credentials name.
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ from pydantic import ValidationError
 
 from roaming.models import Partner, PartnerEndpoint, PartnerRole
 from roaming.ocpi.client import OcpiClient
-from roaming.ocpi.v2_2_1 import ClientInfo
-from roaming.ocpi.v2_2_1.mapping import client_info_data
 from roaming.ocpi.v2_2_1.types import describe_validation_error
+from roaming.ocpi.versions import wire_for
 from roaming.records import HubClientData
 
 from .common import Party, StaleUpdate
@@ -129,14 +130,19 @@ class HubPull:
 def hub_clients_pull(*, partner: Partner, client: OcpiClient | None = None) -> HubPull:
     """Read the hub's whole client list (its HubClientInfo Sender interface) into the connection's parties."""
     url = partner.endpoint_url("hubclientinfo", PartnerEndpoint.InterfaceRole.SENDER)
+    if not url and wire_for(partner).hub_parties_in_credentials:
+        return HubPull()  # a 2.3.0 hub lists its parties in its credentials roles: nothing more to read
     if not url:
         raise NotAHub(f"{partner} has no hubclientinfo Sender endpoint.")
+    wire = wire_for(partner).hubs
+    if wire is None:
+        raise NotAHub(f"{partner} speaks OCPI {partner.version}, which has no hubs.")
     client = client or OcpiClient.for_partner(partner)
     outcome = HubPull()
     for page in client.iter_pages(url, params={"limit": 1000}, module="hubclientinfo"):
         for obj in page.data:
             try:
-                data = client_info_data(ClientInfo.model_validate(obj))
+                data = wire.client_info_data(wire.ClientInfo.model_validate(obj))
                 if hub_client_put(partner=partner, client=data):
                     outcome.new += 1
                 else:

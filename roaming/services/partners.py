@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -20,15 +21,17 @@ from django.utils import timezone
 from emsp.lib.tasks import enqueue, tasks_run_in_process
 from roaming.models import CredentialsToken, Partner, PartnerEndpoint, PartnerRole, hash_token, new_token
 from roaming.ocpi.client import OcpiClient, OcpiClientError
-from roaming.ocpi.v2_2_1 import Credentials, Endpoint, Version, VersionDetails
+from roaming.ocpi.v2_2_1 import Version
+from roaming.ocpi.versions import WIRES, Wire, wire_for, wire_for_version
+from roaming.records import EndpointData, PartyRoleData
 
 from .hubs import partner_is_hub
 from .schedules import MODULES, partner_pause_syncs, partner_schedule_syncs
 
 logger = logging.getLogger(__name__)
 
-#: Versions we speak, best first. 2.1.1 joins when its edge adapters exist.
-SUPPORTED_VERSIONS = ("2.2.1",)
+#: Versions we speak, best first: the handshake picks the first one both sides list.
+SUPPORTED_VERSIONS = tuple(WIRES)
 #: Without these a partner connection is useless, so registration stops (OCPI 3003).
 REQUIRED_MODULES = frozenset({"credentials"})
 
@@ -45,30 +48,20 @@ class HandshakeError(Exception):
 @dataclass(frozen=True)
 class Discovery:
     version: str
-    endpoints: list[Endpoint]
+    endpoints: list[EndpointData]
 
 
 def our_versions_url() -> str:
     return f"{settings.OCPI_BASE_URL}/versions"
 
 
-def our_credentials(token: str) -> dict[str, object]:
-    """Our Credentials object (2.2.1) carrying `token`, the token the partner is to use with us."""
+def our_credentials(token: str, *, wire: Wire | None = None) -> dict[str, object]:
+    """Our Credentials object in the wire's version (2.2.1 by default) carrying `token`, the token the
+    partner is to use with us."""
     business: dict[str, object] = {"name": settings.OCPI_BUSINESS_NAME}
     if settings.OCPI_BUSINESS_WEBSITE:
         business["website"] = settings.OCPI_BUSINESS_WEBSITE
-    return {
-        "token": token,
-        "url": our_versions_url(),
-        "roles": [
-            {
-                "role": "EMSP",
-                "country_code": settings.OCPI_COUNTRY_CODE,
-                "party_id": settings.OCPI_PARTY_ID,
-                "business_details": business,
-            }
-        ],
-    }
+    return (wire or wire_for_version("2.2.1")).our_credentials(token, our_versions_url(), business)
 
 
 # --- Invitation ---------------------------------------------------------------------------------------
@@ -103,14 +96,15 @@ def partner_new_invitation_token(*, partner: Partner) -> str:
 # --- Discovery ----------------------------------------------------------------------------------------
 
 
-def discover(client: OcpiClient, versions_url: str, *, version: str | None = None) -> Discovery:
-    """Read the partner's versions and the endpoints of the best version we both speak."""
+def discover(client: OcpiClient, versions_url: str, *, version: str | None = None, prefer: str = "") -> Discovery:
+    """Read the partner's versions and the endpoints of the best version we both speak: `version` only that
+    one; `prefer` that one when the partner lists it (the version whose credentials it called), else the best."""
     try:
         versions = [Version.model_validate(item) for item in client.get(versions_url, module="versions").data]
     except (OcpiClientError, ValueError, TypeError) as exc:
         raise HandshakeError(f"Could not read the partner's versions at {versions_url}: {exc}") from exc
     offered = {str(v.version): v.url for v in versions}
-    wanted = [version] if version else list(SUPPORTED_VERSIONS)
+    wanted = [version] if version else [v for v in (prefer, *SUPPORTED_VERSIONS) if v in SUPPORTED_VERSIONS]
     chosen = next((v for v in wanted if v in offered), None)
     if chosen is None:
         raise HandshakeError(
@@ -118,29 +112,29 @@ def discover(client: OcpiClient, versions_url: str, *, version: str | None = Non
             ocpi_status=3002,
         )
     try:
-        details = VersionDetails.model_validate(client.get(str(offered[chosen]), module="versions").data)
+        endpoints = WIRES[chosen].endpoints(client.get(str(offered[chosen]), module="versions").data)
     except (OcpiClientError, ValueError, TypeError) as exc:
         raise HandshakeError(f"Could not read the partner's {chosen} endpoints: {exc}") from exc
-    modules = {str(e.identifier) for e in details.endpoints}
+    modules = {e.module for e in endpoints}
     missing = REQUIRED_MODULES - modules
     if missing:
         raise HandshakeError(f"Partner endpoints lack {sorted(missing)}.", ocpi_status=3003)
-    return Discovery(version=chosen, endpoints=list(details.endpoints))
+    return Discovery(version=chosen, endpoints=endpoints)
 
 
-def _store_endpoints(partner: Partner, endpoints: list[Endpoint]) -> None:
+def _store_endpoints(partner: Partner, endpoints: list[EndpointData]) -> None:
     partner.endpoints.all().delete()
     rows = {}
     for endpoint in endpoints:
         # Credentials has no meaningful role; the spec advises SENDER and ignoring what others say.
-        role = "SENDER" if str(endpoint.identifier) == "credentials" else str(endpoint.role)
-        rows[(str(endpoint.identifier), role)] = PartnerEndpoint(
-            partner=partner, module=str(endpoint.identifier), role=role, url=str(endpoint.url)
+        role = "SENDER" if endpoint.module == "credentials" else endpoint.role
+        rows[(endpoint.module, role)] = PartnerEndpoint(
+            partner=partner, module=endpoint.module, role=role, url=endpoint.url
         )
     PartnerEndpoint.objects.bulk_create(rows.values())
 
 
-def _store_roles(partner: Partner, credentials: Credentials) -> None:
+def _store_roles(partner: Partner, roles: list[PartyRoleData]) -> None:
     # Only the roles the credentials name: the parties a hub told us about stay (roaming.services.hubs).
     partner.roles.filter(source=PartnerRole.Source.CREDENTIALS).delete()
     try:
@@ -148,17 +142,17 @@ def _store_roles(partner: Partner, credentials: Credentials) -> None:
             PartnerRole.objects.bulk_create(
                 PartnerRole(
                     partner=partner,
-                    role=str(role.role),
-                    country_code=role.country_code.upper(),
-                    party_id=role.party_id.upper(),
-                    business_name=role.business_details.name,
-                    business_website=str(role.business_details.website or ""),
-                    logo_url=str(role.business_details.logo.url) if role.business_details.logo else "",
+                    role=role.role,
+                    country_code=role.country_code,
+                    party_id=role.party_id,
+                    business_name=role.business_name,
+                    business_website=role.business_website,
+                    logo_url=role.logo_url,
                 )
-                for role in credentials.roles
+                for role in roles
             )
     except IntegrityError as exc:
-        parties = ", ".join(f"{r.country_code}/{r.party_id} {r.role}" for r in credentials.roles)
+        parties = ", ".join(f"{r.country_code}/{r.party_id} {r.role}" for r in roles)
         raise HandshakeError(
             f"A party among {parties} is already registered by another connection.", ocpi_status=2001
         ) from exc
@@ -168,20 +162,37 @@ def _client_for(partner: Partner, token: str) -> OcpiClient:
     return OcpiClient(token, partner=partner, base64_token=partner.token_base64)
 
 
+@dataclass(frozen=True)
+class ReceivedCredentials:
+    """A partner's Credentials object in our terms, whichever version it came in."""
+
+    token: str
+    url: str
+    roles: list[PartyRoleData]
+    version: str  # the version of the credentials endpoint it was sent to
+
+    @classmethod
+    def of(cls, credentials: Any, wire: Wire) -> ReceivedCredentials:
+        return cls(str(credentials.token), str(credentials.url), wire.credentials_roles(credentials), wire.version)
+
+
 # --- The partner registers with us (they hold token A) -------------------------------------------------
 
 
-def accept_registration(*, partner: Partner, credentials: Credentials) -> str:
-    """Credentials POST: read the partner's endpoints with its token B, then issue token C."""
+def accept_registration(*, partner: Partner, credentials: ReceivedCredentials) -> str:
+    """Credentials POST: read the partner's endpoints with its token B, then issue token C.
+
+    The version is the one whose credentials endpoint the partner called, when its versions list it; else the
+    best version both sides list."""
     if partner.status != Partner.Status.INVITED:
         raise HandshakeError("Already registered.", ocpi_status=2000)
-    discovery = discover(_client_for(partner, credentials.token), str(credentials.url), version="2.2.1")
+    discovery = discover(_client_for(partner, credentials.token), credentials.url, prefer=credentials.version)
     token_c = new_token()
     with transaction.atomic():
         locked = Partner.objects.select_for_update().get(pk=partner.pk)
         if locked.status != Partner.Status.INVITED:
             raise HandshakeError("Already registered.", ocpi_status=2000)
-        _store_roles(locked, credentials)
+        _store_roles(locked, credentials.roles)
         _store_endpoints(locked, discovery.endpoints)
         locked.credentials_tokens.all().delete()  # token A is spent
         CredentialsToken.objects.create(
@@ -198,17 +209,17 @@ def accept_registration(*, partner: Partner, credentials: Credentials) -> str:
     return token_c
 
 
-def accept_update(*, partner: Partner, presented_token: CredentialsToken, credentials: Credentials) -> str:
+def accept_update(*, partner: Partner, presented_token: CredentialsToken, credentials: ReceivedCredentials) -> str:
     """Credentials PUT: new token and/or endpoints from the partner; we answer with a new token.
 
     The token the partner used stays valid for the rotation grace period, so a lost answer cannot
     lock it out.
     """
-    discovery = discover(_client_for(partner, credentials.token), str(credentials.url), version="2.2.1")
+    discovery = discover(_client_for(partner, credentials.token), credentials.url, prefer=credentials.version)
     new_incoming = new_token()
     with transaction.atomic():
         locked = Partner.objects.select_for_update().get(pk=partner.pk)
-        _store_roles(locked, credentials)
+        _store_roles(locked, credentials.roles)
         _store_endpoints(locked, discovery.endpoints)
         grace_until = timezone.now() + timedelta(seconds=settings.OCPI_TOKEN_ROTATION_GRACE)
         CredentialsToken.objects.filter(pk=presented_token.pk).update(valid_until=grace_until)
@@ -306,15 +317,16 @@ def register_with(*, versions_url: str, token_a: str, name: str = "", base64_tok
     pending = CredentialsToken.objects.create(
         partner=partner, kind=CredentialsToken.Kind.CONNECTION, token_hash=hash_token(token_b)
     )
+    wire = WIRES[discovery.version]
     try:
-        answer = client.post(credentials_url, our_credentials(token_b), module="credentials")
-        theirs = Credentials.model_validate(answer.data)
+        answer = client.post(credentials_url, our_credentials(token_b, wire=wire), module="credentials")
+        theirs = ReceivedCredentials.of(wire.Credentials.model_validate(answer.data), wire)
     except (OcpiClientError, ValueError, TypeError) as exc:
         pending.delete()
         raise HandshakeError(f"Credentials POST to {credentials_url} failed: {exc}") from exc
 
     with transaction.atomic():
-        _store_roles(partner, theirs)
+        _store_roles(partner, theirs.roles)
         partner.credentials_tokens.exclude(pk=pending.pk).delete()
         partner.outgoing_token = theirs.token
         partner.version = discovery.version
@@ -323,7 +335,7 @@ def register_with(*, versions_url: str, token_a: str, name: str = "", base64_tok
         if name:
             partner.name = name
         elif partner.name == versions_url and theirs.roles:
-            partner.name = theirs.roles[0].business_details.name
+            partner.name = theirs.roles[0].business_name
         partner.save()
         _on_registered(partner, they_initiated=False)
     logger.info("registered with partner %s at %s (%s)", partner.pk, versions_url, discovery.version)
@@ -345,11 +357,12 @@ def rotate_our_token(*, partner: Partner) -> Partner:
     pending = CredentialsToken.objects.create(
         partner=partner, kind=CredentialsToken.Kind.CONNECTION, token_hash=hash_token(new_incoming)
     )
+    wire = wire_for(partner)
     try:
         answer = OcpiClient.for_partner(partner).put(
-            credentials_url, our_credentials(new_incoming), module="credentials"
+            credentials_url, our_credentials(new_incoming, wire=wire), module="credentials"
         )
-        theirs = Credentials.model_validate(answer.data)
+        theirs = ReceivedCredentials.of(wire.Credentials.model_validate(answer.data), wire)
     except (OcpiClientError, ValueError, TypeError) as exc:
         pending.delete()
         raise HandshakeError(f"Credentials PUT to {credentials_url} failed: {exc}") from exc
@@ -360,7 +373,7 @@ def rotate_our_token(*, partner: Partner) -> Partner:
             valid_until=grace_until
         )
         _tokens_changed()
-        _store_roles(partner, theirs)
+        _store_roles(partner, theirs.roles)
         partner.outgoing_token = theirs.token
         partner.save()
     discovery = discover(_client_for(partner, theirs.token), partner.versions_url, version=partner.version)

@@ -37,7 +37,7 @@ from emsp.lib.tasks import enqueue
 from roaming.models import Authorization, Partner, PartnerEndpoint, PartnerRole, TokenPushCursor
 from roaming.models.authorizations import new_authorization_reference
 from roaming.ocpi.client import OcpiClient, OcpiClientError
-from roaming.ocpi.v2_2_1.mapping import token_to_ocpi
+from roaming.ocpi.versions import wire_for
 
 logger = logging.getLogger("roaming.tokens")
 
@@ -294,6 +294,7 @@ def _in_order(changes: list[TokenChange]) -> list[tuple[Token, int | None]]:
 
 def _push(partner: Partner, cursor: TokenPushCursor, base_url: str, limit: int) -> PushOutcome:
     client = OcpiClient.for_partner(partner)
+    wire = wire_for(partner)  # 2.2.1 says ?type= on the URL; 2.1.1 has no such parameter
     party = f"{quote(settings.OCPI_COUNTRY_CODE)}/{quote(settings.OCPI_PARTY_ID)}"
     outcome = PushOutcome()
     position = cursor.last_change_id
@@ -302,9 +303,9 @@ def _push(partner: Partner, cursor: TokenPushCursor, base_url: str, limit: int) 
         if not changes:
             break
         for token, upto in _in_order(changes):
-            url = f"{base_url}/{party}/{quote(token.uid, safe='')}?type={quote(token.type)}"
+            url = f"{base_url}/{wire.token_push_path(party, token)}"
             try:
-                client.put(url, token_to_ocpi(token), module="tokens")
+                client.put(url, wire.token_to_ocpi(token), module="tokens")
             except OcpiClientError as exc:
                 return _failed(cursor, outcome, exc)
             outcome.sent += 1

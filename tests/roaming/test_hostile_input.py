@@ -106,6 +106,7 @@ REFUSED_BEFORE_BODY = {
     "POST /ocpi/2.2.1/credentials": (405, 2000),  # POST is for a partner holding token A
     "POST /ocpi/2.3.0/credentials": (405, 2000),
     "POST /ocpi/2.2.1/cdrs/{cdr_pk}": (405, 2000),  # CDRs are POSTed to the module URL
+    "POST /ocpi/2.3.0/cdrs/{cdr_pk}": (405, 2000),
 }
 
 
@@ -355,6 +356,42 @@ NUMBER_FIELDS: dict[str, tuple[Callable[[], dict[str, Any]], dict[str, tuple[str
         },
     ),
 }
+
+
+def _price_230(value: Any, limit: bool) -> Any:
+    """A 2.2.1 body in 2.3.0 shapes: Prices {before_taxes, taxes}, tariff PriceLimits, tariffs with tax_included."""
+    if isinstance(value, list):
+        return [_price_230(item, limit) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if "excl_vat" in value:
+        excl, incl = value["excl_vat"], value.get("incl_vat")
+        if limit:
+            return {"before_taxes": excl} | ({"after_taxes": incl} if incl is not None else {})
+        return {"before_taxes": excl, "taxes": [{"name": "VAT", "amount": incl - excl if incl else 0}]}
+    doc = {k: _price_230(v, limit or k in ("min_price", "max_price")) for k, v in value.items()}
+    if "elements" in doc:
+        doc.setdefault("tax_included", "NO")
+    return doc
+
+
+def _field_230(field: str) -> str:
+    if field.startswith(("min_price", "max_price")):
+        return field.replace("excl_vat", "before_taxes").replace("incl_vat", "after_taxes")
+    return field.replace("incl_vat", "taxes.0.amount").replace("excl_vat", "before_taxes")
+
+
+# Every 2.2.1 endpoint is served in 2.3.0 too, with the same numbers in 2.3.0 shapes.
+NUMBER_FIELDS.update(
+    {
+        key.replace("/2.2.1/", "/2.3.0/"): (
+            lambda make=make: _price_230(make(), False),  # type: ignore[misc]
+            {_field_230(field): extra for field, extra in fields.items()},
+        )
+        for key, (make, fields) in list(NUMBER_FIELDS.items())
+        if "/2.2.1/" in key
+    }
+)
 #: Endpoints that read a body without numbers we store.
 NO_NUMBER_FIELDS = frozenset(
     {
@@ -364,6 +401,10 @@ NO_NUMBER_FIELDS = frozenset(
         "POST /ocpi/2.2.1/tokens/{token_uid}/authorize",
         "POST /ocpi/2.2.1/commands/{command_type}/{reference}",
         "PUT /ocpi/2.2.1/hubclientinfo/{country_code}/{party_id}",
+        "POST /ocpi/2.3.0/cdrs/{cdr_pk}",
+        "POST /ocpi/2.3.0/tokens/{token_uid}/authorize",
+        "POST /ocpi/2.3.0/commands/{command_type}/{reference}",
+        "PUT /ocpi/2.3.0/hubclientinfo/{country_code}/{party_id}",
         "POST /ocpi/2.3.0/credentials",
         "PUT /ocpi/2.3.0/credentials",
         "POST /ocpi/2.3.0/invoicereconciliation",

@@ -1,5 +1,5 @@
 """OCPI 2.3.0 Invoice Reconciliation: our Receiver (the CPO tells us which CDRs each invoice covers), the pull of
-a CPO's Sender list, and 2.3.0 routed without being announced."""
+a CPO's Sender list, and 2.3.0 announced with it."""
 
 from __future__ import annotations
 
@@ -123,15 +123,14 @@ def test_url_and_body_must_agree_and_the_module_has_no_patch(ocpi: OcpiTestClien
     assert not InvoiceReconciliationRecord.objects.exists()
 
 
-def test_2_3_0_is_routed_but_not_announced(ocpi: OcpiTestClient) -> None:
+def test_2_3_0_is_announced_with_every_2_2_1_module_and_invoice_reconciliation(ocpi: OcpiTestClient) -> None:
     versions = ocpi.get("/ocpi/versions")
-    assert [v["version"] for v in versions.data] == ["2.2.1"]
+    assert [v["version"] for v in versions.data] == ["2.2.1", "2.3.0"]
     details = ocpi.get("/ocpi/2.3.0")
     assert details.status_code == 1000
-    assert {(e["identifier"], e["role"]) for e in details.data["endpoints"]} == {
-        ("credentials", "SENDER"),
-        ("invoicereconciliation", "RECEIVER"),
-    }
+    modules = {(e["identifier"], e["role"]) for e in details.data["endpoints"]}
+    served_221 = {(e["identifier"], e["role"]) for e in ocpi.get("/ocpi/2.2.1").data["endpoints"]}
+    assert modules == served_221 | {("invoicereconciliation", "RECEIVER")}
     assert ocpi.get("/ocpi/2.3.0/credentials").status_code == 1000
 
 

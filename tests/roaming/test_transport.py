@@ -39,7 +39,10 @@ def test_missing_or_unknown_token_gets_401_in_an_envelope(client: Client, author
 def test_token_is_accepted_base64_encoded_or_raw(client: Client, cpo: tuple[Partner, str], raw: bool) -> None:
     reply = OcpiTestClient(client, cpo[1], raw=raw).get("/ocpi/versions")
     assert reply.http_status == 200
-    assert reply.data == [{"version": "2.2.1", "url": "http://127.0.0.1:8000/ocpi/2.2.1"}]
+    assert reply.data == [
+        {"version": "2.2.1", "url": "http://127.0.0.1:8000/ocpi/2.2.1"},
+        {"version": "2.3.0", "url": "http://127.0.0.1:8000/ocpi/2.3.0"},
+    ]
 
 
 def test_base64_with_trailing_newline_as_in_the_spec_example_is_accepted(

@@ -8,8 +8,6 @@ here. Fields we keep as columns are taken out of the partner's object; everythin
 
 from __future__ import annotations
 
-import hashlib
-import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +25,18 @@ from roaming.records import (
     TariffData,
 )
 
+from ..mapping import as_json, content_hash
+from ..mapping import coordinate as _coordinate
+from ..mapping import dump as _dump
+from ..mapping import label as _label
+from ..mapping import put_if as _put
+from ..mapping import rest as _rest
 from .cdrs import CDR, CdrToken
 from .hubclientinfo import ClientInfo
 from .locations import EVSE, Connector, ConnectorPatch, EVSEPatch, Location, LocationPatch
 from .sessions import Session, SessionPatch
 from .tariffs import Tariff
-from .types import OcpiModel, PatchModel, Price, decimal_to_json_number, format_datetime
+from .types import PatchModel, Price, format_datetime
 
 if TYPE_CHECKING:
     from drivers.models import Token as DriverToken
@@ -96,33 +100,6 @@ _TARIFF_COLUMNS = (
     "last_updated",
     "elements",
 )
-
-
-def _without_last_updated(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_last_updated(v) for k, v in value.items() if k != "last_updated"}
-    if isinstance(value, list):
-        return [_without_last_updated(v) for v in value]
-    return value
-
-
-def content_hash(document: dict[str, Any]) -> str:
-    """Same content, same hash, whatever `last_updated` says (some CPOs bump it without a change)."""
-    canonical = json.dumps(_without_last_updated(document), sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha1(canonical.encode(), usedforsecurity=False).hexdigest()
-
-
-def _coordinate(document: dict[str, Any] | None, key: str) -> Decimal | None:
-    return Decimal(str(document[key])) if document and document.get(key) is not None else None
-
-
-def _rest(document: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
-    return {k: v for k, v in document.items() if k not in columns}
-
-
-def _dump(model: OcpiModel) -> dict[str, Any]:
-    """The object as the partner sent it (only fields it set), in JSON form."""
-    return model.model_dump(mode="json", exclude_unset=True, exclude_none=True)
 
 
 def connector_data(connector: Connector, doc: dict[str, Any] | None = None) -> ConnectorData:
@@ -235,11 +212,6 @@ def tariff_data(tariff: Tariff) -> TariffData:
 
 
 # --- models → OCPI JSON (what our receiver GETs answer) ------------------------------------------------
-
-
-def _put(document: dict[str, Any], key: str, value: Any) -> None:
-    if value not in (None, "", []):
-        document[key] = value
 
 
 def connector_to_ocpi(connector: models.Connector) -> dict[str, Any]:
@@ -429,11 +401,6 @@ _CDR_PRICES = (
 )
 
 
-def _label(value: Any) -> str:
-    """An enum value for its column; an unknown value as sent (the wire model bounds it to the column)."""
-    return str(value)
-
-
 def _price_columns(prefix: str, price: Price | None) -> dict[str, Decimal | None]:
     return {
         f"{prefix}_excl_vat": price.excl_vat if price else None,
@@ -447,17 +414,6 @@ def _token_columns(token: CdrToken) -> dict[str, str]:
 
 def _token_party(token: CdrToken) -> tuple[str, str]:
     return token.country_code.upper(), token.party_id.upper()
-
-
-def as_json(value: Any) -> Any:
-    """Parsed partner JSON (numbers as `Decimal`, see `types.loads`) as plain JSON types for a JSONField."""
-    if isinstance(value, Decimal):
-        return decimal_to_json_number(value)
-    if isinstance(value, dict):
-        return {str(k): as_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [as_json(v) for v in value]
-    return value
 
 
 def session_data(session: Session) -> SessionData:

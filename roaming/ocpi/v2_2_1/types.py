@@ -162,6 +162,8 @@ CiString36: TypeAlias = Annotated[str, StringConstraints(max_length=36), _CI]
 CiString39: TypeAlias = Annotated[str, StringConstraints(max_length=39), _CI]
 CiString48: TypeAlias = Annotated[str, StringConstraints(max_length=48), _CI]
 CiString255: TypeAlias = Annotated[str, StringConstraints(max_length=255), _CI]  # 2.3.0 invoice_id
+CiString5: TypeAlias = Annotated[str, StringConstraints(max_length=5), _CI]  # 2.3.0 hub_party_id
+CiString25: TypeAlias = Annotated[str, StringConstraints(max_length=25), _CI]  # 2.3.0 help_phone
 
 # string(n): case-sensitive UTF-8, at most n characters. The spec also forbids CR/LF/TAB; we do not
 # refuse those (a line break in a partner's `directions` text is not worth refusing a Location for).

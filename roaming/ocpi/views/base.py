@@ -37,6 +37,7 @@ from ..errors import (
 )
 from ..requestlog import log_exchange, partner_label, request_observe
 from ..v2_2_1.types import JsonLimitError, describe_validation_error, loads
+from ..versions import Wire, wire_for_version
 
 logger = logging.getLogger("roaming.ocpi")
 
@@ -45,7 +46,8 @@ M = TypeVar("M", bound=BaseModel)
 # Modules that are about the connection itself: no routing headers (spec: SHALL NOT be used).
 CONFIGURATION_MODULES = frozenset({"versions", "credentials", "hubclientinfo"})
 
-#: Ids in our URLs (location, EVSE, connector, tariff, session, token uid) are CiString(36) in the spec.
+#: Ids in our URLs (location, EVSE, connector, tariff, session, token uid) are CiString(36) in 2.2.1; 2.1.1
+#: allows 39 for location ids and EVSE uids (`Wire.max_url_id_length`).
 MAX_URL_ID_LENGTH = 36
 
 
@@ -68,13 +70,13 @@ def _too_big() -> PayloadTooLarge:
     return PayloadTooLarge(f"Request body over {settings.OCPI_MAX_BODY_BYTES} bytes: not read.")
 
 
-def _check_url_ids(kwargs: dict[str, Any]) -> None:
+def _check_url_ids(kwargs: dict[str, Any], longest: int = MAX_URL_ID_LENGTH) -> None:
     """An id that cannot be an OCPI id names nothing we hold (404), and must not reach a query: PostgreSQL
     refuses NUL in text. The routes match any segment so that this answer is an envelope."""
     for name, value in kwargs.items():
-        if not (len(value) <= MAX_URL_ID_LENGTH and value.isascii() and value.isprintable()):
+        if not (len(value) <= longest and value.isascii() and value.isprintable()):
             raise NotFound(
-                f"{name} in the URL is not an OCPI id: at most {MAX_URL_ID_LENGTH} printable ASCII characters.",
+                f"{name} in the URL is not an OCPI id: at most {longest} printable ASCII characters.",
                 status_code=2001,
             )
 
@@ -94,6 +96,8 @@ class OcpiView(View):
     accepts_invitation_token: bool = False
     #: Write to the request log. Off only for endpoints whose volume makes the log useless.
     log_requests: bool = True
+    #: The OCPI version of the URL (set by the routes): which `Wire` reads and writes bodies.
+    version: str = "2.2.1"
 
     caller: Caller
     _payload: Any = _UNPARSED
@@ -126,9 +130,9 @@ class OcpiView(View):
                 raise Unauthorized("Token A only opens the versions and credentials modules.")
             if _content_length(request) > settings.OCPI_MAX_BODY_BYTES:
                 raise _too_big()
-            if self.module not in CONFIGURATION_MODULES:
+            if self.module not in CONFIGURATION_MODULES and self.wire.routing_headers:
                 self._check_routing_headers(request)
-            _check_url_ids(kwargs)
+            _check_url_ids(kwargs, self.wire.max_url_id_length)
             method = (request.method or "").lower()
             # Only HTTP methods: a made-up one named like a helper (PARSE, DISPATCH) must not call it.
             handler = getattr(self, method, None) if method in self.http_method_names else None
@@ -149,7 +153,7 @@ class OcpiView(View):
         response["Content-Length"] = str(len(response.content))  # no CommonMiddleware on OCPI requests
         response["X-Request-ID"] = request_id
         response["X-Correlation-ID"] = correlation_id
-        if self.module not in CONFIGURATION_MODULES:
+        if self.module not in CONFIGURATION_MODULES and self.wire.routing_headers:
             to_country = request.headers.get("OCPI-from-country-code")
             to_party = request.headers.get("OCPI-from-party-id")
             if to_country and to_party:
@@ -170,9 +174,21 @@ class OcpiView(View):
     # --- helpers for module views ------------------------------------------------------------------
 
     @property
+    def wire(self) -> Wire:
+        """The wire models and mapping of this URL's OCPI version."""
+        return wire_for_version(self.version)
+
+    @property
     def parties(self) -> frozenset[tuple[str, str]]:
         """The (country_code, party_id) pairs the caller registered in the handshake."""
         return self.caller.parties
+
+    @property
+    def own_party(self) -> tuple[str, str]:
+        """The caller's party for objects that name none (2.1.1): its first, in a stable order."""
+        if not self.parties:
+            raise NotFound("This connection has no party.", status_code=2001)
+        return min(self.parties)
 
     def require_party(self, country_code: str, party_id: str) -> tuple[str, str]:
         """Client-owned object URLs must name one of the caller's own parties (else 404, per spec)."""

@@ -9,6 +9,8 @@ CDR with a credit CDR and a new id (mod_cdrs); its `Location` header points at w
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
 
 from roaming import selectors
@@ -16,8 +18,6 @@ from roaming.services.cdrs import cdr_store
 
 from ..envelope import OcpiResponse
 from ..errors import MethodNotAllowed, NotFound
-from ..v2_2_1 import CDR
-from ..v2_2_1.mapping import cdr_data, cdr_to_ocpi
 from .base import OcpiView
 
 
@@ -27,16 +27,19 @@ class CdrsReceiverView(OcpiView):
     def post(self, request: HttpRequest, cdr_pk: str | None = None) -> OcpiResponse:
         if cdr_pk is not None:
             raise MethodNotAllowed("CDRs are POSTed to the CDRs endpoint itself.")
-        cdr = self.parse(request, CDR)
+        cdr: Any = self.parse(request, self.wire.CDR)
         raw = self.parse_json(request)  # kept as received, next to the columns taken from `cdr`
-        self.require_party(cdr.country_code, cdr.party_id)
-        stored = cdr_store(partner=self.caller.partner, cdr=cdr_data(cdr, raw))
+        # A 2.1.1 CDR names no party: it is the connection's own.
+        party = self.require_party(
+            getattr(cdr, "country_code", None) or self.own_party[0], getattr(cdr, "party_id", None) or self.own_party[1]
+        )
+        stored = cdr_store(partner=self.caller.partner, cdr=self.wire.cdr_data(cdr, raw, party))
         headers = {"Location": stored.url}
         if stored.conflict:
             return OcpiResponse(
                 status_code=2001,
                 status_message=(
-                    f"CDR {cdr.country_code}/{cdr.party_id}/{cdr.id} is stored already with other content and "
+                    f"CDR {party[0]}/{party[1]}/{cdr.id} is stored already with other content and "
                     "CDRs cannot change: send a credit CDR (credit_reference_id) and a new CDR with a new id."
                 ),
                 headers=headers,
@@ -49,4 +52,4 @@ class CdrsReceiverView(OcpiView):
         cdr = selectors.cdr_of_parties(int(cdr_pk), self.parties)
         if cdr is None:
             raise NotFound(f"Unknown CDR {cdr_pk}.")
-        return OcpiResponse(cdr_to_ocpi(cdr))
+        return OcpiResponse(dict(cdr.raw))  # served exactly as it was received

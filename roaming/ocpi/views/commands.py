@@ -17,7 +17,6 @@ from roaming.services.commands import command_result_received
 
 from ..envelope import OcpiResponse
 from ..errors import InvalidParameters, NotFound
-from ..v2_2_1 import CommandResult
 from ..v2_2_1.types import describe_validation_error
 from .base import OcpiView
 
@@ -33,14 +32,12 @@ class CommandResultView(OcpiView):
         if not isinstance(payload, dict):
             raise InvalidParameters("Request body must be a CommandResult object.")
         try:
-            result = CommandResult.model_validate(payload)
+            result, message = self.wire.command_result(payload)
         except ValidationError as exc:
             raise InvalidParameters(describe_validation_error(exc)) from exc
-        if str(result.result) not in Command.Result.values:
-            raise InvalidParameters(f"Unknown CommandResultType {result.result!r}.")
-        outcome = command_result_received(
-            command=command, result=str(result.result), message=" ".join(m.text for m in result.message)
-        )
+        if result not in Command.Result.values:
+            raise InvalidParameters(f"Unknown CommandResultType {result!r}.")
+        outcome = command_result_received(command=command, result=result, message=message)
         return OcpiResponse(status_message=outcome.note or None)
 
     def _command(self, command_type: str, reference: str) -> Command:

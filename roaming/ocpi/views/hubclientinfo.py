@@ -7,6 +7,8 @@ connection's parties yet, that is what the PUT makes it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
 
 from roaming.services.common import StaleUpdate
@@ -14,10 +16,16 @@ from roaming.services.hubs import NotAHub, PartyTaken, hub_client, hub_client_pu
 
 from ..envelope import OcpiResponse
 from ..errors import InvalidParameters, NotFound
-from ..v2_2_1 import ClientInfo
-from ..v2_2_1.mapping import client_info_data, client_info_to_ocpi
+from ..versions import HubWire, Wire
 from .base import OcpiView
 from .locations import _check_same, stale_response
+
+
+def _hub_wire(wire: Wire) -> HubWire:
+    """Only versions with hubs route this module (2.2 on)."""
+    if wire.hubs is None:
+        raise NotFound(f"OCPI {wire.version} has no hubclientinfo module.")
+    return wire.hubs
 
 
 class HubClientInfoReceiverView(OcpiView):
@@ -27,14 +35,15 @@ class HubClientInfoReceiverView(OcpiView):
         role = hub_client(partner=self.caller.partner, party=(country_code, party_id))
         if role is None:
             raise NotFound(f"No client info for {country_code}/{party_id} on this connection.")
-        return OcpiResponse(client_info_to_ocpi(role))
+        return OcpiResponse(_hub_wire(self.wire).client_info_to_ocpi(role))
 
     def put(self, request: HttpRequest, country_code: str, party_id: str) -> OcpiResponse:
-        info = self.parse(request, ClientInfo)
+        wire = _hub_wire(self.wire)
+        info: Any = self.parse(request, wire.ClientInfo)
         _check_same("country_code", country_code, info.country_code)
         _check_same("party_id", party_id, info.party_id)
         try:
-            created = hub_client_put(partner=self.caller.partner, client=client_info_data(info))
+            created = hub_client_put(partner=self.caller.partner, client=wire.client_info_data(info))
         except StaleUpdate as exc:
             return stale_response(exc)
         except NotAHub as exc:

@@ -8,6 +8,8 @@ for the rules, equal timestamps included.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
 
 from roaming import selectors
@@ -16,8 +18,6 @@ from roaming.services.sessions import session_patch, sessions_upsert
 
 from ..envelope import OcpiResponse
 from ..errors import NotFound
-from ..v2_2_1 import Session, SessionPatch
-from ..v2_2_1.mapping import session_data, session_patch_data, session_to_ocpi
 from .base import OcpiView
 from .locations import _check_same, stale_response, unknown
 
@@ -30,15 +30,15 @@ class SessionsReceiverView(OcpiView):
         session = selectors.charging_session(party, session_id)
         if session is None:
             raise NotFound(f"Unknown session {session_id}.")
-        return OcpiResponse(session_to_ocpi(session))
+        return OcpiResponse(self.wire.session_to_ocpi(session))
 
     def put(self, request: HttpRequest, country_code: str, party_id: str, session_id: str) -> OcpiResponse:
         party = self.require_party(country_code, party_id)
-        session = self.parse(request, Session)
+        session: Any = self.parse(request, self.wire.Session)
         _check_same("Session id", session_id, session.id)
-        _check_same("country_code", party[0], session.country_code)
-        _check_same("party_id", party[1], session.party_id)
-        result = sessions_upsert(partner=self.caller.partner, items=[session_data(session)])
+        _check_same("country_code", party[0], getattr(session, "country_code", None))
+        _check_same("party_id", party[1], getattr(session, "party_id", None))
+        result = sessions_upsert(partner=self.caller.partner, items=[self.wire.session_data(session, party)])
         if result.stale:
             return stale_response(
                 StaleUpdate(
@@ -49,13 +49,16 @@ class SessionsReceiverView(OcpiView):
 
     def patch(self, request: HttpRequest, country_code: str, party_id: str, session_id: str) -> OcpiResponse:
         party = self.require_party(country_code, party_id)
-        patch = self.parse(request, SessionPatch)
+        patch: Any = self.parse(request, self.wire.SessionPatch)
         _check_same("Session id", session_id, patch.id)
-        _check_same("country_code", party[0], patch.country_code)
-        _check_same("party_id", party[1], patch.party_id)
+        _check_same("country_code", party[0], getattr(patch, "country_code", None))
+        _check_same("party_id", party[1], getattr(patch, "party_id", None))
         try:
             session_patch(
-                party=party, session_id=session_id, changes=session_patch_data(patch), last_updated=patch.last_updated
+                party=party,
+                session_id=session_id,
+                changes=self.wire.session_patch_data(patch),
+                last_updated=patch.last_updated,
             )
         except StaleUpdate as exc:
             return stale_response(exc)

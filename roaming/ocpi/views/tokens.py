@@ -19,8 +19,6 @@ from roaming.services.tokens import token_authorize
 from ..envelope import OcpiResponse
 from ..errors import InvalidParameters, UnknownToken
 from ..pagination import paginated_response
-from ..v2_2_1 import LocationReferences
-from ..v2_2_1.mapping import token_to_ocpi
 from .base import OcpiView
 
 _TOKEN_TYPES = frozenset(Token.Type.values)
@@ -30,7 +28,8 @@ class TokensSenderView(OcpiView):
     module = "tokens"
 
     def get(self, request: HttpRequest) -> OcpiResponse:
-        return paginated_response(request, tokens_for_partners(), lambda page: [token_to_ocpi(t) for t in page])
+        to_ocpi = self.wire.token_to_ocpi
+        return paginated_response(request, tokens_for_partners(), lambda page: [to_ocpi(t) for t in page])
 
 
 class TokenAuthorizeView(OcpiView):
@@ -48,22 +47,23 @@ class TokenAuthorizeView(OcpiView):
         )
         if token is None:  # the refusal is recorded; OCPI answers no AuthorizationInfo for it
             raise UnknownToken(f"Unknown token {token_uid} ({token_type}).")
-        info: dict[str, Any] = {
-            "allowed": verdict.allowed,
-            "token": token_to_ocpi(token),
-            "authorization_reference": authorization.reference,
-        }
+        location: dict[str, Any] | None = None
+        info: dict[str, Any] | None = None
         if verdict.allowed == Allowed.ALLOWED:
             if references is not None:
                 # We do not restrict tokens per location: every EVSE asked about is allowed.
-                info["location"] = references.model_dump(mode="json", exclude_none=True)
+                location = references.model_dump(mode="json", exclude_none=True)
         else:
             language = token.language or token.driver.language or "en"
-            info["info"] = {"language": language, "text": verdict.reason or verdict.allowed}
-        return OcpiResponse(info)
+            info = {"language": language, "text": verdict.reason or verdict.allowed}
+        return OcpiResponse(
+            self.wire.authorization_info(
+                allowed=verdict.allowed, token=token, reference=authorization.reference, location=location, info=info
+            )
+        )
 
-    def _references(self, request: HttpRequest) -> LocationReferences | None:
+    def _references(self, request: HttpRequest) -> Any:
         """The optional LocationReferences body (absent, empty or null: none)."""
         if self.parse_json(request) is None:
             return None
-        return self.parse(request, LocationReferences)
+        return self.parse(request, self.wire.LocationReferences)
