@@ -194,7 +194,7 @@ def _to_copy(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
 
 
 @models.Field.register_lookup
-class _AnyOf(Lookup):  # type: ignore[type-arg]
+class _AnyOf(Lookup):
     """`column = ANY(%s)`: the values travel as one array parameter (PostgreSQL), see `any_of`."""
 
     lookup_name = "any_of"
