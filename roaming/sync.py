@@ -29,10 +29,13 @@ neither it nor the runs it resumed listed.
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Callable, Generator
+import sys
+import threading
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -253,7 +256,7 @@ def _walk_pages(
     """Write every page from `run.start_offset` on, each as soon as it is parsed, and say where the run is."""
     expect_first = walk.last if walk.offset else None
     pages = client.iter_pages(url, params=params, module=run.module, prefetch=True, offset=run.start_offset)
-    with closing(_parsed_pages(pages, spec, parties)) as parsed:
+    with _walking(), closing(_parsed_pages(pages, spec, parties)) as parsed:
         for page, (items, invalid) in parsed:
             if expect_first is not None:
                 if not page.data or _raw_key(page.data[0]) != expect_first:
@@ -279,6 +282,51 @@ def _walk_pages(
             if progress:
                 run.refresh_from_db()
                 progress(run)
+
+
+# How many walks run in this process now: the first one in tunes the interpreter for walks, the last one out
+# restores it (`_walking`).
+_walks = 0
+_walks_lock = threading.Lock()
+_interpreter: tuple[tuple[int, int, int], float] = ((700, 10, 10), 0.005)
+
+
+@contextmanager
+def _walking() -> Iterator[None]:
+    """The interpreter tuned for a walk: the garbage collector kept from rescanning the heap, and the GIL
+    handed over sooner.
+
+    Garbage collection. A page of 1,000 locations makes about a million objects (parsed JSON, models, records,
+    rows) that live until the page is written and are then freed by reference counting (they hold no
+    cycles). With the default thresholds the collector ran every 700 allocations and, as those objects
+    survived into the old generation, full collections over everything the process holds (Django, the app):
+    with it off, validating a location took 0.13 ms instead of 0.44 ms and mapping it 0.23 ms instead of
+    0.45 ms (measured on 1,000 of the simulator's locations). So the heap as it is when the walk starts is set
+    aside (`gc.freeze`) and young collections come every 50,000 allocations.
+
+    The GIL. The page being written waits on PostgreSQL in many short calls (COPY chunks, statements) while
+    the next page is parsed in the background; after each call the writer waited up to the switch interval
+    (5 ms) for the parsing thread to let go. At 0.5 ms a 6,000-location pull took 21.3 s instead of 24.7 s
+    (one run each, on a busy machine).
+    """
+    global _walks, _interpreter
+    with _walks_lock:
+        if not _walks:
+            _interpreter = (gc.get_threshold(), sys.getswitchinterval())
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(50_000, _interpreter[0][1], _interpreter[0][2])
+            sys.setswitchinterval(0.0005)
+        _walks += 1
+    try:
+        yield
+    finally:
+        with _walks_lock:
+            _walks -= 1
+            if not _walks:
+                gc.set_threshold(*_interpreter[0])
+                sys.setswitchinterval(_interpreter[1])
+                gc.unfreeze()
 
 
 def _raw_key(obj: Any) -> list[Any] | None:

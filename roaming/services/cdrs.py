@@ -451,23 +451,27 @@ def _cdrs_link_locations(keys: list[ObjectKey], cdr_ids: list[int] | None = None
     for country_code, party_id, ocpi_id in keys:
         by_party.setdefault((country_code, party_id), []).append(ocpi_id)
     for (country_code, party_id), location_ids in by_party.items():
-        locations = dict(
-            Location.objects.filter(country_code=country_code, party_id=party_id, ocpi_id__in=location_ids).values_list(
-                "ocpi_id", "pk"
-            )
-        )
-        if not locations:
-            continue
-        # One look-up a party (a sync page names a thousand locations; CDRs waiting for one are rare), on the
-        # partial index cdr_location_unlinked: only CDRs still waiting for their location.
+        # The waiting CDRs first, on the partial index cdr_location_unlinked (only CDRs still waiting for their
+        # location): a sync page names a thousand locations and CDRs waiting for one are rare, so the
+        # locations are looked up only for those. Looked up first, the page's locations cost a scan of every
+        # stored location of the party per page when the statistics lag (see `stored_by_key`).
         waiting = Cdr.objects.filter(
-            country_code=country_code, party_id=party_id, location__isnull=True, cdr_location__id__in=list(locations)
+            country_code=country_code, party_id=party_id, location__isnull=True, cdr_location__id__in=location_ids
         )
         if cdr_ids is not None:
             waiting = waiting.filter(pk__in=cdr_ids)
+        found = list(waiting.values_list("pk", "cdr_location__id"))
+        if not found:
+            continue
+        locations = dict(
+            Location.objects.filter(
+                country_code=country_code, party_id=party_id, ocpi_id__in={ocpi_id for _, ocpi_id in found}
+            ).values_list("ocpi_id", "pk")
+        )
         by_location: dict[int, list[int]] = {}
-        for pk, ocpi_id in waiting.values_list("pk", "cdr_location__id"):
-            by_location.setdefault(locations[ocpi_id], []).append(pk)
+        for pk, ocpi_id in found:
+            if ocpi_id in locations:
+                by_location.setdefault(locations[ocpi_id], []).append(pk)
         for location_pk, pks in by_location.items():
             linked += Cdr.objects.filter(pk__in=pks, location__isnull=True).update(location_id=location_pk)
     return linked
