@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from django.conf import settings
+
 from bench.servers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,17 +142,19 @@ def gunicorn(env: dict[str, str], *, workers: int = 2, threads: int = 4) -> Iter
 
 
 class Worker:
-    """A Celery worker process (prefork, one child) on a queue of its own; `kill` is SIGKILL to the whole
-    process group: the worker and its child die mid-task, nothing is acknowledged or cleaned up."""
+    """A Celery worker process (prefork, one child) on every queue of `settings.TASK_QUEUES` (what the
+    per-queue workers of docker-compose.yml do together); `kill` is SIGKILL to the whole process group: the
+    worker and its child die mid-task, nothing is acknowledged or cleaned up."""
 
-    def __init__(self, env: dict[str, str], queue: str) -> None:
-        self.env, self.queue = env, queue
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.queues = ",".join(settings.TASK_QUEUES)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "emsp", "worker", "--pool=prefork", "--concurrency=1",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", self.queue, "--loglevel=WARNING"],
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", self.queues, "--loglevel=WARNING"],
             cwd=ROOT,
             env=self.env,
             start_new_session=True,

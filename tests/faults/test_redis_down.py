@@ -63,7 +63,7 @@ def _drain_with_a_worker(redis_server: PrivateRedis, database_url: str) -> None:
     """What the beat does every minute once Redis is back: the outbox sweep, then the pricing drain; a real
     worker on the private Redis runs them."""
     env = server_env(DATABASE_URL=database_url, CELERY_BROKER_URL=redis_server.url(1), REDIS_URL=redis_server.url(0))
-    worker = Worker(env, queue="celery")
+    worker = Worker(env)
     worker.start()
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
