@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from emsp.urls import handler400, handler403, handler404, handler500  # noqa: F401 (the platform's error pages)
 from emsp.urls import urlpatterns as platform_urls
 from roaming.models import ChargingSession, Evse
 

@@ -129,9 +129,22 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            # The cache is an optimisation and a throttle, never a dependency: with Redis down a read is a miss
+            # and a write is dropped, so the driver API and the back office keep answering and the
+            # throttles fail open until Redis is back (tests/faults/test_redis_down.py). Short socket timeouts
+            # so that a Redis that does not answer (a lost host, not a refused port) costs at most half a
+            # second a request rather than hanging it.
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.5),
+                "SOCKET_TIMEOUT": env.float("REDIS_TIMEOUT", default=0.5),
+            },
         }
     }
+    # Not logged per operation (a traceback for each cache call of each request during an outage): /healthz
+    # and the metrics say that Redis is down, and the task publisher logs each message it could not send.
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

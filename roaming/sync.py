@@ -46,6 +46,7 @@ from django.db.models import F
 from django.utils import timezone
 from pydantic import ValidationError
 
+from emsp.lib.locks import held_while_alive
 from roaming import selectors
 from roaming.models import Cdr, ChargingSession, Location, Partner, SyncRun, Tariff
 from roaming.ocpi.client import OcpiClient, OcpiClientError, OcpiResult
@@ -153,11 +154,45 @@ def sync_partner(
     client: OcpiClient | None = None,
     attempt: int = 1,
 ) -> SyncRun:
-    """Run one sync and return its record. Raises `SyncError` after recording the failure."""
-    spec = MODULES[module].for_wire(wire_for(partner), _pull_party(partner))
+    """Run one sync and return its record. Raises `SyncError` after recording the failure.
+
+    One run per partner and module at a time: a second one started meanwhile (the schedule during a long first
+    pull, a button pressed twice) is refused rather than walking the same pages beside it. On PostgreSQL the
+    guard is a lock that dies with the process holding it, so a run left `running` by a killed worker is known
+    to be dead and is closed by the next one (`held_while_alive`)."""
     url = partner.endpoint_url(module, "SENDER")
     if partner.status != Partner.Status.REGISTERED or not url:
         raise SyncError(f"Partner {partner} is not registered or has no {module} Sender endpoint.", permanent=True)
+    with held_while_alive(f"roaming.sync:{partner.pk}:{module}") as taken:
+        if taken is False:
+            raise SyncError(f"A {module} sync of {partner} is already running; not started again.", permanent=True)
+        if taken:
+            _close_abandoned(partner, module)
+        return _sync(
+            partner=partner, module=module, full=full, url=url, progress=progress, client=client, attempt=attempt
+        )
+
+
+def _close_abandoned(partner: Partner, module: str) -> None:
+    """Runs still marked running while nobody holds their lock: their process died (SIGKILL, OOM, a lost host)."""
+    SyncRun.objects.filter(partner=partner, module=module, status=SyncRun.Status.RUNNING).update(
+        status=SyncRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error="interrupted: the process running it stopped (worker killed or restarted); a later run took over",
+    )
+
+
+def _sync(
+    *,
+    partner: Partner,
+    module: str,
+    full: bool,
+    url: str,
+    progress: Progress | None,
+    client: OcpiClient | None,
+    attempt: int,
+) -> SyncRun:
+    spec = MODULES[module].for_wire(wire_for(partner), _pull_party(partner))
     previous = None if full else selectors.last_successful_sync(partner.pk, module)
     resumed = None if previous else selectors.resumable_sync(partner.pk, module, since=timezone.now() - RESUME_WITHIN)
     walk = _Walk()

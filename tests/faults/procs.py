@@ -125,8 +125,9 @@ def manage(*args: str, env: dict[str, str]) -> None:
 
 @contextmanager
 def gunicorn(env: dict[str, str], *, workers: int = 2, threads: int = 4) -> Iterator[str]:
-    """The platform served by gunicorn on a free port: its base URL."""
+    """The platform served by gunicorn on a free port: its base URL (also the OCPI URLs it hands out)."""
     port = free_port()
+    env = {"OCPI_BASE_URL": f"http://127.0.0.1:{port}/ocpi", **env}
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "bench.wsgi", "-b", f"127.0.0.1:{port}", "--workers", str(workers),
          "--threads", str(threads), "--log-level", "warning", "--keep-alive", "30", "--graceful-timeout", "5"],

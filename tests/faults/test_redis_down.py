@@ -18,14 +18,23 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import requests
+from celery import Task
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import transaction
+from pytest_django.fixtures import Settings as DjangoSettings
 
 from billing.models import CdrPrice
 from billing.tasks import price_cdrs_task
+from cposim import SimConfig, Simulator
 from drivers.services import token_issue
 from emsp.celery import app
 from emsp.lib.tasks import enqueue, outbox_sweep
-from roaming.models import Authorization, ChargingSession, Evse, Location
+from roaming.models import Authorization, ChargingSession, Evse, Location, Partner, TokenPushCursor
+from roaming.selectors import token_changes_pending
+from roaming.services.partners import register_with
+from roaming.services.tokens import push_token_changes
+from roaming.tasks import push_tokens_due_task
 from tests.billing.conftest import TARIFF, cdr_body, location_body, tariff_url
 from tests.examples import example
 from tests.faults.conftest import Ocpi, pricings
@@ -59,9 +68,25 @@ def _session(session_id: str) -> dict[str, Any]:
     return body
 
 
-def _drain_with_a_worker(redis_server: PrivateRedis, database_url: str) -> None:
-    """What the beat does every minute once Redis is back: the outbox sweep, then the pricing drain; a real
-    worker on the private Redis runs them."""
+def _pricing_done() -> bool:
+    return not CdrPrice.objects.filter(status=CdrPrice.Status.PENDING).exists()
+
+
+def _pending(partner: Partner) -> int:
+    return token_changes_pending(TokenPushCursor.objects.get(partner=partner))
+
+
+def _at_cpo(sim: Simulator, uid: str) -> dict[str, Any]:
+    token = sim.token(uid)
+    assert token is not None, f"the CPO has no token {uid}"
+    return token
+
+
+def _drain_with_a_worker(
+    redis_server: PrivateRedis, database_url: str, job: Task = price_cdrs_task, until: Any = _pricing_done
+) -> None:
+    """What the beat does every minute once Redis is back: the outbox sweep, then a periodic `job` (the
+    pricing drain, the token pushes due); a real worker on the private Redis runs them until `until()`."""
     env = server_env(DATABASE_URL=database_url, CELERY_BROKER_URL=redis_server.url(1), REDIS_URL=redis_server.url(0))
     worker = Worker(env)
     worker.start()
@@ -72,9 +97,9 @@ def _drain_with_a_worker(redis_server: PrivateRedis, database_url: str) -> None:
             patch.setenv("CELERY_BROKER_URL", redis_server.url(1))
             patch.setattr("emsp.lib.tasks._publish_paused_until", 0.0)
             assert outbox_sweep().error == ""
-            with transaction.atomic():  # the beat's "price-cdrs" job, through the outbox
-                enqueue(price_cdrs_task)
-        _wait_until(lambda: not CdrPrice.objects.filter(status=CdrPrice.Status.PENDING).exists())
+            with transaction.atomic():  # the beat's job, through the outbox
+                enqueue(job)
+        _wait_until(until)
     finally:
         app.conf.task_always_eager = eager
         worker.stop()
@@ -178,3 +203,39 @@ def test_redis_killed_and_restarted_during_traffic_loses_no_update_and_prices_ev
     cdrs = clients * len(range(0, per_client, 3))
     assert Counter(CdrPrice.objects.values_list("status", flat=True)) == {CdrPrice.Status.PRICED: cdrs}
     assert Counter(pricings().values()) == {1: cdrs}
+
+
+def test_with_redis_down_a_driver_reports_a_card_lost_and_every_cpo_hears_of_it_when_redis_is_back(
+    on_postgres: str, private_redis: PrivateRedis, settings: DjangoSettings
+) -> None:
+    """The driver API (login, its throttle, the card) and the token outbox need only PostgreSQL: with Redis
+    down the driver signs in and reports the card lost; the push to the CPO, whose broker message could not
+    be sent, is delivered by the sweep and a real worker once Redis is back."""
+    driver = make_driver("lena")
+    # Hashed as the server's settings hash (the test settings use a fast hasher the server does not know).
+    driver.user.password = PBKDF2PasswordHasher().encode("pw", PBKDF2PasswordHasher().salt())
+    driver.user.save(update_fields=["password"])
+    card = token_issue(driver=driver, uid="04FA17ED", visual_number="NL-EMS-LOST-1")
+    env = server_env(
+        DATABASE_URL=on_postgres, REDIS_URL=private_redis.url(0), CELERY_BROKER_URL=private_redis.url(1),
+        EMSP_TASK_PUBLISH_TIMEOUT="1",
+    )  # fmt: skip
+    with gunicorn(env) as base_url, Simulator(SimConfig(seed=3, locations=2, country_code="NL", party_id="RDS")) as sim:
+        settings.OCPI_BASE_URL = f"{base_url}/ocpi"  # the versions URL the CPO reads during the handshake
+        partner = register_with(versions_url=sim.versions_url, token_a=sim.token_a)
+        assert push_token_changes(partner=partner).sent == 1
+        assert _at_cpo(sim, card.uid)["valid"] is True
+
+        private_redis.stop()
+        app = requests.Session()
+        login = app.post(f"{base_url}/api/v1/auth/login", json={"email": "lena@example.com", "password": "pw"})
+        assert login.status_code == 200, login.text
+        app.headers["Authorization"] = f"Bearer {login.json()['access']}"
+        lost = app.post(f"{base_url}/api/v1/cards/{card.pk}/lost", timeout=60)
+        assert (lost.status_code, lost.json()["status"]) == (200, "lost"), lost.text
+
+        assert _at_cpo(sim, card.uid)["valid"] is True  # not heard yet: the push waits in PostgreSQL
+        assert _pending(partner) == 1
+        private_redis.start()
+        _drain_with_a_worker(private_redis, on_postgres, push_tokens_due_task, until=lambda: _pending(partner) == 0)
+        assert _at_cpo(sim, card.uid)["valid"] is False

@@ -15,8 +15,10 @@ from io import StringIO
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -289,3 +291,27 @@ def test_the_command_says_where_a_failed_full_run_stopped(partner: Partner, cpo:
     with pytest.raises(CommandError) as failure:
         call_command("ocpi_sync", str(partner.pk), "--module", "tariffs", "--full", stdout=StringIO())
     assert str(failure.value).endswith("\n  stopped at offset 5: the next full run resumes there")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the run lock is a PostgreSQL advisory lock")
+def test_a_run_of_a_live_process_refuses_a_second_one_and_a_dead_ones_run_is_closed(
+    partner: Partner, cpo: PartnerServer
+) -> None:
+    """Another process (its own connection) is in the middle of a run: a second run is refused and starts no
+    row. Once that process dies (its connection closes), the next run closes its row as interrupted."""
+    dead = SyncRun.objects.create(partner=partner, module="tariffs", mode=SyncRun.Mode.FULL)
+    other = psycopg.connect(**{k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"})
+    other.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [f"roaming.sync:{partner.pk}:tariffs"])
+
+    with pytest.raises(SyncError, match="already running") as refused:
+        _pull(partner)
+    assert refused.value.permanent
+    assert list(SyncRun.objects.values_list("pk", "status")) == [(dead.pk, "running")]
+    assert cpo.queries == []
+
+    other.close()  # the process holding the run dies
+    assert _pull(partner).status == "succeeded"
+    dead.refresh_from_db()
+    assert (dead.status, dead.error.split(":")[0]) == ("failed", "interrupted")
+    assert dead.finished_at is not None
+    assert _stored() == _ids(range(12))
