@@ -317,6 +317,9 @@ SPECTACULAR_SETTINGS = {
 # The OCPI request log and EVSE status history are written in bulk by a background thread this often
 # (seconds; 0 = at once). A crash loses at most this window of them, never a status itself.
 BULK_WRITE_FLUSH_SECONDS = env.float("BULK_WRITE_FLUSH_SECONDS", default=1.0)
+# While the database is away, rows wait in memory for the next flush that succeeds, at most this many per kind
+# (about 1 KB each); beyond, the oldest are dropped and counted in the log.
+BULK_WRITE_MAX_PENDING = env.int("BULK_WRITE_MAX_PENDING", default=50_000)
 
 # --- Drivers --------------------------------------------------------------------------------------------
 # Links in account emails (confirm the address, reset the password) open the driver app under this URL

@@ -88,7 +88,10 @@ def bulk_upsert(
         cursor.execute(
             f"CREATE TEMPORARY TABLE {temporary} ON COMMIT DROP AS SELECT {column_list} FROM {table} WITH NO DATA"  # noqa: S608
         )
-        with cursor.cursor.copy(f"COPY {temporary} ({column_list}) FROM STDIN") as copy:
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {temporary} ({column_list}) FROM STDIN") as copy,
+        ):
             for values in _copy_rows(rows, names, [by_attname[name] for name in names]):
                 copy.write_row(values + constant)
         cursor.execute(
@@ -120,6 +123,9 @@ def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None
     columns = ", ".join(quote(f.column) for f in fields)
     with (
         connection.cursor() as cursor,
+        # COPY goes round Django's cursor wrapper: its errors are made Django's here (a lost connection is an
+        # OperationalError, and the connection is closed for the next use), as for any other statement.
+        connection.wrap_database_errors,
         cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy,
     ):
         for obj in objs:
@@ -149,6 +155,9 @@ def bulk_insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) 
     columns = ", ".join(quote(by_attname[name].column) for name in [*names, *fixed])
     with (
         connection.cursor() as cursor,
+        # COPY goes round Django's cursor wrapper: its errors are made Django's here (a lost connection is an
+        # OperationalError, and the connection is closed for the next use), as for any other statement.
+        connection.wrap_database_errors,
         cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy,
     ):
         for values in _copy_rows(rows, names, [by_attname[name] for name in names]):

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from emsp.lib.bulkupsert import bulk_insert, bulk_upsert
@@ -127,3 +128,48 @@ def test_the_background_writer_writes_request_log_rows_when_flushed(settings: An
     writer.flush()
     rows = list(OcpiRequestLog.objects.order_by("url").values_list("url", "partner_id", "request_body"))
     assert rows == [(f"/ocpi/{n}", partner.pk, '{"a":\t"b"}') for n in range(3)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="cuts a real PostgreSQL connection")
+@pytest.mark.django_db(transaction=True)
+def test_rows_wait_while_the_database_is_away_and_a_refused_row_is_dropped(settings: Any) -> None:
+    """The writer's connection is cut (as by a database restart): the flush fails and the rows wait, bounded
+    by BULK_WRITE_MAX_PENDING (the oldest dropped); the next flush writes them. Rows the database refuses
+    for themselves are dropped, or they would block every later flush."""
+    settings.BULK_WRITE_FLUSH_SECONDS, settings.BULK_WRITE_MAX_PENDING = 3600, 4
+    partner, _ = registered_partner("Log CPO", [("NL", "CPO")])
+    writer: BulkWriter[OcpiRequestLog] = BulkWriter(OcpiRequestLog)
+
+    def log(url: str, method: str = "PUT") -> None:
+        writer.add(OcpiRequestLog(direction="IN", partner=partner, method=method, url=url))
+
+    for n in range(3):
+        log(f"/ocpi/{n}")
+    with psycopg.connect(**_params()) as other:  # what a restart does to every open connection
+        other.execute("SELECT pg_terminate_backend(%s)", [_backend_pid()])
+    writer.flush()
+    assert len(writer._rows) == 3  # kept
+    connection.close()  # what the writer's thread does after a failed flush (close_if_unusable_or_obsolete)
+    with psycopg.connect(**_params()) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [_backend_pid()])
+    log("/ocpi/3")
+    log("/ocpi/4")
+    writer.flush()
+    assert [row.url for row in writer._rows] == ["/ocpi/1", "/ocpi/2", "/ocpi/3", "/ocpi/4"]  # at most 4
+    connection.close()
+
+    writer.flush()
+    assert sorted(OcpiRequestLog.objects.values_list("url", flat=True)) == ["/ocpi/1", "/ocpi/2", "/ocpi/3", "/ocpi/4"]
+    log("/ocpi/5", method="TOOLONGMETHOD")  # over max_length=8: PostgreSQL refuses the row itself
+    writer.flush()
+    assert writer._rows == []
+    assert OcpiRequestLog.objects.count() == 4
+
+
+def _params() -> dict[str, Any]:
+    return {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+
+
+def _backend_pid() -> int:
+    connection.ensure_connection()
+    return int(connection.connection.info.backend_pid)
