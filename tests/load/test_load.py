@@ -217,7 +217,7 @@ def test_cdr_posts_with_duplicates_are_stored_once_and_priced_once(server: tuple
     posts += rng.sample(posts, duplicates)
     rng.shuffle(posts)
 
-    worker = Worker(server_env(DATABASE_URL=database_url), queue="celery")
+    worker = Worker(server_env(DATABASE_URL=database_url))
     worker.start()
     try:
         started = time.monotonic()
