@@ -157,17 +157,16 @@ def sync_partner(
     """Run one sync and return its record. Raises `SyncError` after recording the failure.
 
     One run per partner and module at a time: a second one started meanwhile (the schedule during a long first
-    pull, a button pressed twice) is refused rather than walking the same pages beside it. On PostgreSQL the
-    guard is a lock that dies with the process holding it, so a run left `running` by a killed worker is known
-    to be dead and is closed by the next one (`held_while_alive`)."""
+    pull, a button pressed twice) is refused rather than walking the same pages beside it. The guard is a lock
+    that dies with the process holding it, so a run left `running` by a killed worker is known to be dead and
+    is closed by the next one (`held_while_alive`)."""
     url = partner.endpoint_url(module, "SENDER")
     if partner.status != Partner.Status.REGISTERED or not url:
         raise SyncError(f"Partner {partner} is not registered or has no {module} Sender endpoint.", permanent=True)
     with held_while_alive(f"roaming.sync:{partner.pk}:{module}") as taken:
-        if taken is False:
+        if not taken:
             raise SyncError(f"A {module} sync of {partner} is already running; not started again.", permanent=True)
-        if taken:
-            _close_abandoned(partner, module)
+        _close_abandoned(partner, module)
         return _sync(
             partner=partner, module=module, full=full, url=url, progress=progress, client=client, attempt=attempt
         )

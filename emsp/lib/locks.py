@@ -7,18 +7,31 @@ any earlier holder is gone.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import DatabaseError, connection
 
+_LOCAL: dict[str, threading.Lock] = {}
+_LOCAL_GUARD = threading.Lock()
+
 
 @contextmanager
-def held_while_alive(name: str) -> Iterator[bool | None]:
-    """Take the lock `name` for the block without waiting: True if taken, False if another live process holds
-    it; None where the database has no such lock (SQLite: the embedded mode, one process)."""
+def held_while_alive(name: str) -> Iterator[bool]:
+    """Take the lock `name` for the block without waiting: True if taken, False if a live holder has it.
+
+    Without PostgreSQL (SQLite: the embedded mode, where tasks run in threads of the one process) the lock is
+    the process's own, which dies with the process just the same."""
     if connection.vendor != "postgresql":
-        yield None
+        with _LOCAL_GUARD:
+            lock = _LOCAL.setdefault(name, threading.Lock())
+        taken = lock.acquire(blocking=False)
+        try:
+            yield taken
+        finally:
+            if taken:
+                lock.release()
         return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [name])

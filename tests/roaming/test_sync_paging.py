@@ -15,13 +15,13 @@ from io import StringIO
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from emsp.lib.locks import held_while_alive
 from roaming.models import Partner, PartnerEndpoint, SyncRun, Tariff
 from roaming.sync import SyncError, sync_partner
 from tests.roaming.conftest import registered_partner
@@ -293,23 +293,35 @@ def test_the_command_says_where_a_failed_full_run_stopped(partner: Partner, cpo:
     assert str(failure.value).endswith("\n  stopped at offset 5: the next full run resumes there")
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the run lock is a PostgreSQL advisory lock")
 def test_a_run_of_a_live_process_refuses_a_second_one_and_a_dead_ones_run_is_closed(
     partner: Partner, cpo: PartnerServer
 ) -> None:
-    """Another process (its own connection) is in the middle of a run: a second run is refused and starts no
-    row. Once that process dies (its connection closes), the next run closes its row as interrupted."""
+    """Another process is in the middle of a run (it holds the run's lock: a connection of its own on
+    PostgreSQL, a thread of the one process on SQLite): a second run is refused and starts no row. Once that
+    process dies, the next run closes its row as interrupted."""
     dead = SyncRun.objects.create(partner=partner, module="tariffs", mode=SyncRun.Mode.FULL)
-    other = psycopg.connect(**{k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"})
-    other.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [f"roaming.sync:{partner.pk}:tariffs"])
+    holding, release = threading.Event(), threading.Event()
 
-    with pytest.raises(SyncError, match="already running") as refused:
-        _pull(partner)
+    def other_process() -> None:
+        with held_while_alive(f"roaming.sync:{partner.pk}:tariffs") as taken:
+            assert taken
+            holding.set()
+            release.wait(30)
+        connection.close()  # this thread's own connection, as a process's would go with it
+
+    holder = threading.Thread(target=other_process)
+    holder.start()
+    assert holding.wait(30)
+    try:
+        with pytest.raises(SyncError, match="already running") as refused:
+            _pull(partner)
+    finally:
+        release.set()  # the process holding the run dies
+        holder.join(30)
     assert refused.value.permanent
     assert list(SyncRun.objects.values_list("pk", "status")) == [(dead.pk, "running")]
     assert cpo.queries == []
 
-    other.close()  # the process holding the run dies
     assert _pull(partner).status == "succeeded"
     dead.refresh_from_db()
     assert (dead.status, dead.error.split(":")[0]) == ("failed", "interrupted")
