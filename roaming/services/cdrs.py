@@ -36,7 +36,7 @@ from roaming.records import CdrData
 from roaming.signals import CDR_COMPANIONS, cdr_stored
 
 from .common import ObjectKey, UpsertResult, column
-from .sessions import our_token_key
+from .sessions import our_token_key, tokens_named_by_contract
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +187,7 @@ _CDR = Cdr._meta.db_table
 
 def cdr_store(*, partner: Partner, cdr: CdrData) -> StoredCdr:
     """Store a CDR unless we hold it already (see the module docstring)."""
+    tokens_named_by_contract([(cdr.token_party, cdr.fields)])  # 2.1.1 names the token by contract id only
     on_postgresql = connection.vendor == "postgresql"
     stored = _insert_linked(partner, cdr) if on_postgresql else _store_in_steps(partner, cdr)
     if stored.created:
