@@ -4,6 +4,7 @@ auth_id, tokens are listed in the 2.1.1 shape, commands and their results, raw t
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from datetime import timedelta
@@ -241,6 +242,20 @@ def test_a_cdr_is_stored_with_our_token_and_served_as_received(ocpi: OcpiTestCli
     assert cdr.end_date_time.isoformat() == "2015-06-29T23:37:32+00:00"
     assert ocpi.get(reply.headers["Location"].split("testserver")[-1]).data == body
     assert ocpi.post(f"{V}/cdrs", body).http_status == 200  # a resend is the same CDR
+
+
+def test_a_cdr_is_linked_to_the_session_of_its_token_connector_and_start(ocpi: OcpiTestClient, card: Token) -> None:
+    """2.1.1 CDRs name no session: the session of the same token that began at the same connector and moment."""
+    session = {**ex("sessions/session_example_2_short_finished.json"), "auth_id": card.contract_id}
+    for session_id, start in (("101", "2015-06-29T21:39:09Z"), ("102", "2015-06-29T20:00:00Z")):
+        assert ocpi.put(f"{V}/sessions/BE/BEC/{session_id}", {**session, "id": session_id, "start_datetime": start})
+    cdr = {**cdr_example(), "auth_id": card.contract_id, "location": session["location"]}
+    assert ocpi.post(f"{V}/cdrs", cdr).http_status == 201
+    other_connector = copy.deepcopy({**cdr, "id": "12346"})
+    other_connector["location"]["evses"][0]["connectors"][0]["id"] = "2"
+    assert ocpi.post(f"{V}/cdrs", other_connector).http_status == 201
+    linked = dict(Cdr.objects.values_list("ocpi_id", "session__ocpi_id"))
+    assert linked == {"12345": "101", "12346": None}
 
 
 # --- tokens -------------------------------------------------------------------------------------------------------
