@@ -4,6 +4,7 @@ auth_id, tokens are listed in the 2.1.1 shape, commands and their results, raw t
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
@@ -17,7 +18,17 @@ from django.utils import timezone
 
 from drivers.models import Token
 from drivers.services import token_issue
-from roaming.models import Cdr, ChargingSession, Connector, Evse, Location, Partner, Tariff
+from roaming.models import (
+    Cdr,
+    ChargingSession,
+    Connector,
+    CredentialsToken,
+    Evse,
+    Location,
+    Partner,
+    Tariff,
+    hash_token,
+)
 from roaming.ocpi.v2_2_1.types import parse_data
 from roaming.ocpi.versions import WIRES
 from roaming.services.commands import command_reserve_now, command_start_session
@@ -330,6 +341,14 @@ def test_raw_and_base64_tokens_are_both_accepted(client: Any, cpo: tuple[Partner
     for raw in (True, False):
         reply = OcpiTestClient(client, cpo[1], raw=raw).get(f"{V}/tokens")
         assert (reply.http_status, reply.status_code) == (200, 1000)
+
+
+def test_a_raw_token_that_reads_as_base64_is_still_found(client: Any, cpo: tuple[Partner, str]) -> None:
+    """A 2.1.1 token sent raw may itself decode as Base64 to printable text that is no token of ours."""
+    token = base64.b64encode(b"printable but nobody's token").decode()
+    CredentialsToken.objects.filter(partner=cpo[0]).update(token_hash=hash_token(token))
+    reply = OcpiTestClient(client, token, raw=True).get(f"{V}/tokens")
+    assert (reply.http_status, reply.status_code) == (200, 1000)
 
 
 def test_our_2_1_1_version_details_name_no_roles(ocpi: OcpiTestClient) -> None:
