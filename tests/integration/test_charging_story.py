@@ -15,7 +15,7 @@ import pytest
 from cposim import Simulator
 from drivers.models import Token
 from drivers.services import token_block, token_issue
-from roaming.models import Cdr, ChargingSession, Command, Partner, TokenPushCursor
+from roaming.models import Cdr, ChargingSession, Command, Location, Partner, Tariff, TokenPushCursor
 from roaming.selectors import token_changes_pending
 from roaming.services.commands import command_start_session, command_stop_session
 from roaming.services.partners import register_with
@@ -134,3 +134,28 @@ def test_the_whole_charging_story(emsp: str, sim: Simulator) -> None:
     assert token_changes_pending(TokenPushCursor.objects.get(partner=partner)) == 0
 
     assert Command.objects.filter(partner=partner).count() == 2
+
+
+def test_every_module_is_pulled_whole_in_each_version(emsp: str, sim: Simulator) -> None:
+    """Locations, tariffs, sessions and CDRs pulled from the CPO in its version: all of it, under its party."""
+    partner: Partner = register_with(versions_url=sim.versions_url, token_a=sim.token_a)
+    runs = {m: sync_partner(partner=partner, module=m, full=True) for m in ("locations", "tariffs")}
+    driver = make_driver()
+    card = token_issue(driver=driver, uid="04EE33FF")
+    assert push_token_changes(partner=partner).sent == 1
+    ((location_id, evse_uid),) = _free_evses(sim, 1)
+    swipe = sim.swipe(card.uid, location_id, evse_uid)
+    sim.advance(1800)
+    assert swipe.session_id is not None
+    sim.stop_session(swipe.session_id)
+    sim.flush()
+    ChargingSession.objects.all().delete()
+    Cdr.objects.all().delete()
+    runs |= {m: sync_partner(partner=partner, module=m, full=True) for m in ("sessions", "cdrs")}
+    assert {m: r.status for m, r in runs.items()} == dict.fromkeys(runs, "succeeded")
+    assert Location.objects.filter(country_code="NL", party_id="SIM").count() == 12
+    assert set(Tariff.objects.values_list("ocpi_id", flat=True)) == {t["id"] for t in sim.tariffs()}
+    session = ChargingSession.objects.get(ocpi_id=swipe.session_id)
+    assert (session.token, session.driver, session.status) == (card, driver, "COMPLETED")
+    cdr = Cdr.objects.get(token=card)
+    assert (cdr.driver, cdr.session) == (driver, session)
