@@ -89,5 +89,5 @@ class Command(models.Model):
 
     @property
     def response_url(self) -> str:
-        """Where the CPO POSTs the CommandResult: unique per command."""
-        return f"{settings.OCPI_BASE_URL}/2.2.1/commands/{self.type}/{self.reference}"
+        """Where the CPO POSTs the CommandResult: unique per command, under the version agreed with the CPO."""
+        return f"{settings.OCPI_BASE_URL}/{self.partner.version or '2.2.1'}/commands/{self.type}/{self.reference}"

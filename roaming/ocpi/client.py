@@ -161,7 +161,7 @@ class OcpiClient:
         return cls(
             partner.outgoing_token,
             partner=partner,
-            base64_token=partner.token_base64,
+            base64_token=partner.token_base64 and wire.token_base64,  # 2.1.1: raw, whatever the flag says
             to_party=to_party if wire.routing_headers else None,
             routing_headers=wire.routing_headers,
             **kwargs,

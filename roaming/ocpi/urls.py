@@ -24,7 +24,7 @@ from .views.hubclientinfo import HubClientInfoReceiverView
 from .views.invoicereconciliation import InvoiceReconciliationPostView, InvoiceReconciliationReceiverView
 from .views.locations import LocationsReceiverView
 from .views.sessions import SessionsReceiverView
-from .views.tariffs import TariffsReceiverView
+from .views.tariffs import PatchableTariffsReceiverView, TariffsReceiverView
 from .views.tokens import TokenAuthorizeView, TokensSenderView
 from .views.unknown import UnknownPathView
 from .views.versions import VersionDetailsView, VersionsView
@@ -76,6 +76,15 @@ _MODULES_2_2_1 = [
     ),
 ]
 
+# 2.1.1: the same receivers (read and written with the 2.1.1 wire), tariffs with PATCH, no hubclientinfo (2.2 on).
+_MODULES_2_1_1 = [
+    Module(m.identifier, m.role, m.path, ((m.routes[0][0], PatchableTariffsReceiverView),))
+    if m.identifier == "tariffs"
+    else m
+    for m in _MODULES_2_2_1
+    if m.identifier != "hubclientinfo"
+]
+
 MODULES: dict[str, list[Module]] = {
     "2.2.1": _MODULES_2_2_1,
     # 2.3.0 serves every 2.2.1 module (same paths and views; the views read with the 2.3.0 wire), and adds:
@@ -92,6 +101,7 @@ MODULES: dict[str, list[Module]] = {
             ),
         ),
     ],
+    "2.1.1": _MODULES_2_1_1,
 }
 
 #: Routed and answering, but not in our versions list. A partner picks the highest version both sides list,

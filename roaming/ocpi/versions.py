@@ -29,7 +29,8 @@ from roaming.records import (
     TariffData,
 )
 
-from . import v2_2_1, v2_3_0
+from . import v2_1_1, v2_2_1, v2_3_0
+from .v2_1_1 import mapping as m211
 from .v2_2_1 import mapping as m221
 from .v2_3_0 import mapping as m230
 
@@ -119,6 +120,7 @@ class Wire:
     hubs: HubWire | None = None
     ChargingPreferences: type[BaseModel] | None = None
     hub_parties_in_credentials: bool = False  # a hub lists its parties as credentials roles (2.3.0)
+    endpoint_roles: bool = True  # version details name each endpoint's interface role (2.2 on)
 
 
 def _same_party(function: Callable[[Any], Any]) -> Callable[[Any, Party], Any]:
@@ -289,8 +291,70 @@ V2_3_0 = replace(
     hub_parties_in_credentials=True,
 )
 
+_COMMANDS_211: dict[str, type[BaseModel]] = {
+    "START_SESSION": v2_1_1.StartSession,
+    "STOP_SESSION": v2_1_1.StopSession,
+    "RESERVE_NOW": v2_1_1.ReserveNow,
+    "UNLOCK_CONNECTOR": v2_1_1.UnlockConnector,
+}
+
+
+def _command_request_211(command_type: str, body: Json) -> Json:
+    return validated_command(_COMMANDS_211, "2.1.1", command_type, m211.command_body(command_type, body))
+
+
+def _command_answer_211(data: Any) -> CommandAnswer:
+    return CommandAnswer(*m211.command_answer(data))
+
+
+#: 2.1.1: its own models and mappings for every object (v2_1_1/, mapped through 2.2.1's mapping); raw tokens, no
+#: routing headers, no hubs and no charging preferences.
+V2_1_1 = Wire(
+    version="2.1.1",
+    token_base64=False,
+    routing_headers=False,
+    max_url_id_length=36,  # 2.1.1 allows 39 for location ids and EVSE uids; our columns hold 36
+    endpoints=m211.endpoints,
+    Credentials=v2_1_1.Credentials,
+    credentials_roles=m211.credentials_roles,
+    our_credentials=m211.our_credentials,
+    Location=v2_1_1.Location,
+    EVSE=v2_1_1.EVSE,
+    Connector=v2_1_1.Connector,
+    LocationPatch=v2_1_1.LocationPatch,
+    EVSEPatch=v2_1_1.EVSEPatch,
+    ConnectorPatch=v2_1_1.ConnectorPatch,
+    location_data=m211.location_data,
+    evse_data=m211.evse_data,
+    connector_data=m211.connector_data,
+    location_patch_data=m211.location_patch_data,
+    evse_patch_data=m211.evse_patch_data,
+    connector_patch_data=m211.connector_patch_data,
+    location_to_ocpi=m211.location_to_ocpi,
+    evse_to_ocpi=m211.evse_to_ocpi,
+    connector_to_ocpi=m211.connector_to_ocpi,
+    Tariff=v2_1_1.Tariff,
+    tariff_data=m211.tariff_data,
+    tariff_to_ocpi=m211.tariff_to_ocpi,
+    Session=v2_1_1.Session,
+    SessionPatch=v2_1_1.SessionPatch,
+    session_data=m211.session_data,
+    session_patch_data=m211.session_patch_data,
+    session_to_ocpi=m211.session_to_ocpi,
+    CDR=v2_1_1.CDR,
+    cdr_data=m211.cdr_data,
+    token_to_ocpi=m211.token_to_ocpi,
+    token_push_path=m211.token_push_path,
+    LocationReferences=v2_1_1.LocationReferences,
+    authorization_info=m211.authorization_info,
+    command_request=_command_request_211,
+    command_answer=_command_answer_211,
+    command_result=m211.command_result,
+    endpoint_roles=False,
+)
+
 #: Every version we speak with partners, best first: the handshake picks the first one both sides list.
-WIRES: dict[str, Wire] = {"2.3.0": V2_3_0, "2.2.1": V2_2_1}
+WIRES: dict[str, Wire] = {"2.3.0": V2_3_0, "2.2.1": V2_2_1, "2.1.1": V2_1_1}
 
 
 def wire_for_version(version: str) -> Wire:

@@ -36,7 +36,7 @@ from roaming.records import CdrData
 from roaming.signals import CDR_COMPANIONS, cdr_stored
 
 from .common import ObjectKey, UpsertResult, column
-from .sessions import our_token_key
+from .sessions import our_token_key, tokens_named_by_contract
 
 logger = logging.getLogger(__name__)
 
@@ -187,12 +187,37 @@ _CDR = Cdr._meta.db_table
 
 def cdr_store(*, partner: Partner, cdr: CdrData) -> StoredCdr:
     """Store a CDR unless we hold it already (see the module docstring)."""
+    tokens_named_by_contract([(cdr.token_party, cdr.fields)])  # 2.1.1 names the token by contract id only
+    _session_by_place(cdr)
     on_postgresql = connection.vendor == "postgresql"
     stored = _insert_linked(partner, cdr) if on_postgresql else _store_in_steps(partner, cdr)
     if stored.created:
         _log_unresolved(cdr, stored)
         cdr_stored.send(sender=Cdr, cdr_pk=stored.pk)  # billing prices it later, never in this request
     return stored
+
+
+def _session_by_place(cdr: CdrData) -> None:
+    """A CDR that names no session (2.1.1 has no `session_id`; 2.2.1 makes it optional) belongs to the party's one
+    session of the same token at the same connector that started at the same moment: its id is filled in, and the
+    one session link rule (`_PARTY_LINKS`) links it. None or several such sessions: no session, as before."""
+    fields = cdr.fields
+    where = fields["cdr_location"]
+    if fields["ocpi_session_id"] or not fields["token_uid"]:
+        return
+    found = list(
+        ChargingSession.objects.filter(
+            country_code=cdr.country_code,
+            party_id=cdr.party_id,
+            ocpi_location_id=where["id"],
+            evse_uid=where["evse_uid"],
+            connector_id=where["connector_id"],
+            start_date_time=fields["start_date_time"],
+            token_uid__iexact=fields["token_uid"],
+        ).values_list("ocpi_id", flat=True)[:2]
+    )
+    if len(found) == 1:
+        fields["ocpi_session_id"] = found[0]
 
 
 def _log_unresolved(cdr: CdrData, stored: StoredCdr) -> None:

@@ -158,8 +158,11 @@ def _store_roles(partner: Partner, roles: list[PartyRoleData]) -> None:
         ) from exc
 
 
-def _client_for(partner: Partner, token: str) -> OcpiClient:
-    return OcpiClient(token, partner=partner, base64_token=partner.token_base64)
+def _client_for(partner: Partner, token: str, version: str = "") -> OcpiClient:
+    """A client for the handshake with `token`, encoded as the partner's flag says unless the version (the one
+    agreed, or the one whose credentials the partner called) sends tokens raw (2.1.1)."""
+    wire = wire_for_version(version or partner.version or "2.2.1")
+    return OcpiClient(token, partner=partner, base64_token=partner.token_base64 and wire.token_base64)
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,9 @@ def accept_registration(*, partner: Partner, credentials: ReceivedCredentials) -
     best version both sides list."""
     if partner.status != Partner.Status.INVITED:
         raise HandshakeError("Already registered.", ocpi_status=2000)
-    discovery = discover(_client_for(partner, credentials.token), credentials.url, prefer=credentials.version)
+    discovery = discover(
+        _client_for(partner, credentials.token, credentials.version), credentials.url, prefer=credentials.version
+    )
     token_c = new_token()
     with transaction.atomic():
         locked = Partner.objects.select_for_update().get(pk=partner.pk)
@@ -215,7 +220,9 @@ def accept_update(*, partner: Partner, presented_token: CredentialsToken, creden
     The token the partner used stays valid for the rotation grace period, so a lost answer cannot
     lock it out.
     """
-    discovery = discover(_client_for(partner, credentials.token), credentials.url, prefer=credentials.version)
+    discovery = discover(
+        _client_for(partner, credentials.token, credentials.version), credentials.url, prefer=credentials.version
+    )
     new_incoming = new_token()
     with transaction.atomic():
         locked = Partner.objects.select_for_update().get(pk=partner.pk)
@@ -318,6 +325,7 @@ def register_with(*, versions_url: str, token_a: str, name: str = "", base64_tok
         partner=partner, kind=CredentialsToken.Kind.CONNECTION, token_hash=hash_token(token_b)
     )
     wire = WIRES[discovery.version]
+    client.base64_token = client.base64_token and wire.token_base64  # token A was sent before the version was known
     try:
         answer = client.post(credentials_url, our_credentials(token_b, wire=wire), module="credentials")
         theirs = ReceivedCredentials.of(wire.Credentials.model_validate(answer.data), wire)

@@ -27,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 from drivers.models import Token
 from drivers.selectors import token_get, uid_key
@@ -96,6 +97,28 @@ def our_token_key(token_party: Party, uid: str, type: str) -> tuple[str, str] | 
     """What our token for a `cdr_token` is matched by (`drivers.selectors.token_match`): its `uid_key` and type;
     None when the token is not ours (`is_our_party`). Sessions and CDRs link their token by this one rule."""
     return (uid_key(uid), type) if is_our_party(token_party) else None
+
+
+def tokens_named_by_contract(items: Iterable[tuple[Party, dict[str, Any]]]) -> None:
+    """Fill in `token_uid` and `token_type` of the sessions' or CDRs' `fields` that name our token by its contract
+    id only (OCPI 2.1.1's `auth_id`: no uid, no type), so that the one token rule (`our_token_key`) links them.
+    One query for them all; a contract id we never issued leaves the token unknown, as an unknown uid does."""
+    named = [
+        fields for party, fields in items if not fields["token_uid"] and fields["contract_id"] and is_our_party(party)
+    ]
+    if not named:
+        return
+    wanted = {fields["contract_id"].upper() for fields in named}
+    found = {
+        contract.upper(): (uid, type)
+        for contract, uid, type in Token.objects.alias(contract_key=Upper("contract_id"))
+        .filter(contract_key__in=sorted(wanted))
+        .values_list("contract_id", "uid", "type")
+    }
+    for fields in named:
+        token = found.get(fields["contract_id"].upper())
+        if token:
+            fields["token_uid"], fields["token_type"] = token
 
 
 def token_links(keys: Iterable[TokenKey]) -> dict[TokenKey, Token | None]:
@@ -199,6 +222,7 @@ def sessions_upsert(*, partner: Partner, items: list[SessionData]) -> UpsertResu
 
 
 def _write_sessions(partner: Partner, items: list[SessionData]) -> None:
+    tokens_named_by_contract((i.token_party, i.fields) for i in items)
     tokens = token_links(_token_key(i.token_party, i.fields) for i in items)
     locations = location_pks((i.country_code, i.party_id, i.fields["ocpi_location_id"]) for i in items)
     rows = []
@@ -275,6 +299,7 @@ def session_patch(*, party: Party, session_id: str, changes: SessionChanges, las
             session.extra = {**session.extra, **changes.extra}
         session.charging_periods = append_periods(session.charging_periods, changes.charging_periods)
         if changes.token_party is not None:
+            tokens_named_by_contract([(changes.token_party, changes.fields)])
             key = _token_key(changes.token_party, changes.fields)
             token = token_links([key])[key]
             session.token = token

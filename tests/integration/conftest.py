@@ -38,6 +38,23 @@ def sim() -> Iterator[Simulator]:
         yield simulator
 
 
+#: The OCPI versions the simulator speaks in the tests that run over each version we serve (the charging story,
+#: the handshake): a module takes them with `sim = sim_over_versions()`.
+SIM_VERSIONS = ["2.2.1", "2.1.1"]
+
+
+def sim_over_versions() -> Any:
+    """A `sim` fixture over SIM_VERSIONS, for a test module to use in place of the 2.2.1 one above (fixtures of
+    this conftest that take `sim`, such as `sim_registered_with_us`, then get it too)."""
+
+    @pytest.fixture(params=SIM_VERSIONS, ids=lambda version: f"ocpi-{version}")
+    def sim(request: pytest.FixtureRequest) -> Iterator[Simulator]:
+        with simulated_cpo(ocpi_version=request.param) as simulator:
+            yield simulator
+
+    return sim
+
+
 @pytest.fixture
 def sim_registered_with_us(emsp: str, sim: Simulator) -> Partner:
     """The simulator registered with us, the way a CPO we invited does it."""

@@ -12,8 +12,11 @@ from cposim import Simulator
 from roaming.models import CredentialsToken, Partner
 from roaming.ocpi.client import OcpiClient, OcpiClientError
 from roaming.services.partners import HandshakeError, register_with, rotate_our_token, unregister
+from tests.integration.conftest import sim_over_versions
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+sim = sim_over_versions()  # every test with the simulator runs over each OCPI version we serve
 
 
 def _get(url: str, token: str) -> requests.Response:
@@ -28,7 +31,7 @@ def _get(url: str, token: str) -> requests.Response:
 def test_cpo_registers_with_our_token_a(sim_registered_with_us: Partner, sim: Simulator, emsp: str) -> None:
     partner = sim_registered_with_us
     assert partner.status == Partner.Status.REGISTERED
-    assert partner.version == "2.2.1"
+    assert partner.version == sim.config.ocpi_version  # the only version the simulator offers
     assert partner.versions_url == sim.versions_url
     assert [(r.role, r.country_code, r.party_id) for r in partner.roles.all()] == [("CPO", "NL", "SIM")]
     modules = {(e.module, e.role) for e in partner.endpoints.all()}
@@ -44,7 +47,7 @@ def test_cpo_registers_with_our_token_a(sim_registered_with_us: Partner, sim: Si
     stored = CredentialsToken.objects.get(partner=partner)
     assert stored.kind == CredentialsToken.Kind.CONNECTION
     assert sim.outbound_token not in stored.token_hash
-    assert _get(f"{emsp}/ocpi/2.2.1", sim.outbound_token).status_code == 200
+    assert _get(f"{emsp}/ocpi/{partner.version}", sim.outbound_token).status_code == 200
 
 
 def test_token_a_stops_working_once_token_c_is_issued(emsp: str, sim: Simulator) -> None:
@@ -163,6 +166,7 @@ def test_cpo_unregisters(sim_registered_with_us: Partner, sim: Simulator, emsp: 
 def test_we_register_with_a_cpo_that_gave_us_token_a(emsp: str, sim: Simulator) -> None:
     partner = register_with(versions_url=sim.versions_url, token_a=sim.token_a)
     assert partner.status == Partner.Status.REGISTERED
+    assert partner.version == sim.config.ocpi_version
     assert partner.name == "Simulated Charging B.V."
     assert sim.is_registered
     assert partner.outgoing_token == sim.inbound_token  # token C from the CPO

@@ -107,6 +107,10 @@ REFUSED_BEFORE_BODY = {
     "POST /ocpi/2.3.0/credentials": (405, 2000),
     "POST /ocpi/2.2.1/cdrs/{cdr_pk}": (405, 2000),  # CDRs are POSTed to the module URL
     "POST /ocpi/2.3.0/cdrs/{cdr_pk}": (405, 2000),
+    "POST /ocpi/2.1.1/credentials": (405, 2000),
+    "POST /ocpi/2.1.1/cdrs/{cdr_pk}": (405, 2000),
+    # The tariff is looked up before the PATCH body is read (there is none in this setup).
+    "PATCH /ocpi/2.1.1/tariffs/{country_code}/{party_id}/{tariff_id}": (404, 2000),
 }
 
 
@@ -358,6 +362,88 @@ NUMBER_FIELDS: dict[str, tuple[Callable[[], dict[str, Any]], dict[str, tuple[str
 }
 
 
+def _example_211(name: str) -> dict[str, Any]:
+    return example(name, "2.1.1")
+
+
+def _evse_211() -> dict[str, Any]:
+    evse = _example_211("locations/location_example.json")["evses"][0]
+    return {**evse, "coordinates": {"latitude": "51.047599", "longitude": "3.729944"}}
+
+
+def _tariff_211() -> dict[str, Any]:
+    tariff = {**_example_211("tariffs/tariff_example_simple_2_per_hour.json"), **LAST_UPDATED}
+    tariff["elements"][0]["restrictions"] = {"max_kwh": 50, "max_duration": 3600}
+    return tariff
+
+
+def _cdr_211() -> dict[str, Any]:
+    cdr = _example_211("sessions/session_example_2_short_finished.json")
+    cdr = {k: v for k, v in cdr.items() if k not in ("start_datetime", "end_datetime", "kwh", "status")}
+    return {**cdr, "start_date_time": "2015-06-29T22:39:09Z", "stop_date_time": "2015-06-29T23:50:16Z",
+            "total_energy": 41, "total_time": 1.2, "total_parking_time": 0.7}  # fmt: skip
+
+
+LOCATION_211 = "/ocpi/2.1.1/locations/{country_code}/{party_id}/{location_id}"
+# 2.1.1 bodies (the 2.1.1 examples): connectors say voltage/amperage, costs are plain numbers.
+NUMBER_FIELDS.update(
+    {
+        f"PUT {LOCATION_211}": (
+            lambda: _example_211("locations/location_example.json"),
+            {
+                "coordinates.latitude": COORDINATE,
+                "evses.0.connectors.0.voltage": INT,
+                "evses.0.connectors.0.amperage": INT,
+            },
+        ),
+        f"PUT {LOCATION_211}/{{evse_uid}}": (
+            _evse_211,
+            {"coordinates.longitude": ("180.5",), "connectors.0.voltage": INT},
+        ),
+        f"PUT {LOCATION_211}/{{evse_uid}}/{{connector_id}}": (
+            lambda: _evse_211()["connectors"][0],
+            {"voltage": INT, "amperage": INT},
+        ),
+        f"PATCH {LOCATION_211}": (
+            lambda: {"coordinates": _evse_211()["coordinates"], "evses": [_evse_211()]},
+            {"coordinates.latitude": COORDINATE, "evses.0.connectors.0.amperage": INT},
+        ),
+        f"PATCH {LOCATION_211}/{{evse_uid}}": (
+            lambda: {"connectors": [_evse_211()["connectors"][0]]},
+            {"connectors.0.voltage": INT},
+        ),
+        f"PATCH {LOCATION_211}/{{evse_uid}}/{{connector_id}}": (lambda: {"voltage": 400}, {"voltage": INT}),
+        "PUT /ocpi/2.1.1/tariffs/{country_code}/{party_id}/{tariff_id}": (
+            _tariff_211,
+            {
+                "elements.0.price_components.0.price": DECIMAL,
+                "elements.0.price_components.0.step_size": INT,
+                "elements.0.restrictions.max_kwh": DECIMAL,
+                "elements.0.restrictions.max_duration": INT,
+            },
+        ),
+        "PUT /ocpi/2.1.1/sessions/{country_code}/{party_id}/{session_id}": (
+            lambda: _example_211("sessions/session_example_2_short_finished.json"),
+            {"kwh": DECIMAL, "total_cost": DECIMAL, "charging_periods.0.dimensions.0.volume": DECIMAL},
+        ),
+        "PATCH /ocpi/2.1.1/sessions/{country_code}/{party_id}/{session_id}": (
+            lambda: {"kwh": 12, "total_cost": 3},
+            {"kwh": DECIMAL, "total_cost": DECIMAL},
+        ),
+        "POST /ocpi/2.1.1/cdrs": (
+            _cdr_211,
+            {
+                "total_cost": DECIMAL,
+                "total_energy": DECIMAL,
+                "total_time": DECIMAL,
+                "total_parking_time": DECIMAL,
+                "charging_periods.0.dimensions.0.volume": DECIMAL,
+            },
+        ),
+    }
+)
+
+
 def _price_230(value: Any, limit: bool) -> Any:
     """A 2.2.1 body in 2.3.0 shapes: Prices {before_taxes, taxes}, tariff PriceLimits, tariffs with tax_included."""
     if isinstance(value, list):
@@ -409,6 +495,12 @@ NO_NUMBER_FIELDS = frozenset(
         "PUT /ocpi/2.3.0/credentials",
         "POST /ocpi/2.3.0/invoicereconciliation",
         "PUT /ocpi/2.3.0/invoicereconciliation/{country_code}/{party_id}/{record_id}",
+        "POST /ocpi/2.1.1/credentials",
+        "PUT /ocpi/2.1.1/credentials",
+        "POST /ocpi/2.1.1/cdrs/{cdr_pk}",
+        "POST /ocpi/2.1.1/tokens/{token_uid}/authorize",
+        "POST /ocpi/2.1.1/commands/{command_type}/{reference}",
+        "PATCH /ocpi/2.1.1/tariffs/{country_code}/{party_id}/{tariff_id}",  # 404 here: no tariff to patch
     }
 )
 NUMBER_CASES = [
@@ -613,8 +705,8 @@ UNKNOWN_PATHS = [
     "/ocpi/",
     "/ocpi/2.2.1/nope",
     "/ocpi/2.2.1/hubclientinfo",
-    "/ocpi/2.1.1/",
-    "/ocpi/2.1.1/locations/BE/BEC/LOC1",
+    "/ocpi/2.1.1/hubclientinfo/BE/BEC",  # 2.2 on
+    "/ocpi/2.0/locations/BE/BEC/LOC1",
     "/ocpi/9.9/versions",
     "/ocpi/versions/2.2.1",
     "/ocpi/2.2.1/locations",

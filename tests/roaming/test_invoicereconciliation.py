@@ -125,7 +125,7 @@ def test_url_and_body_must_agree_and_the_module_has_no_patch(ocpi: OcpiTestClien
 
 def test_2_3_0_is_announced_with_every_2_2_1_module_and_invoice_reconciliation(ocpi: OcpiTestClient) -> None:
     versions = ocpi.get("/ocpi/versions")
-    assert [v["version"] for v in versions.data] == ["2.2.1", "2.3.0"]
+    assert [v["version"] for v in versions.data] == ["2.2.1", "2.3.0", "2.1.1"]
     details = ocpi.get("/ocpi/2.3.0")
     assert details.status_code == 1000
     modules = {(e["identifier"], e["role"]) for e in details.data["endpoints"]}

@@ -42,6 +42,7 @@ def test_token_is_accepted_base64_encoded_or_raw(client: Client, cpo: tuple[Part
     assert reply.data == [
         {"version": "2.2.1", "url": "http://127.0.0.1:8000/ocpi/2.2.1"},
         {"version": "2.3.0", "url": "http://127.0.0.1:8000/ocpi/2.3.0"},
+        {"version": "2.1.1", "url": "http://127.0.0.1:8000/ocpi/2.1.1"},
     ]
 
 

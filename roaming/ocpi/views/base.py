@@ -89,6 +89,16 @@ def _django_refusal(exc: SuspiciousOperation) -> OcpiError:
     return InvalidParameters(f"Request refused: {exc}", http_status=400)
 
 
+def _as_ocpi_error(exc: OcpiError | SuspiciousOperation | ValidationError) -> OcpiError:
+    """What a handler raised, as the error we answer. A `ValidationError` outside `parse` comes from a version's
+    mapping, which reads a partner's object in another version's shape (2.1.1 through 2.2.1): the body is wrong."""
+    if isinstance(exc, OcpiError):
+        return exc
+    if isinstance(exc, ValidationError):
+        return InvalidParameters(describe_validation_error(exc))
+    return _django_refusal(exc)
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class OcpiView(View):
     module: str = ""
@@ -139,8 +149,8 @@ class OcpiView(View):
             if handler is None:
                 raise MethodNotAllowed(f"{request.method} is not supported on this endpoint.")
             response = handler(request, *args, **kwargs)
-        except (OcpiError, SuspiciousOperation) as exc:
-            error = exc if isinstance(exc, OcpiError) else _django_refusal(exc)
+        except (OcpiError, SuspiciousOperation, ValidationError) as exc:
+            error = _as_ocpi_error(exc)
             response = OcpiResponse(
                 error.data, status_code=error.status_code, status_message=error.message, http_status=error.http_status
             )

@@ -18,6 +18,7 @@ from roaming.services.commands import command_result_received
 from ..envelope import OcpiResponse
 from ..errors import InvalidParameters, NotFound
 from ..v2_2_1.types import describe_validation_error
+from ..versions import wire_for
 from .base import OcpiView
 
 
@@ -32,7 +33,7 @@ class CommandResultView(OcpiView):
         if not isinstance(payload, dict):
             raise InvalidParameters("Request body must be a CommandResult object.")
         try:
-            result, message = self.wire.command_result(payload)
+            result, message = wire_for(command.partner).command_result(payload)  # the agreed version's shape
         except ValidationError as exc:
             raise InvalidParameters(describe_validation_error(exc)) from exc
         if result not in Command.Result.values:

@@ -66,12 +66,12 @@ class PatchableTariffsReceiverView(TariffsReceiverView):
 
     def patch(self, request: HttpRequest, country_code: str, party_id: str, tariff_id: str) -> OcpiResponse:
         party = self.require_party(country_code, party_id)
+        stored = selectors.tariff_with_elements(party, tariff_id)
+        if stored is None:  # before the body is read: there is nothing to patch
+            raise NotFound(f"Unknown tariff {tariff_id}.")
         changes = self.parse_json(request)
         if not isinstance(changes, dict):
             raise InvalidParameters("A tariff PATCH is an object with the fields that change.")
-        stored = selectors.tariff_with_elements(party, tariff_id)
-        if stored is None:
-            raise NotFound(f"Unknown tariff {tariff_id}.")
         # 2.1.1 does not require last_updated in a PATCH: without it, the change is as of now.
         merged = {**self._as_ocpi(stored), "last_updated": format_datetime(timezone.now()), **changes}
         self._payload = merged  # read as a whole tariff, as if PUT

@@ -33,4 +33,6 @@ class VersionDetailsView(OcpiView):
         endpoints: list[dict[str, Any]] = [
             {"identifier": m.identifier, "role": m.role, "url": f"{base}/{m.path}"} for m in MODULES[self.version]
         ]
+        if not self.wire.endpoint_roles:  # 2.1.1 endpoints are identifier and url only
+            endpoints = [{k: v for k, v in endpoint.items() if k != "role"} for endpoint in endpoints]
         return OcpiResponse({"version": self.version, "endpoints": endpoints})
