@@ -40,7 +40,7 @@ def sim() -> Iterator[Simulator]:
 
 #: The OCPI versions the simulator speaks in the tests that run over each version we serve (the charging story,
 #: the handshake): a module takes them with `sim = sim_over_versions()`.
-SIM_VERSIONS = ["2.2.1", "2.1.1"]
+SIM_VERSIONS = ["2.3.0", "2.2.1", "2.1.1"]
 
 
 def sim_over_versions() -> Any:

@@ -3,7 +3,8 @@
 A token is pushed to the CPO, an RFID swipe is authorized and a blocked card refused, an app
 START_SESSION is accepted and its result arrives, the session updates arrive, STOP_SESSION ends it,
 the CDR arrives once though the CPO posts it twice, and a CPO that was down while a card was blocked
-gets the block once it is back.
+gets the block once it is back. It runs over each OCPI version the simulator speaks (SIM_VERSIONS: 2.3.0,
+2.2.1, 2.1.1); tests/integration/test_hub.py runs it through a hub.
 """
 
 from __future__ import annotations
