@@ -142,7 +142,11 @@ class OcpiView(View):
         except (OcpiError, SuspiciousOperation) as exc:
             error = exc if isinstance(exc, OcpiError) else _django_refusal(exc)
             response = OcpiResponse(
-                error.data, status_code=error.status_code, status_message=error.message, http_status=error.http_status
+                error.data,
+                status_code=error.status_code,
+                status_message=error.message,
+                http_status=error.http_status,
+                headers=error.headers,
             )
             error_text = error.message
         except Exception as exc:
