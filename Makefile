@@ -41,6 +41,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
+	$(BIN)/bandit -c pyproject.toml -q -r .
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=emsp.settings_test
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --settings=emsp.settings_test --file /dev/null
 
