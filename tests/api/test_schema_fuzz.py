@@ -9,12 +9,15 @@ operation in the schema, so a new endpoint is fuzzed from the moment it is route
 from __future__ import annotations
 
 import copy
+import json
+import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import schemathesis
+from django.urls import URLPattern
 from hypothesis import given
 from rest_framework_simplejwt.tokens import RefreshToken
 from schemathesis import Case, GenerationMode
@@ -27,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from api import urls as api_urls
 from billing.balances import driver_balances_refresh
 from billing.collection import billing_today, mandate_create
 from billing.models import PlanPriceRule, RetailPlan
@@ -65,10 +69,36 @@ def authorization(live_server: Any, transactional_db: None, connector: Connector
     return f"Bearer {RefreshToken.for_user(driver.user).access_token}"
 
 
-#: What is asserted of every response: no 5xx, a documented status, and the body, content type and headers
-#: the schema gives for it.
+@schemathesis.check
+def api_error_body(ctx: Any, response: schemathesis.Response, case: Case) -> bool | None:
+    """Every error is the API's one error body (api/errors.py), whatever the schema says of it."""
+    if response.status_code < 400:
+        return None
+    error = json.loads(response.content)["error"]
+    assert isinstance(error, dict), response.text
+    for key in ("type", "code", "message"):
+        assert isinstance(error[key], str), (key, response.text)
+        assert error[key], (key, response.text)
+    return True
+
+
+def _routed_operations() -> set[tuple[str, str]]:
+    """(METHOD, path) of every operation api/urls.py routes, the schema and its documentation pages aside."""
+    operations = set()
+    for pattern in api_urls.urlpatterns:
+        if not isinstance(pattern, URLPattern) or pattern.name in ("api-schema", "api-docs", "api-redoc"):
+            continue
+        path = "/api/v1/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", str(pattern.pattern))
+        view = pattern.callback.view_class  # type: ignore[attr-defined]
+        operations |= {(m.upper(), path) for m in ("get", "post", "put", "patch", "delete") if hasattr(view, m)}
+    return operations
+
+
+#: What is asserted of every response: no 5xx, the API's error body for every error, a documented status, and the
+#: body, content type and headers the schema gives for it.
 _CHECKS = [
     not_a_server_error,
+    api_error_body,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
@@ -84,7 +114,7 @@ def test_the_api_keeps_to_its_schema(live_server: Any, authorization: str, conne
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result.err()
         operations.append(result.ok())
-    assert len(operations) >= 7, "the driver API's operations are in the schema"
+    assert {(o.method.upper(), o.path) for o in operations} == _routed_operations(), "every operation is fuzzed"
     headers = {"Authorization": authorization}
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
