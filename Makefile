@@ -25,7 +25,7 @@ test: $(STAMP)
 ## make test-slow: the property-based fuzz tests (every OCPI endpoint, the driver API's schema) with many more
 ## examples than `make test` runs (FUZZ_PROFILE=slow, tests/fuzzing.py)
 test-slow: $(STAMP)
-	FUZZ_PROFILE=slow $(BIN)/python -m pytest tests/roaming/test_ocpi_fuzz.py tests/api/test_schema_fuzz.py $(PYTEST_ARGS)
+	FUZZ_PROFILE=slow $(BIN)/python -m pytest --timeout=3600 tests/roaming/test_ocpi_fuzz.py tests/api/test_schema_fuzz.py $(PYTEST_ARGS)
 
 ## make test-faults: Redis, PostgreSQL (a private cluster), Celery workers and the CPO killed or slowed under
 ## traffic (tests/faults; PostgreSQL DATABASE_URL and a Redis CELERY_BROKER_URL needed; see docs/reliability.md)
