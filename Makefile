@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-faults test-load lint fmt bench worker worker-sync worker-billing worker-pushes worker-default beat lock clean
+.PHONY: run test test-slow test-faults test-load lint fmt bench worker worker-sync worker-billing worker-pushes worker-default beat lock clean
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not faults and not load" $(PYTEST_ARGS)
 
+## make test-slow: the property-based fuzz tests (every OCPI endpoint, the driver API's schema) with many more
+## examples than `make test` runs (FUZZ_PROFILE=slow, tests/fuzzing.py)
+test-slow: $(STAMP)
+	FUZZ_PROFILE=slow $(BIN)/python -m pytest --timeout=3600 tests/roaming/test_ocpi_fuzz.py tests/api/test_schema_fuzz.py $(PYTEST_ARGS)
+
 ## make test-faults: Redis, PostgreSQL (a private cluster), Celery workers and the CPO killed or slowed under
 ## traffic (tests/faults; PostgreSQL DATABASE_URL and a Redis CELERY_BROKER_URL needed; see docs/reliability.md)
 test-faults: $(STAMP)
@@ -36,6 +41,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
+	$(BIN)/bandit -c pyproject.toml -q -r .
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=emsp.settings_test
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --settings=emsp.settings_test --file /dev/null
 

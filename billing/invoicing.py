@@ -393,7 +393,7 @@ def _mark_invoiced(model: type[SessionCharge] | type[Fee], line_column: str, *, 
     placeholders = ", ".join(["%s"] * len(invoice_ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET invoice_id = line.invoice_id FROM {lines} line "  # noqa: S608 - names from _meta
+            f"UPDATE {table} SET invoice_id = line.invoice_id FROM {lines} line "  # noqa: S608 # nosec B608 - names from _meta
             f"WHERE line.{quote(line_column)} = {table}.{key} AND line.invoice_id IN ({placeholders})",
             invoice_ids,
         )

@@ -299,7 +299,7 @@ class Hub:
 
     @property
     def _inner_base(self) -> str:
-        host = "127.0.0.1" if self.config.host in ("", "0.0.0.0") else self.config.host  # noqa: S104 - a check
+        host = "127.0.0.1" if self.config.host in ("", "0.0.0.0") else self.config.host  # noqa: S104 # nosec B104 - a check
         return f"http://{host}:{self.port}/inner"
 
     @property

@@ -362,6 +362,10 @@ OCPI_TOKEN_ROTATION_GRACE = env.int("OCPI_TOKEN_ROTATION_GRACE", default=3600)
 # recorded in the EVSE status history (with the CPO's timestamp), so by default it is not also written
 # to the request log; failures always are. True logs every one.
 OCPI_REQUEST_LOG_STATUS_PATCHES = env.bool("OCPI_REQUEST_LOG_STATUS_PATCHES", default=False)
+# Requests with a wrong token from one address (REMOTE_ADDR, or X-Forwarded-For with the API's NUM_PROXIES): past
+# this many within the window, 429 instead of 401 (counted in the cache; 0 = off). A good token is never throttled.
+OCPI_AUTH_FAILURE_LIMIT = env.int("OCPI_AUTH_FAILURE_LIMIT", default=30)
+OCPI_AUTH_FAILURE_WINDOW_SECONDS = env.int("OCPI_AUTH_FAILURE_WINDOW_SECONDS", default=300)
 # Functional-module requests reuse a partner's token look-up for this long (per process).
 OCPI_AUTH_CACHE_SECONDS = env.int("OCPI_AUTH_CACHE_SECONDS", default=30)
 OCPI_REQUEST_LOG_RETENTION_DAYS = env.int("OCPI_REQUEST_LOG_RETENTION_DAYS", default=30)

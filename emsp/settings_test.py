@@ -24,6 +24,8 @@ EMSP_EAGER_TASKS_IN_THREAD = False
 OCPI_SYNC_ON_REGISTER = False
 # Tests see every write at once.
 OCPI_AUTH_CACHE_SECONDS = 0
+# Many tests send wrong tokens from 127.0.0.1: the throttle is on only in its tests (tests/roaming/test_security.py).
+OCPI_AUTH_FAILURE_LIMIT = 0
 BULK_WRITE_FLUSH_SECONDS = 0.0
 # Static files are served from the app folders in tests; no collectstatic run.
 WHITENOISE_AUTOREFRESH = True

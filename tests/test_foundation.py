@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from django.contrib.auth import get_user_model
 from django.test import Client
 
@@ -84,3 +87,43 @@ def test_production_settings_refuse_to_start_without_a_secret_key() -> None:
     result = _manage("check", env={"DEBUG": "false"})
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def _compose_environment(operator: dict[str, str]) -> dict[str, str]:
+    """The environment docker-compose.yml gives the platform's processes, with what an operator sets for
+    `${VAR...}` (else the file's `:-` default)."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    env = {}
+    for name, value in compose["x-app"]["environment"].items():
+        text = str(value)
+        match = re.fullmatch(r"\$\{(\w+)(?::([-?])(.*))?\}", text)
+        if match:
+            var, kind, default = match.groups()
+            text = operator.get(var, default if kind == "-" else "")
+        env[name] = text
+    return env
+
+
+DEPLOYMENT = {
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "emsp.example.com",
+    "OCPI_BASE_URL": "https://emsp.example.com/ocpi",
+    "SECURE_SSL_REDIRECT": "true",
+    "METRICS_TOKEN": secrets.token_urlsafe(32),
+}
+
+
+def test_the_deployments_environment_passes_the_deployment_checks() -> None:
+    env = _compose_environment(DEPLOYMENT)
+    assert env["DEBUG"] == "false"
+    assert env["DATABASE_URL"].startswith("postgres://")
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_the_deployment_checks_catch_a_deployment_left_on_plain_http() -> None:
+    env = _compose_environment({**DEPLOYMENT, "SECURE_SSL_REDIRECT": "false"})  # the file's local default
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "security.W008" in result.stdout + result.stderr

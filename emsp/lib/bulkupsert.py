@@ -86,7 +86,7 @@ def bulk_upsert(
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         # Names below come from the model's metadata, quoted; values travel only through COPY.
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {temporary} ON COMMIT DROP AS SELECT {column_list} FROM {table} WITH NO DATA"  # noqa: S608
+            f"CREATE TEMPORARY TABLE {temporary} ON COMMIT DROP AS SELECT {column_list} FROM {table} WITH NO DATA"  # noqa: S608 # nosec B608 - names from the models, values bound
         )
         with (
             connection.wrap_database_errors,
@@ -95,9 +95,9 @@ def bulk_upsert(
             for values in _copy_rows(rows, names, [by_attname[name] for name in names]):
                 copy.write_row(values + constant)
         cursor.execute(
-            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {temporary} "  # noqa: S608
+            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {temporary} "  # noqa: S608 # nosec B608 - names from the models, values bound
             f"ON CONFLICT ({conflict}) "
-            + (f"DO UPDATE SET {assignments}" if assignments else "DO NOTHING")
+            + (f"DO UPDATE SET {assignments}" if assignments else "DO NOTHING")  # nosec B608 - names from the models, values bound
             + (f" RETURNING {returned}" if returning else "")
         )
         written = cursor.fetchall() if returning else []

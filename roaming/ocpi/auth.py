@@ -7,23 +7,35 @@ A big CPO pushes thousands of status changes a minute, so functional modules use
 cache of recent look-ups (OCPI_AUTH_CACHE_SECONDS). The credentials module never does: registration,
 rotation and unregistration always see the database, and clear this process's cache when they change
 tokens. Other processes may accept a revoked token for at most the cache lifetime.
+
+Failed authentications are counted per source address in the shared cache (Redis): past
+OCPI_AUTH_FAILURE_LIMIT within OCPI_AUTH_FAILURE_WINDOW_SECONDS, a wrong token gets 429 (an envelope with
+Retry-After) instead of 401. Only failures touch the cache, so a partner's good requests cost no Redis round
+trip, and a good token keeps working from an address that is throttled (a partner behind the same NAT as a
+misconfigured one is not locked out; tokens are 256-bit random, guessing is not what this stops). With the cache
+down the count is skipped: authentication fails open to plain 401s, never to an error.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework.throttling import BaseThrottle
 
 from roaming.models import CredentialsToken, Partner, hash_token
 
-from .errors import Unauthorized
+from .errors import TooManyAuthFailures, Unauthorized
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,37 @@ def token_candidates(header: str) -> list[str]:
 
 
 def authenticate(request: HttpRequest, *, use_cache: bool = True) -> Caller:
+    """The caller of `request`; `Unauthorized`, or `TooManyAuthFailures` once its address failed too often."""
+    try:
+        return _authenticate(request, use_cache=use_cache)
+    except Unauthorized:
+        _count_failure(request)
+        raise
+
+
+def _count_failure(request: HttpRequest) -> None:
+    limit = settings.OCPI_AUTH_FAILURE_LIMIT
+    if limit <= 0:
+        return
+    window = settings.OCPI_AUTH_FAILURE_WINDOW_SECONDS
+    source = BaseThrottle().get_ident(request)  # type: ignore[arg-type]  # reads only META (NUM_PROXIES as the API)
+    key = f"ocpi-auth-failures:{source}"
+    try:
+        cache.add(key, 0, timeout=window)  # the window opens at the first failure
+        failures = cache.incr(key)
+    except Exception as exc:  # the cache (Redis) is down: fail open, a plain 401
+        logger.warning("OCPI authentication failures not counted (cache unavailable: %s)", type(exc).__name__)
+        return
+    if failures == limit + 1:
+        logger.warning("OCPI authentication throttled for %s: %d failures within %d s", source, limit + 1, window)
+    if failures > limit:
+        raise TooManyAuthFailures(
+            f"Too many requests with an unknown or invalid token from this address: try again within {window} s.",
+            retry_after=window,
+        )
+
+
+def _authenticate(request: HttpRequest, *, use_cache: bool) -> Caller:
     header = request.headers.get("Authorization", "")
     ttl = settings.OCPI_AUTH_CACHE_SECONDS if use_cache else 0
     if ttl:

@@ -16,6 +16,8 @@ class OcpiError(Exception):
 
     status_code = 2000
     http_status = 200
+    #: HTTP headers the answer carries (Retry-After on a 429).
+    headers: dict[str, str] | None = None
 
     def __init__(
         self, message: str, *, status_code: int | None = None, http_status: int | None = None, data: Any = None
@@ -68,6 +70,17 @@ class NotFound(OcpiError):
 class Unauthorized(OcpiError):
     status_code = 2000
     http_status = 401
+
+
+class TooManyAuthFailures(OcpiError):
+    """Too many requests with a wrong token from one address: refused without looking at the token."""
+
+    status_code = 2000
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class MethodNotAllowed(OcpiError):

@@ -376,7 +376,7 @@ def _insert_linked_sql_for(
     token_columns = ", ".join(f"c{i}" for i in range(_token_link_query.width()))
     token_id, driver_id = (f"c{_token_link_query.position(name)}" for name in ("id", "driver_id"))
     party_links = ",\n        ".join(
-        f"(SELECT link.id FROM {quote(model._meta.db_table)} link JOIN party USING (country_code, party_id) "  # noqa: S608 - names from the models
+        f"(SELECT link.id FROM {quote(model._meta.db_table)} link JOIN party USING (country_code, party_id) "  # noqa: S608 # nosec B608 - names from the models
         f"WHERE link.{quote(column(model, 'ocpi_id'))} = %s)"
         for _, model, _ in _PARTY_LINKS
     )
@@ -391,12 +391,12 @@ def _insert_linked_sql_for(
         ON tariff.country_code = party.country_code AND tariff.party_id = party.party_id
         AND tariff.ocpi_id IN ({", ".join(["%s"] * tariff_count)})
     ON CONFLICT DO NOTHING
-)"""  # noqa: S608 - table names from the models
+)"""  # noqa: S608 # nosec B608 - table names from the models
     companion_rows = "".join(
         f"""
 , companion_{n} AS (
     INSERT INTO {quote(model._meta.db_table)} ({quote(column(model, foreign_key))}) SELECT id FROM new
-)"""  # noqa: S608 - table and column names from the models
+)"""  # noqa: S608 # nosec B608 - table and column names from the models
         for n, (model, foreign_key) in enumerate(companions)
     )
     return f"""
@@ -418,7 +418,7 @@ WITH token ({token_columns}) AS ({token_select})
         AND waiting.credit AND waiting.credit_for_id IS NULL
 )
 SELECT id, token_id, credit_for_id FROM new
-"""  # noqa: S608 - table and column names from the models, values as parameters
+"""  # noqa: S608 # nosec B608 - table and column names from the models, values as parameters
 
 
 def _tariff_ids(cdr: CdrData) -> list[str]:
@@ -442,7 +442,7 @@ def _link_tariff_ids(cdr_pk: int, country_code: str, party_id: str, ids: list[st
         return
     through = Cdr.linked_tariffs.through
     sql = (
-        f"INSERT INTO {through._meta.db_table} (cdr_id, tariff_id) "  # noqa: S608 - names from the models
+        f"INSERT INTO {through._meta.db_table} (cdr_id, tariff_id) "  # noqa: S608 # nosec B608 - names from the models
         f"SELECT %s, id FROM {Tariff._meta.db_table} WHERE country_code = %s AND party_id = %s "
         f"AND ocpi_id IN ({', '.join(['%s'] * len(ids))}) ON CONFLICT DO NOTHING"
     )

@@ -166,7 +166,7 @@ def stored_by_key(
     country_code, party_id, ocpi_id = (q(column(model, name)) for name in ("country_code", "party_id", "ocpi_id"))
     selected = ", ".join(f"t.{q(column(model, name))}" for name in fields)
     sql = (
-        f"SELECT k.country_code, k.party_id, k.ocpi_id, {selected} "  # noqa: S608 - names from the model
+        f"SELECT k.country_code, k.party_id, k.ocpi_id, {selected} "  # noqa: S608 # nosec B608 - names from the model
         "FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(country_code, party_id, ocpi_id) "
         f"CROSS JOIN LATERAL (SELECT * FROM {q(model._meta.db_table)} t WHERE t.{country_code} = k.country_code "
         f"AND t.{party_id} = k.party_id AND t.{ocpi_id} = k.ocpi_id LIMIT 1) t"
@@ -195,7 +195,7 @@ def rows_by(
     assert isinstance(field, models.Field)
     selected = ", ".join(f"t.{q(column(model, name))}" for name in fields)
     sql = (
-        f"SELECT {selected} FROM unnest(%s::{field.db_type(connection)}[]) AS k(value) "  # noqa: S608 - names from the model
+        f"SELECT {selected} FROM unnest(%s::{field.db_type(connection)}[]) AS k(value) "  # noqa: S608 # nosec B608 - names from the model
         f"CROSS JOIN LATERAL (SELECT * FROM {q(model._meta.db_table)} t WHERE t.{q(field.column)} = k.value OFFSET 0) t"
     )
     with connection.cursor() as cursor:

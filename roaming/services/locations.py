@@ -431,7 +431,7 @@ applied AS (
     SELECT id, {", ".join(["%s"] * len(history))} FROM applied WHERE history_due
 )
 SELECT (SELECT {pk} FROM target), EXISTS (SELECT 1 FROM applied)
-"""  # noqa: S608 - table and column names from the models, values as parameters
+"""  # noqa: S608 # nosec B608 - table and column names from the models, values as parameters
 
 
 def connector_patch(

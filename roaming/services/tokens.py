@@ -169,7 +169,7 @@ recorded AS (
     RETURNING {q(column["id"])}, {q(column["created_at"])}
 )
 SELECT token.*, recorded.{q(column["id"])}, recorded.{q(column["created_at"])} FROM recorded LEFT JOIN token ON TRUE
-"""  # noqa: S608 - table and column names from the models, values as parameters
+"""  # noqa: S608 # nosec B608 - table and column names from the models, values as parameters
 
 
 # --- Push to CPOs ---------------------------------------------------------------------------------------

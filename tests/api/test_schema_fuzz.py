@@ -9,13 +9,16 @@ operation in the schema, so a new endpoint is fuzzed from the moment it is route
 from __future__ import annotations
 
 import copy
+import json
+import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from django.urls import URLPattern
+from hypothesis import given
 from rest_framework_simplejwt.tokens import RefreshToken
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -27,17 +30,20 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from api import urls as api_urls
 from billing.balances import driver_balances_refresh
 from billing.collection import billing_today, mandate_create
 from billing.models import PlanPriceRule, RetailPlan
 from roaming.models import Connector
 from tests.billing.conftest import cpo, held_tariff, location_body, ocpi  # noqa: F401 - fixtures used here
 from tests.billing.factories import a_driver, a_partner, a_plan, an_invoice
+from tests.fuzzing import fuzz_settings
 from tests.roaming.conftest import OcpiTestClient
 
-#: Examples per operation and mode (valid, invalid): enough to try parameters' edges and some invalid input, few
-#: enough that the whole schema runs in well under a minute on SQLite.
-MAX_EXAMPLES = 8
+#: Examples per operation and mode (valid, invalid), against the fuzz profile's count per OCPI endpoint (5 in `make
+#: test`: 8 here, enough to try parameters' edges and some invalid input, few enough that the whole schema runs in
+#: well under a minute on SQLite; `make test-slow` runs 240).
+EXAMPLES_SCALE = 1.6
 
 
 @pytest.fixture
@@ -63,10 +69,36 @@ def authorization(live_server: Any, transactional_db: None, connector: Connector
     return f"Bearer {RefreshToken.for_user(driver.user).access_token}"
 
 
-#: What is asserted of every response: no 5xx, a documented status, and the body, content type and headers
-#: the schema gives for it.
+@schemathesis.check
+def api_error_body(ctx: Any, response: schemathesis.Response, case: Case) -> bool | None:
+    """Every error is the API's one error body (api/errors.py), whatever the schema says of it."""
+    if response.status_code < 400:
+        return None
+    error = json.loads(response.content)["error"]
+    assert isinstance(error, dict), response.text
+    for key in ("type", "code", "message"):
+        assert isinstance(error[key], str), (key, response.text)
+        assert error[key], (key, response.text)
+    return True
+
+
+def _routed_operations() -> set[tuple[str, str]]:
+    """(METHOD, path) of every operation api/urls.py routes, the schema and its documentation pages aside."""
+    operations = set()
+    for pattern in api_urls.urlpatterns:
+        if not isinstance(pattern, URLPattern) or pattern.name in ("api-schema", "api-docs", "api-redoc"):
+            continue
+        path = "/api/v1/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", str(pattern.pattern))
+        view = pattern.callback.view_class  # type: ignore[attr-defined]
+        operations |= {(m.upper(), path) for m in ("get", "post", "put", "patch", "delete") if hasattr(view, m)}
+    return operations
+
+
+#: What is asserted of every response: no 5xx, the API's error body for every error, a documented status, and the
+#: body, content type and headers the schema gives for it.
 _CHECKS = [
     not_a_server_error,
+    api_error_body,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
@@ -82,20 +114,13 @@ def test_the_api_keeps_to_its_schema(live_server: Any, authorization: str, conne
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result.err()
         operations.append(result.ok())
-    assert len(operations) >= 7, "the driver API's operations are in the schema"
+    assert {(o.method.upper(), o.path) for o in operations} == _routed_operations(), "every operation is fuzzed"
     headers = {"Authorization": authorization}
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(
-                max_examples=MAX_EXAMPLES,
-                derandomize=True,
-                database=None,
-                deadline=None,
-                suppress_health_check=list(HealthCheck),
-                phases=(Phase.explicit, Phase.generate),  # no shrinking: a failure is reported as found
-            )
+            @fuzz_settings(scale=EXAMPLES_SCALE)
             def call(case: Case) -> None:
                 case.call_and_validate(headers=headers, checks=_CHECKS)
 

@@ -152,7 +152,11 @@ class OcpiView(View):
         except (OcpiError, SuspiciousOperation, ValidationError) as exc:
             error = _as_ocpi_error(exc)
             response = OcpiResponse(
-                error.data, status_code=error.status_code, status_message=error.message, http_status=error.http_status
+                error.data,
+                status_code=error.status_code,
+                status_message=error.message,
+                http_status=error.http_status,
+                headers=error.headers,
             )
             error_text = error.message
         except Exception as exc:
