@@ -56,6 +56,7 @@ BODY_MODELS: dict[tuple[str, str, int], Callable[[Wire], type[BaseModel]]] = {
     ("locations", "PATCH", 4): lambda w: w.EVSEPatch,
     ("locations", "PATCH", 5): lambda w: w.ConnectorPatch,
     ("tariffs", "PUT", 3): lambda w: w.Tariff,
+    ("tariffs", "PATCH", 3): lambda w: w.Tariff,  # 2.1.1: the fields that change, merged into the tariff
     ("sessions", "PUT", 3): lambda w: w.Session,
     ("sessions", "PATCH", 3): lambda w: w.SessionPatch,
     ("cdrs", "POST", 0): lambda w: w.CDR,
