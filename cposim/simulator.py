@@ -534,6 +534,10 @@ class Simulator:
         """The invoice reconciliation records made so far, oldest first."""
         return self.invoicing.records()
 
+    def received_invoice_records(self) -> list[dict[str, Any]]:
+        """The EMSP's invoice reconciliation records (reverse billing) on our Receiver, in arrival order."""
+        return self.invoicing.received_records()
+
     # what the simulator holds -------------------------------------------------------------
 
     def tokens(self) -> list[dict[str, Any]]:

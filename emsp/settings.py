@@ -172,6 +172,8 @@ TASK_QUEUES = {
     "pushes": [
         "roaming.push_tokens",
         "roaming.push_tokens_due",
+        "roaming.push_invoice_record",
+        "roaming.push_invoice_records_due",
         "roaming.commands_time_out",
         "roaming.preferences_send_stale",
         "emsp.outbox_sweep",
