@@ -102,6 +102,28 @@ class Invoicing:
         # One month at a time: the control endpoint runs on the server's threads.
         self._lock = threading.Lock()
 
+    # the monthly run by itself (SimConfig.auto_invoicing) ---------------------------------------
+
+    def start_months(self) -> None:
+        """Remember the month the simulator started in (once): the first the automatic run invoices."""
+        if self.store.get("meta", "invoicing_from") is None:
+            now = self.clock.now()
+            self.store.put("meta", "invoicing_from", f"{now.year:04d}-{now.month:02d}")
+
+    def catch_up(self) -> list[MonthlyInvoice]:
+        """Invoice every month that has ended since the last one invoiced this way (the first: the month the
+        simulator started in); a month in which no CDR was sent has no invoice. Returns the invoices made."""
+        made: list[MonthlyInvoice] = []
+        year, number = month_key(self.store.get("meta", "invoicing_from") or "1970-01")
+        now = self.clock.now()
+        while month_bounds(year, number)[1] <= now:
+            label = f"{year:04d}-{number:02d}"
+            if self.sent_cdr_ids(year, number):
+                made.append(self.run_monthly(label))
+            year, number = (year + 1, 1) if number == 12 else (year, number + 1)
+            self.store.put("meta", "invoicing_from", f"{year:04d}-{number:02d}")
+        return made
+
     # the EMSP's records of its invoices to us (reverse billing), on our Receiver -------------------
 
     @staticmethod

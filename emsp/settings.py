@@ -163,7 +163,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 TASK_QUEUES = {
     # Pulls from CPOs: long, network-bound, one at a time per worker.
-    "sync": ["roaming.sync_partner", "roaming.hub_clients_pull"],
+    "sync": ["roaming.sync_partner", "roaming.hub_clients_pull", "roaming.pull_invoice_records"],
     # Pricing, invoicing, collection: CPU and database.
     "billing": ["billing.price_cdrs", "billing.invoice_run", "billing.invoice_documents_render", "billing.dunning_run"],
     # What partners and drivers wait for: token pushes, command timeouts, charging preferences never sent, and

@@ -24,6 +24,7 @@ from roaming.services.partners import purge_expired_tokens
 from roaming.services.schedules import MODULES
 from roaming.services.tokens import TOKEN_PUSH_RETRY_DELAYS, push_token_changes, token_changes_enqueue
 from roaming.sync import SyncError, sync_partner
+from roaming.sync_invoices import invoice_records_pull_due
 
 SYNC_RETRY_DELAYS = (60, 120, 300, 600, 1800)  # seconds
 
@@ -50,6 +51,13 @@ def hub_clients_pull_task(partner_id: int, first_pull: bool = True) -> int:
         for module in MODULES:
             enqueue(sync_partner_task, partner.pk, str(module), True)
     return outcome.new
+
+
+@shared_task(name="roaming.pull_invoice_records")
+def pull_invoice_records_task() -> dict[int, str]:
+    """Periodic: the CPOs' new invoice reconciliation records (direct billing), for those that do not push them
+    or whose pushes we missed."""
+    return invoice_records_pull_due()
 
 
 @shared_task(name="roaming.purge_request_log")

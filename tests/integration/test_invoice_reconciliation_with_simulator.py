@@ -26,15 +26,18 @@ from cposim import Simulator
 from drivers.services import driver_create, token_issue
 from roaming.models import Cdr, InvoiceReconciliationRecord, Partner
 from roaming.sync_invoices import invoice_records_pull
+from roaming.tasks import pull_invoice_records_task
 from tests.integration.conftest import SIM_START, simulated_cpo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    # March 2026; agreed on 2.2.1 (the simulator prefers it), 2.3.0 listed too.
-    with simulated_cpo(start_time=SIM_START, also_versions=("2.3.0",)) as simulator:
+def sim(request: pytest.FixtureRequest) -> Iterator[Simulator]:
+    # March 2026; agreed on 2.2.1 (the simulator prefers it), 2.3.0 listed too. Parametrized True: it invoices
+    # each month by itself when its clock passes the month's end.
+    auto = bool(getattr(request, "param", False))
+    with simulated_cpo(start_time=SIM_START, also_versions=("2.3.0",), auto_invoicing=auto) as simulator:
         yield simulator
 
 
@@ -138,3 +141,31 @@ def test_our_credit_invoice_reaches_the_simulators_receiver(
     assert (received["country_code"], received["party_id"], received["cdrs"]) == ("NL", "EMS", [cdr_id])
     invoice.record.refresh_from_db()
     assert invoice.record.pushed_version == invoice.record.last_updated
+
+
+@pytest.mark.parametrize("sim", [True], indirect=True)
+def test_the_simulator_invoices_each_month_by_itself_and_our_periodic_pull_catches_up(
+    emsp: str, located_partner: Partner, sim: Simulator
+) -> None:
+    """The simulator's monthly run starts when its clock passes a month's end, and March's record reaches our
+    Receiver by itself. What we missed (here: records lost) comes back with the periodic pull
+    (`roaming.pull_invoice_records`, on the sync queue) from the Sender found at registration."""
+    assert settings.CELERY_TASK_ROUTES["roaming.pull_invoice_records"] == {"queue": "sync"}
+    free = [(location_id, sim.location(location_id)["evses"][0]["uid"]) for location_id in sim.location_ids()[:2]]
+    march = charge_at(sim, our_card(), free)
+    assert sim.invoice_records() == []  # March is not over
+
+    sim.clock.advance(31 * 86_400)  # into April: March is invoiced and pushed
+    [record] = sim.invoice_records()
+    assert (record["id"], record["cdrs"]) == ("IR-2026-03", march)
+    stored = InvoiceReconciliationRecord.objects.get(partner=located_partner)
+    assert (stored.ocpi_id, stored.cdr_ids) == ("IR-2026-03", march)
+    sim.clock.advance(86_400)
+    assert len(sim.invoice_records()) == 1  # April is not over: nothing more
+
+    stored.delete()
+    assert pull_invoice_records_task() == {located_partner.pk: "1 created, 0 updated, 0 stale"}
+    assert InvoiceReconciliationRecord.objects.get(partner=located_partner).cdr_ids == march
+    # The next run asks from the newest record we hold (less the overlap): that record again, written as it was.
+    assert pull_invoice_records_task() == {located_partner.pk: "0 created, 1 updated, 0 stale"}
+    assert InvoiceReconciliationRecord.objects.get(partner=located_partner).cdr_ids == march
