@@ -2,8 +2,8 @@
 
 - support: read what drivers, roaming and billing hold; block and unblock cards; send commands to CPOs
   (start, stop, unlock, reserve) and charging preferences. No billing actions, no edits of plans or partners.
-- finance: read the same; billing actions: invoice runs, credit notes, dispute decisions, collection
-  (mandates, batches, payments) and the finance exports. No commands, no card changes.
+- finance: read the same; billing actions: invoice runs, credit notes, credit invoices to CPOs, dispute
+  decisions, collection (mandates, batches, payments) and the finance exports. No commands, no card changes.
 - admins: everything.
 
 Deleting is not among them for what must be kept (OCPI data, the request log, CDRs, invoices): the admin
@@ -31,6 +31,7 @@ GRANTS: dict[str, tuple[str, ...]] = {
     FINANCE: (
         "billing.run_invoicing",
         "billing.issue_credit_note",
+        "billing.issue_cpo_credit",  # reverse billing: credit invoices to CPOs
         "billing.decide_dispute",
         "billing.export_finance",
         "billing.change_cdrprice",  # price a CDR again

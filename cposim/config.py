@@ -53,6 +53,9 @@ class SimConfig:
     # Further versions listed (after ocpi_version) and spoken if the EMSP picks one, e.g. ("2.2.1",) next to
     # "2.3.0", for testing version negotiation. Not 2.1.1, whose transport differs.
     also_versions: tuple[str, ...] = ()
+    # Invoice each month by itself once the simulated clock has moved past its end (cposim.invoicing
+    # `catch_up`, run when the clock is advanced); off: only on request (`run_monthly_invoicing`, /control).
+    auto_invoicing: bool = False
     # What 2.3.0 tariffs say of their prices: "NO" (excl. VAT, as the simulator keeps them) or "YES" (each price
     # component with a `vat` is sent with VAT added). The simulator prices the same either way.
     tax_included: str = "NO"

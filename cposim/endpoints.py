@@ -182,6 +182,8 @@ class Endpoints:
             return self.commands.receive(rest[0], self._body(request))
         if module == "tokens":
             return self._tokens(rest, request), None
+        if module == INVOICES and (rest or request.method != "GET"):
+            return self._invoice_receiver(rest, request), None
         if (
             module == "sessions"
             and len(rest) == 2
@@ -201,11 +203,15 @@ class Endpoints:
 
     def _control(self, parts: list[str], request: Request) -> Response:
         """`POST /control/invoicing/{YYYY-MM}[?faults=unknown_cdr,left_out,double]`: run that month's invoicing
-        (cposim.invoicing). Our own token A is the operator's key, before and after registration."""
+        (cposim.invoicing); `GET /control/invoicing/received`: the EMSP's records we received. Our own token A
+        is the operator's key, before and after registration."""
         caller = self.credentials.identify(request.headers.get("Authorization"))
         self._allow(caller, (Caller.TOKEN_A, Caller.STALE_TOKEN_A))
         if len(parts) != 2 or parts[0] != "invoicing":
             raise _not_found(message="Unknown control path; try POST /control/invoicing/{YYYY-MM}")
+        if parts[1] == "received":  # GET: the EMSP's records of its invoices to us (reverse billing)
+            self._method(request, "GET")
+            return Response.ok(self.invoicing.received_records())
         self._method(request, "POST")
         faults = [f.strip() for f in request.query.get("faults", "").split(",") if f.strip()]
         try:
@@ -265,6 +271,8 @@ class Endpoints:
         endpoints = [endpoint("credentials", "SENDER", self._url(version, "credentials"))]
         endpoints += [endpoint(m, "SENDER", self._url(version, m)) for m in wire.sender_modules]
         endpoints += [endpoint(m, "RECEIVER", self._url(version, m)) for m in RECEIVER_MODULES]
+        if INVOICES in wire.sender_modules:  # both roles at one URL (direct and reverse billing)
+            endpoints.append(endpoint(INVOICES, "RECEIVER", self._url(version, INVOICES)))
         return {"version": version, "endpoints": endpoints}
 
     # Sender interfaces: lists -------------------------------------------------------------
@@ -387,6 +395,57 @@ class Endpoints:
             # Spec: an EVSE without CHARGING_PREFERENCES_CAPABLE is answered HTTP 404 with 2001.
             raise _not_found(protocol.INVALID_PARAMETERS, str(exc)) from None
         return Response.ok(answer)
+
+    # Receiver interface: invoice reconciliation (reverse billing: the EMSP invoices us) ----------
+
+    def _invoice_receiver(self, rest: list[str], request: Request) -> Response:
+        """`POST {url}` a new record, `PUT`/`GET`/`DELETE {url}/{country_code}/{party_id}/{id}`: the EMSP's
+        records of its invoices to us (cposim.invoicing keeps them; `Simulator.received_invoice_records`)."""
+        if not rest:
+            self._method(request, "POST")
+        elif len(rest) == 3:
+            self._method(request, "GET", "PUT", "DELETE")
+        else:
+            raise _not_found(message="Use /invoicereconciliation/{country_code}/{party_id}/{id}")
+        peer = self.credentials.peer_party()
+        if rest and peer is not None and [p.upper() for p in rest[:2]] != [p.upper() for p in peer]:
+            raise _not_found(message="Not your party")
+        if request.method == "GET":
+            stored = self.invoicing.received(*rest)
+            if stored is None:
+                raise _not_found(message="Unknown invoice reconciliation record")
+            return Response.ok(stored)
+        if request.method == "DELETE":
+            if not self.invoicing.received_delete(*rest):
+                raise _not_found(message="Unknown invoice reconciliation record")
+            return Response.ok(None)
+        body = self._body(request)
+        if not isinstance(body, dict):
+            raise Rejected(
+                Response.error(400, protocol.INVALID_PARAMETERS, "Body must be an InvoiceReconciliationRecord")
+            )
+        missing = [
+            f for f in ("country_code", "party_id", "id", "invoice_id", "cdrs", "last_updated") if not body.get(f)
+        ]
+        if missing or not isinstance(body["cdrs"], list):
+            return Response.error(
+                400, protocol.INVALID_PARAMETERS, f"Missing or empty field: {(missing or ['cdrs'])[0]}"
+            )
+        if rest:
+            mismatch = _mismatch(body, country_code=rest[0], party_id=rest[1], id=rest[2])
+            if mismatch:
+                return Response.error(400, protocol.INVALID_PARAMETERS, f"{mismatch} in body does not match the URL")
+        elif peer is not None and _mismatch(body, country_code=peer[0], party_id=peer[1]):
+            raise _not_found(message="Not your party")
+        try:
+            outcome = self.invoicing.receive(body)
+        except ValueError:
+            return Response.error(400, protocol.INVALID_PARAMETERS, "last_updated is not a DateTime")
+        if outcome == "stale":
+            stale = Response.ok(None)
+            stale.status_message = "Not applied: we hold a newer version"
+            return stale
+        return Response.ok(None, http_status=201 if outcome == "created" else 200)
 
     # Receiver interface: tokens -------------------------------------------------------------
 

@@ -7,6 +7,10 @@ moment it was POSTed, in UTC): one invoice per month, `INV-2026-11`, and one Inv
 to the module URL the first time, a PUT at `/{country_code}/{party_id}/{id}` when the month is invoiced again)
 and listed on our own Sender interface, `GET /ocpi/2.3.0/invoicereconciliation`, for a pull.
 
+Reverse billing (the EMSP invoices us for credits) uses the same module the other way round: the simulator is
+also a Receiver at the same URL (POST a new record; PUT, GET, DELETE it at `/{country_code}/{party_id}/{id}`),
+announced as such in its 2.3.0 details, and keeps the EMSP's records (`received_records`).
+
 The module exists in 2.3.0 only, and this works whatever version the simulator speaks otherwise: when the
 version agreed with the EMSP is not 2.3.0 (or its details lack the module), the EMSP's 2.3.0 details are read
 from its versions list, and when that does not list 2.3.0 either, from the URL of the agreed version's details
@@ -97,6 +101,69 @@ class Invoicing:
         self.own_party = own_party
         # One month at a time: the control endpoint runs on the server's threads.
         self._lock = threading.Lock()
+
+    # the monthly run by itself (SimConfig.auto_invoicing) ---------------------------------------
+
+    def start_months(self) -> None:
+        """Remember the month the simulator started in (once): the first the automatic run invoices."""
+        if self.store.get("meta", "invoicing_from") is None:
+            now = self.clock.now()
+            self.store.put("meta", "invoicing_from", f"{now.year:04d}-{now.month:02d}")
+
+    def catch_up(self) -> list[MonthlyInvoice]:
+        """Invoice every month that has ended since the last one invoiced this way (the first: the month the
+        simulator started in); a month in which no CDR was sent has no invoice. Returns the invoices made."""
+        made: list[MonthlyInvoice] = []
+        year, number = month_key(self.store.get("meta", "invoicing_from") or "1970-01")
+        now = self.clock.now()
+        while month_bounds(year, number)[1] <= now:
+            label = f"{year:04d}-{number:02d}"
+            if self.sent_cdr_ids(year, number):
+                made.append(self.run_monthly(label))
+            year, number = (year + 1, 1) if number == 12 else (year, number + 1)
+            self.store.put("meta", "invoicing_from", f"{year:04d}-{number:02d}")
+        return made
+
+    # the EMSP's records of its invoices to us (reverse billing), on our Receiver -------------------
+
+    @staticmethod
+    def _received_key(country_code: str, party_id: str, record_id: str) -> str:
+        return "/".join(part.upper() for part in (country_code, party_id, record_id))
+
+    def receive(self, record: dict[str, Any]) -> str:
+        """Store a record the EMSP sent: "created", "updated", or "stale" (ours is newer; kept). ValueError: its
+        last_updated is not a DateTime."""
+        key = self._received_key(record["country_code"], record["party_id"], record["id"])
+        incoming = protocol.parse_dt(record["last_updated"])
+        with self._lock:
+            stored = self.store.get("received_invoice", key)
+            if stored is not None and protocol.parse_dt(stored["last_updated"]) > incoming:
+                return "stale"
+            self.store.put("received_invoice", key, record)
+        log.info(
+            "invoice reconciliation record %s received: invoice %s, %d CDRs",
+            key,
+            record["invoice_id"],
+            len(record["cdrs"]),
+        )
+        return "updated" if stored is not None else "created"
+
+    def received(self, country_code: str, party_id: str, record_id: str) -> dict[str, Any] | None:
+        return self.store.get("received_invoice", self._received_key(country_code, party_id, record_id))
+
+    def received_delete(self, country_code: str, party_id: str, record_id: str) -> bool:
+        key = self._received_key(country_code, party_id, record_id)
+        with self._lock:
+            if self.store.get("received_invoice", key) is None:
+                return False
+            self.store.delete("received_invoice", key)
+        return True
+
+    def received_records(self) -> list[dict[str, Any]]:
+        """The EMSP's records we hold, in arrival order."""
+        return self.store.values("received_invoice")
+
+    # our own records (direct billing) --------------------------------------------------------
 
     def records(self) -> list[dict[str, Any]]:
         """Every record made, oldest first (our Sender list)."""

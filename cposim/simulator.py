@@ -161,6 +161,7 @@ class Simulator:
         self.invoicing = Invoicing(
             store=self.store, peer=self.peer, credentials=self.credentials, clock=self.clock, own_party=own_party
         )
+        self.invoicing.start_months()
         self.outbox = Outbox(asynchronous=config.async_callbacks)
         self._stopping = threading.Event()
         self._down_port = config.port
@@ -200,6 +201,9 @@ class Simulator:
 
     def _save_clock(self, moment: int) -> None:
         self.store.put("meta", "clock", moment)
+        if self.config.auto_invoicing and hasattr(self, "endpoints"):  # not while being built
+            self._settle()
+            self.invoicing.catch_up()
 
     # lifecycle ----------------------------------------------------------------------------
 
@@ -533,6 +537,10 @@ class Simulator:
     def invoice_records(self) -> list[dict[str, Any]]:
         """The invoice reconciliation records made so far, oldest first."""
         return self.invoicing.records()
+
+    def received_invoice_records(self) -> list[dict[str, Any]]:
+        """The EMSP's invoice reconciliation records (reverse billing) on our Receiver, in arrival order."""
+        return self.invoicing.received_records()
 
     # what the simulator holds -------------------------------------------------------------
 

@@ -64,6 +64,10 @@ app.conf.beat_schedule = {
     "send-task-outbox": {"task": "emsp.outbox_sweep", "schedule": crontab()},
     # Every minute, https://crontab.guru/#*_*_*_*_*
     "push-token-changes": {"task": "roaming.push_tokens_due", "schedule": crontab()},
+    # Hourly at :20, https://crontab.guru/#20_*_*_*_*: the CPOs' invoice reconciliation records (their Senders)
+    "pull-invoice-records": {"task": "roaming.pull_invoice_records", "schedule": crontab(minute=20)},
+    # Every 5 minutes, https://crontab.guru/#*/5_*_*_*_*: our invoice reconciliation records not yet delivered
+    "push-invoice-records": {"task": "roaming.push_invoice_records_due", "schedule": crontab(minute="*/5")},
     # Every minute, https://crontab.guru/#*_*_*_*_*
     "time-out-commands": {"task": "roaming.commands_time_out", "schedule": crontab()},
     # Every minute, https://crontab.guru/#*_*_*_*_*: charging preferences whose sender died before the PUT

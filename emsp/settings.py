@@ -176,7 +176,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 TASK_QUEUES = {
     # Pulls from CPOs: long, network-bound, one at a time per worker.
-    "sync": ["roaming.sync_partner", "roaming.hub_clients_pull"],
+    "sync": ["roaming.sync_partner", "roaming.hub_clients_pull", "roaming.pull_invoice_records"],
     # Pricing, invoicing, collection: CPU and database.
     "billing": ["billing.price_cdrs", "billing.invoice_run", "billing.invoice_documents_render", "billing.dunning_run"],
     # What partners and drivers wait for: token pushes, command timeouts, charging preferences never sent, and
@@ -185,6 +185,8 @@ TASK_QUEUES = {
     "pushes": [
         "roaming.push_tokens",
         "roaming.push_tokens_due",
+        "roaming.push_invoice_record",
+        "roaming.push_invoice_records_due",
         "roaming.commands_time_out",
         "roaming.preferences_send_stale",
         "emsp.outbox_sweep",

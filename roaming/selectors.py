@@ -23,6 +23,7 @@ from roaming.models import (
     Evse,
     EvseStatus,
     InvoiceReconciliationRecord,
+    IssuedInvoiceRecord,
     Location,
     Partner,
     PriceComponent,
@@ -65,6 +66,11 @@ def invoice_record(party: Party, record_id: str) -> InvoiceReconciliationRecord 
     return InvoiceReconciliationRecord.objects.filter(
         country_code=party[0], party_id=party[1], ocpi_id=record_id, deleted_at__isnull=True
     ).first()
+
+
+def issued_invoice_records(partner: Partner) -> QuerySet[IssuedInvoiceRecord]:
+    """Our records for a partner's invoices (reverse billing): what its pull of our Sender list sees."""
+    return IssuedInvoiceRecord.objects.filter(partner=partner)
 
 
 def last_successful_sync(partner_id: int, module: str) -> SyncRun | None:

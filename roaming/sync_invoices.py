@@ -3,14 +3,18 @@ and to catch up on what a push missed during a downtime.
 
 Kept apart from `roaming.sync.MODULES` for now: that table's runs are per 2.2.1 module and recorded in
 `SyncRun`, whose module choices do not know this one. It uses the same page parsing (`_parse_page`: invalid
-objects and other parties' objects skipped and logged) and the one OCPI client.
+objects and other parties' objects skipped and logged) and the one OCPI client. It runs hourly for every
+partner with a Sender (`roaming.pull_invoice_records`, sync queue), from the newest record we hold.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.conf import settings
+from django.db.models import Max
 
 from roaming.models import InvoiceReconciliationRecord, Partner
 from roaming.ocpi.client import OcpiClient, OcpiClientError
@@ -73,3 +77,25 @@ def invoice_records_pull(
         invalid,
     )
     return total
+
+
+def invoice_records_pull_due() -> dict[int, str]:
+    """Periodic (`roaming.pull_invoice_records`): pull every registered partner with an invoicereconciliation
+    Sender, from the newest record we hold of it less OCPI_SYNC_OVERLAP_SECONDS (a record the CPO made while
+    another was being read still comes), everything the first time. One partner's failure does not stop the
+    others; answers, per partner id, what happened."""
+    partners = Partner.objects.filter(
+        status=Partner.Status.REGISTERED, endpoints__module=MODULE, endpoints__role="SENDER"
+    ).distinct()
+    outcome: dict[int, str] = {}
+    for partner in partners:
+        newest = partner.invoice_records.aggregate(at=Max("last_updated"))["at"]
+        since = newest - timedelta(seconds=settings.OCPI_SYNC_OVERLAP_SECONDS) if newest else None
+        try:
+            result = invoice_records_pull(partner=partner, date_from=since)
+        except SyncError as exc:
+            logger.warning("%s: invoice reconciliation pull failed: %s", partner, exc)
+            outcome[partner.pk] = f"failed: {exc}"
+            continue
+        outcome[partner.pk] = f"{result.created} created, {result.updated} updated, {result.stale} stale"
+    return outcome

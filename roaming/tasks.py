@@ -19,10 +19,12 @@ from roaming.models import OcpiRequestLog, Partner
 from roaming.services.charging_preferences import preferences_send_stale
 from roaming.services.commands import commands_time_out
 from roaming.services.hubs import hub_clients_pull
+from roaming.services.invoicereconciliation import issued_invoice_record_push, issued_invoice_records_enqueue_due
 from roaming.services.partners import purge_expired_tokens
 from roaming.services.schedules import MODULES
 from roaming.services.tokens import TOKEN_PUSH_RETRY_DELAYS, push_token_changes, token_changes_enqueue
 from roaming.sync import SyncError, sync_partner
+from roaming.sync_invoices import invoice_records_pull_due
 
 SYNC_RETRY_DELAYS = (60, 120, 300, 600, 1800)  # seconds
 
@@ -49,6 +51,13 @@ def hub_clients_pull_task(partner_id: int, first_pull: bool = True) -> int:
         for module in MODULES:
             enqueue(sync_partner_task, partner.pk, str(module), True)
     return outcome.new
+
+
+@shared_task(name="roaming.pull_invoice_records")
+def pull_invoice_records_task() -> dict[int, str]:
+    """Periodic: the CPOs' new invoice reconciliation records (direct billing), for those that do not push them
+    or whose pushes we missed."""
+    return invoice_records_pull_due()
 
 
 @shared_task(name="roaming.purge_request_log")
@@ -84,6 +93,20 @@ def push_tokens_due_task() -> int:
     """Periodic: a push for every partner that takes our tokens and is not backing off. This is what makes
     the outbox durable: whatever was missed (CPO down, worker lost) is picked up within a minute."""
     return token_changes_enqueue(only_when_due=True)
+
+
+@shared_task(name="roaming.push_invoice_record")
+def push_invoice_record_task(record_id: int) -> bool:
+    """Push one of our invoice reconciliation records to its CPO (reverse billing). Idempotent: a version
+    delivered already is not sent again. A failure is recorded on the record with a backoff; the periodic
+    `roaming.push_invoice_records_due` sends it again when due."""
+    return issued_invoice_record_push(record_id=record_id).sent
+
+
+@shared_task(name="roaming.push_invoice_records_due")
+def push_invoice_records_due_task() -> int:
+    """Periodic: a push for every record of ours the CPO does not hold in its current version."""
+    return issued_invoice_records_enqueue_due()
 
 
 @shared_task(name="roaming.commands_time_out")

@@ -1,3 +1,3 @@
 """Billing's admin pages, one module per subject (imported here so that Django's autodiscovery finds them)."""
 
-from . import collection, invoice_reconciliation, invoices, plans, pricing  # noqa: F401
+from . import collection, cpo_credits, invoice_reconciliation, invoices, plans, pricing  # noqa: F401

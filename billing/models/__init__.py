@@ -2,6 +2,7 @@
 them (`invoices`) and how we collect it (`collection`)."""
 
 from .collection import CollectionBatch, Fee, Mandate, Payment, Reminder
+from .cpo_credits import CpoCreditInvoice, CpoCreditLine
 from .invoices import Invoice, InvoiceLine, InvoiceRun, InvoiceSequence
 from .plans import PlanPriceRule, PlanSubscription, PowerClass, RetailPlan, SessionCharge
 from .pricing import CdrPrice, Dispute, DisputeEvent
@@ -9,6 +10,8 @@ from .pricing import CdrPrice, Dispute, DisputeEvent
 __all__ = [
     "CdrPrice",
     "CollectionBatch",
+    "CpoCreditInvoice",
+    "CpoCreditLine",
     "Dispute",
     "DisputeEvent",
     "Fee",

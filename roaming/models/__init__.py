@@ -1,7 +1,7 @@
 from .authorizations import Authorization
 from .cdrs import Cdr, ImmutableCdr
 from .commands import Command
-from .invoicereconciliation import InvoiceReconciliationCdr, InvoiceReconciliationRecord
+from .invoicereconciliation import InvoiceReconciliationCdr, InvoiceReconciliationRecord, IssuedInvoiceRecord
 from .locations import Connector, Evse, EvseStatus, EvseStatusChange, Location
 from .partners import CredentialsToken, Partner, PartnerEndpoint, PartnerRole, hash_token, new_token
 from .requestlog import OcpiRequestLog
@@ -25,6 +25,7 @@ __all__ = [
     "ImmutableCdr",
     "InvoiceReconciliationCdr",
     "InvoiceReconciliationRecord",
+    "IssuedInvoiceRecord",
     "Location",
     "OcpiRequestLog",
     "Partner",

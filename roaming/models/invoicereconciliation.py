@@ -55,3 +55,32 @@ class InvoiceReconciliationCdr(models.Model):
 
     def __str__(self) -> str:
         return f"{self.country_code}/{self.party_id}/{self.cdr_key}"
+
+
+class IssuedInvoiceRecord(models.Model):
+    """Our own record, as the Sender (reverse billing): we invoiced a CPO for credits and name the CDRs the
+    invoice covers. Written by billing (the invoice), pushed to the CPO's Receiver from the outbox and listed on
+    our Sender interface. `pushed_version` is the `last_updated` the CPO acknowledged: a record whose version
+    differs is due (new, changed, or a push that failed)."""
+
+    partner = models.ForeignKey("roaming.Partner", on_delete=models.PROTECT, related_name="issued_invoice_records")
+    country_code = models.CharField(max_length=2, help_text="Ours (OCPI_COUNTRY_CODE) when the record was made.")
+    party_id = models.CharField(max_length=3, help_text="Ours (OCPI_PARTY_ID) when the record was made.")
+    ocpi_id = models.CharField("id", max_length=36, unique=True)
+    invoice_id = models.CharField(max_length=255, help_text="Our invoice to the CPO.")
+    cdr_ids = models.JSONField(default=list, help_text="The CPO's CDR ids the invoice covers.")
+    last_updated = models.DateTimeField()
+    pushed_version = models.DateTimeField(
+        null=True, blank=True, help_text="The last_updated the CPO's Receiver took; empty: never pushed."
+    )
+    push_failures = models.PositiveIntegerField(default=0, help_text="Failed pushes in a row.")
+    push_error = models.TextField(blank=True)
+    next_push_at = models.DateTimeField(null=True, blank=True, help_text="Backoff after a failed push.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "issued invoice reconciliation record"
+        indexes = [models.Index(fields=("partner", "last_updated"), name="issued_record_partner")]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}/{self.party_id}/{self.ocpi_id} (our invoice {self.invoice_id})"

@@ -100,6 +100,8 @@ MODULES: dict[str, list[Module]] = {
                 (rf"{_PARTY}/(?P<record_id>{_ID})", InvoiceReconciliationReceiverView),
             ),
         ),
+        # Reverse billing: our records of our invoices to the CPO, listed (GET) at the same URL (routed above).
+        Module("invoicereconciliation", "SENDER", "invoicereconciliation", ()),
     ],
     "2.1.1": _MODULES_2_1_1,
 }

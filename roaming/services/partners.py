@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 SUPPORTED_VERSIONS = tuple(WIRES)
 #: Without these a partner connection is useless, so registration stops (OCPI 3003).
 REQUIRED_MODULES = frozenset({"credentials"})
+#: Modules that exist in a version only and mean the same whatever version the partner's other modules speak:
+#: recorded from that version's details even when another version was agreed. Invoice reconciliation records
+#: name CDRs by id and nothing else, so a CPO on 2.2.1 that also lists 2.3.0 can send and take them.
+VERSION_ONLY_MODULES: dict[str, frozenset[str]] = {"2.3.0": frozenset({"invoicereconciliation"})}
 
 
 class HandshakeError(Exception):
@@ -119,7 +123,23 @@ def discover(client: OcpiClient, versions_url: str, *, version: str | None = Non
     missing = REQUIRED_MODULES - modules
     if missing:
         raise HandshakeError(f"Partner endpoints lack {sorted(missing)}.", ocpi_status=3003)
+    for other, only_there in VERSION_ONLY_MODULES.items():
+        if other != chosen and other in offered:
+            endpoints += _version_only_endpoints(client, other, str(offered[other]), only_there - modules)
     return Discovery(version=chosen, endpoints=endpoints)
+
+
+def _version_only_endpoints(client: OcpiClient, version: str, url: str, wanted: frozenset[str]) -> list[EndpointData]:
+    """The endpoints of `wanted` modules in another version's details. Not reachable or unreadable: none, and the
+    handshake goes on (these modules are extras; the agreed version's endpoints are what the connection needs)."""
+    if not wanted:
+        return []
+    try:
+        endpoints = WIRES[version].endpoints(client.get(url, module="versions").data)
+    except (OcpiClientError, ValueError, TypeError) as exc:
+        logger.warning("could not read the partner's %s endpoints at %s, so none of %s: %s", version, url, wanted, exc)
+        return []
+    return [e for e in endpoints if e.module in wanted]
 
 
 def _store_endpoints(partner: Partner, endpoints: list[EndpointData]) -> None:

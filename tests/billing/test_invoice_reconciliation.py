@@ -132,3 +132,25 @@ def test_finance_sees_the_invoices_and_each_invoice_with_its_problem_cdrs(client
     assert "on invoices INV-1, INV-2" in text  # cdr-1, named twice
     cdr_3 = record.partner.cdrs.get(ocpi_id="CDR-3")
     assert reverse("admin:roaming_cdr_change", args=[cdr_3.pk]) in text
+
+
+@pytest.mark.usefixtures("invoiced")
+def test_finance_sees_cdrs_on_no_invoice_and_the_accepted_total_in_the_admin(
+    client: Client, staff: User, ocpi: OcpiTestClient, settings: Any
+) -> None:
+    settings.BILLING_INVOICE_GRACE_DAYS = 0  # every CDR received so far is past its grace period
+    post_cdr(ocpi, cdr_body("CDR-5"))  # received, on no invoice
+    dispute_decide(dispute=Dispute.objects.get(cdr__ocpi_id="CDR-3"), outcome=Dispute.Status.OURS_ACCEPTED, user=staff)
+    client.force_login(staff)
+
+    listing = client.get(reverse("admin:roaming_invoicereconciliationrecord_changelist")).content.decode()
+    # INV-1: 19 at the CPO's price, 18 accepted (our 4.50 for CDR-3 instead of its 5.50).
+    assert "19 EUR" in listing
+    assert "18 EUR" in listing
+
+    record = InvoiceReconciliationRecord.objects.get(ocpi_id="IR-1")
+    page = client.get(reverse("admin:roaming_invoicereconciliationrecord_change", args=[record.pk])).content.decode()
+    cdr_5 = record.partner.cdrs.get(ocpi_id="CDR-5")
+    unnamed = page.split("CPO&#x27;s CDRs on no invoice")[1]
+    assert reverse("admin:roaming_cdr_change", args=[cdr_5.pk]) in unnamed
+    assert "<td>19</td><td>20.9</td><td>18</td><td>19.8</td><td>0</td>" in page  # CPO's and accepted, excl./incl.

@@ -181,6 +181,7 @@ def test_versions_and_details_list_230_with_the_invoice_reconciliation_sender(si
         *((m, "SENDER") for m in ("locations", "tariffs", "sessions", "cdrs", "invoicereconciliation")),
         ("tokens", "RECEIVER"),
         ("commands", "RECEIVER"),
+        ("invoicereconciliation", "RECEIVER"),  # reverse billing: the EMSP's records of its invoices to us
     }
     other = requests.get(f"{sim230.base_url}/ocpi/2.2.1", headers=headers, timeout=5)
     assert (other.status_code, other.json()["status_code"]) == (404, 3002)
@@ -455,6 +456,42 @@ def test_the_control_endpoint_and_the_cli_run_the_invoicing(
     assert main(["invoice", "--url", sim.base_url, "--token", sim.token_a, "--month", "2026-11"]) == 0
     assert '"IR-2026-11"' in capsys.readouterr().out
     assert emsp.records["IR-2026-11"]["cdrs"] == [cdr["id"]]
+
+
+def test_the_receiver_keeps_the_emsps_records_of_its_invoices_to_us(client230: Client) -> None:
+    sim = client230.sim
+    party = sim.credentials.peer_party()
+    assert party is not None
+    record = {
+        "country_code": party[0],
+        "party_id": party[1],
+        "id": "CRC-2026-000001",
+        "invoice_id": "CRC-2026-000001",
+        "cdrs": ["CDR000001"],
+        "last_updated": "2026-12-01T10:00:00Z",
+    }
+    at = f"/invoicereconciliation/{party[0]}/{party[1]}/CRC-2026-000001"
+    created = client230.request("POST", "/invoicereconciliation", json=record)
+    assert (created.status_code, created.json()["status_code"]) == (201, 1000)
+    newer = record | {"cdrs": ["CDR000001", "CDR000002"], "last_updated": "2026-12-02T10:00:00Z"}
+    assert client230.request("PUT", at, json=newer).status_code == 200
+    stale = client230.request("PUT", at, json=record)
+    assert "Not applied" in stale.json()["status_message"]
+    assert data(client230.get(at)) == newer
+    assert sim.received_invoice_records() == [newer]
+    control = requests.get(
+        f"{sim.base_url}/control/invoicing/received", headers={"Authorization": f"Token {sim.token_a}"}, timeout=5
+    )
+    assert data(control) == [newer]
+
+    elsewhere = client230.request("PUT", "/invoicereconciliation/DE/OTH/X", json=record | {"country_code": "DE"})
+    assert elsewhere.status_code == 404  # not the EMSP's party
+    mismatch = client230.request("PUT", at.replace("000001", "000009"), json=newer)
+    assert (mismatch.status_code, mismatch.json()["status_code"]) == (400, 2001)
+    assert client230.request("POST", "/invoicereconciliation", json=record | {"cdrs": []}).status_code == 400
+    assert client230.request("DELETE", at).status_code == 200
+    assert client230.get(at).status_code == 404
+    assert sim.received_invoice_records() == []
 
 
 def test_flags_and_config() -> None:

@@ -6,14 +6,29 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from unittest.mock import patch
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
 
-from roaming.models import InvoiceReconciliationCdr, InvoiceReconciliationRecord, Partner, PartnerEndpoint
+from emsp.models import OutboxTask
+from roaming.models import (
+    InvoiceReconciliationCdr,
+    InvoiceReconciliationRecord,
+    IssuedInvoiceRecord,
+    Partner,
+    PartnerEndpoint,
+)
+from roaming.ocpi.v2_2_1.types import format_datetime
+from roaming.services.invoicereconciliation import (
+    issued_invoice_record_push,
+    issued_invoice_record_put,
+    issued_invoice_records_due,
+)
 from roaming.sync import SyncError
 from roaming.sync_invoices import invoice_records_pull
 from tests.roaming.conftest import OcpiTestClient, registered_partner
@@ -130,7 +145,7 @@ def test_2_3_0_is_announced_with_every_2_2_1_module_and_invoice_reconciliation(o
     assert details.status_code == 1000
     modules = {(e["identifier"], e["role"]) for e in details.data["endpoints"]}
     served_221 = {(e["identifier"], e["role"]) for e in ocpi.get("/ocpi/2.2.1").data["endpoints"]}
-    assert modules == served_221 | {("invoicereconciliation", "RECEIVER")}
+    assert modules == served_221 | {("invoicereconciliation", "RECEIVER"), ("invoicereconciliation", "SENDER")}
     assert ocpi.get("/ocpi/2.3.0/credentials").status_code == 1000
 
 
@@ -201,3 +216,111 @@ def test_the_pull_reads_every_page_into_the_same_records(
 def test_the_pull_needs_a_sender_endpoint(cpo: tuple[Partner, str]) -> None:
     with pytest.raises(SyncError):
         invoice_records_pull(partner=cpo[0])
+
+
+# --- reverse billing: our own records, on our Sender and pushed to the CPO's Receiver ----------------------
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """A CPO's invoicereconciliation Receiver: remembers each call, answers `status` (HTTP)."""
+
+    calls: list[tuple[str, str, Any]]
+    status: int
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else None
+        self.calls.append((self.command, self.path, body))
+        code = 1000 if self.status < 400 else 3000
+        payload = json.dumps({"status_code": code, "timestamp": "2026-12-01T00:00:00Z"}).encode()
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_POST = do_PUT = _answer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
+    handler: type[_Receiver] = type("Receiver", (_Receiver,), {"calls": [], "status": 200})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/cpo/2.3.0/invoicereconciliation", handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_our_records_are_listed_on_our_sender_for_their_cpo_only(
+    client: Client, ocpi: OcpiTestClient, cpo: tuple[Partner, str]
+) -> None:
+    other, other_token = registered_partner("Other CPO", [("NL", "OTH")])
+    with patch("roaming.services.invoicereconciliation.enqueue"):
+        first = issued_invoice_record_put(partner=cpo[0], record_id="CRC-1", invoice_id="CRC-1", cdr_ids=["CDR-1"])
+        issued_invoice_record_put(partner=cpo[0], record_id="CRC-2", invoice_id="CRC-2", cdr_ids=["a", "b"])
+        issued_invoice_record_put(partner=other, record_id="CRC-3", invoice_id="CRC-3", cdr_ids=["X"])
+    listed = ocpi.get(f"{URL}?limit=1")
+    assert (listed.http_status, listed.status_code) == (200, 1000)
+    assert listed.data == [
+        {
+            "country_code": "NL",
+            "party_id": "EMS",
+            "id": "CRC-1",
+            "invoice_id": "CRC-1",
+            "cdrs": ["CDR-1"],
+            "last_updated": format_datetime(first.last_updated),
+        }
+    ]
+    assert listed.headers["X-Total-Count"] == "2"
+    assert "offset=1" in listed.headers["Link"]
+    later = format_datetime(first.last_updated + timedelta(seconds=1))
+    assert ocpi.get(f"{URL}?date_from={later}").data == []
+    assert [r["id"] for r in OcpiTestClient(client, other_token).get(URL).data] == ["CRC-3"]
+
+
+def test_a_record_is_queued_with_its_write_then_posted_and_a_change_put(
+    cpo: tuple[Partner, str],
+    receiver: tuple[str, type[_Receiver]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    partner = cpo[0]
+    partner.outgoing_token = "token-we-use-at-the-cpo"
+    partner.save()
+    url, handler = receiver
+    PartnerEndpoint.objects.create(partner=partner, module="invoicereconciliation", role="RECEIVER", url=url)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        record = issued_invoice_record_put(partner=partner, record_id="CRC-1", invoice_id="CRC-1", cdr_ids=["C1"])
+    # Written in the record's transaction: the outbox row survives a broker that is down.
+    assert list(OutboxTask.objects.values_list("task", "args")) == [("roaming.push_invoice_record", [record.pk])]
+    assert list(issued_invoice_records_due()) == [record]
+    for callback in callbacks:
+        callback()
+    assert [(m, p) for m, p, _ in handler.calls] == [("POST", "/cpo/2.3.0/invoicereconciliation")]
+    assert handler.calls[0][2]["cdrs"] == ["C1"]
+    record.refresh_from_db()
+    assert record.pushed_version == record.last_updated
+    assert not issued_invoice_records_due().exists()
+    assert issued_invoice_record_push(record_id=record.pk).skipped  # a redelivered task sends nothing
+
+    handler.status = 500  # the CPO is down when the invoice is corrected
+    with patch("roaming.services.invoicereconciliation.enqueue"):
+        changed = issued_invoice_record_put(partner=partner, record_id="CRC-1", invoice_id="CRC-1", cdr_ids=["C2"])
+    assert changed.last_updated > record.last_updated  # newer, or the CPO would ignore it as stale
+    failed = issued_invoice_record_push(record_id=changed.pk)
+    assert failed.error
+    assert not failed.sent
+    changed.refresh_from_db()
+    assert (changed.push_failures, changed.pushed_version) == (1, record.last_updated)
+    assert not issued_invoice_records_due().exists()  # backing off
+    IssuedInvoiceRecord.objects.filter(pk=changed.pk).update(next_push_at=None)
+    handler.status = 200
+    assert issued_invoice_record_push(record_id=changed.pk).sent
+    assert handler.calls[-1][:2] == ("PUT", "/cpo/2.3.0/invoicereconciliation/NL/EMS/CRC-1")
+    assert handler.calls[-1][2]["cdrs"] == ["C2"]

@@ -15,6 +15,7 @@ import requests
 from drivers.models import Token
 from drivers.services import token_issue
 from roaming.models import Cdr, ChargingSession, Evse, Location, Partner, PartnerRole, Tariff
+from roaming.ocpi.client import OcpiClientError
 from roaming.ocpi.v2_2_1.types import parse_data
 from roaming.ocpi.versions import WIRES, wire_for_version
 from roaming.services.commands import command_start_session
@@ -296,6 +297,40 @@ def test_version_negotiation_picks_2_3_0_with_a_2_3_0_partner(offered: list[str]
     discovery = discover(_Versions(offered), "https://cpo.example.com/versions", prefer=prefer)  # type: ignore[arg-type]
     assert discovery.version == chosen
     assert wire_for_version(chosen).version == chosen
+
+
+def test_a_partner_agreed_on_2_2_1_that_lists_2_3_0_has_its_invoice_reconciliation_endpoints_recorded() -> None:
+    partner = _Versions(["2.2.1", "2.3.0"])
+    partner.pages["https://cpo.example.com/2.3.0"]["endpoints"] += [
+        {"identifier": "invoicereconciliation", "role": role, "url": "https://cpo.example.com/2.3.0/ir"}
+        for role in ("SENDER", "RECEIVER")
+    ]
+    discovery = discover(partner, "https://cpo.example.com/versions", prefer="2.2.1")  # type: ignore[arg-type]
+    assert discovery.version == "2.2.1"
+    found = {(e.module, e.role): e.url for e in discovery.endpoints}
+    assert found == {
+        ("credentials", "SENDER"): "https://cpo.example.com/2.2.1/credentials",
+        ("locations", "SENDER"): "https://cpo.example.com/2.2.1/locations",
+        ("tokens", "RECEIVER"): "https://cpo.example.com/2.2.1/tokens",
+        # Only the module that exists in 2.3.0 alone is taken from its details.
+        ("invoicereconciliation", "SENDER"): "https://cpo.example.com/2.3.0/ir",
+        ("invoicereconciliation", "RECEIVER"): "https://cpo.example.com/2.3.0/ir",
+    }
+
+    # 2.3.0 details that cannot be read cost the extra endpoints, not the handshake.
+    del partner.pages["https://cpo.example.com/2.3.0"]
+    partner.get = _failing_for("https://cpo.example.com/2.3.0", partner.get)  # type: ignore[method-assign]
+    discovery = discover(partner, "https://cpo.example.com/versions", prefer="2.2.1")  # type: ignore[arg-type]
+    assert "invoicereconciliation" not in {e.module for e in discovery.endpoints}
+
+
+def _failing_for(url: str, get: Any) -> Any:
+    def failing(asked: str, **kwargs: Any) -> Any:
+        if asked == url:
+            raise OcpiClientError("HTTP 500", permanent=False)
+        return get(asked, **kwargs)
+
+    return failing
 
 
 def test_a_2_3_0_hub_registers_and_the_parties_it_lists_push_through_it(

@@ -80,13 +80,16 @@ def invoice_record_data(record: InvoiceReconciliationRecord) -> InvoiceReconcili
     )
 
 
-def invoice_record_to_ocpi(record: models.InvoiceReconciliationRecord) -> dict[str, Any]:
+def invoice_record_to_ocpi(
+    record: models.InvoiceReconciliationRecord | models.IssuedInvoiceRecord,
+) -> dict[str, Any]:
+    """A record as the wire has it: a CPO's as it sent it (fields OCPI does not define kept), or ours."""
     return {
         "country_code": record.country_code,
         "party_id": record.party_id,
         "id": record.ocpi_id,
         "invoice_id": record.invoice_id,
         "cdrs": list(record.cdr_ids),
-        **record.extra,
+        **getattr(record, "extra", {}),
         "last_updated": format_datetime(record.last_updated),
     }

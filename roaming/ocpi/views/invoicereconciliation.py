@@ -1,5 +1,6 @@
-"""Invoice Reconciliation module (2.3.0), our Receiver interface for direct billing: the CPO tells us which
-CDRs each of its invoices covers.
+"""Invoice Reconciliation module (2.3.0). Our Receiver interface for direct billing: the CPO tells us which
+CDRs each of its invoices covers. Our Sender interface for reverse billing: `GET {url}` pages through our
+records of our invoices to the calling CPO (by `last_updated`, `date_from`/`date_to`), which we also push.
 
 `POST {url}` with a new record, `PUT {url}/{country_code}/{party_id}/{id}` with a changed one, `GET` and
 `DELETE` there; the module has no PATCH. A POST of a record we hold already is taken as its resend (the
@@ -16,6 +17,7 @@ from roaming.services.invoicereconciliation import invoice_record_delete, invoic
 
 from ..envelope import OcpiResponse
 from ..errors import NotFound
+from ..pagination import paginated_response
 from ..v2_3_0 import InvoiceReconciliationRecord
 from ..v2_3_0.mapping import invoice_record_data, invoice_record_to_ocpi
 from .base import OcpiView
@@ -54,9 +56,14 @@ class InvoiceReconciliationReceiverView(OcpiView):
 
 
 class InvoiceReconciliationPostView(OcpiView):
-    """The module URL: a new record is POSTed here, its party named in the body (it must be the caller's)."""
+    """The module URL: a new record is POSTed here, its party named in the body (it must be the caller's);
+    a GET lists our own records for the caller (Sender interface, paginated)."""
 
     module = "invoicereconciliation"
+
+    def get(self, request: HttpRequest) -> OcpiResponse:
+        records = selectors.issued_invoice_records(self.caller.partner)
+        return paginated_response(request, records, lambda page: [invoice_record_to_ocpi(r) for r in page])
 
     def post(self, request: HttpRequest) -> OcpiResponse:
         record = self.parse(request, InvoiceReconciliationRecord)
