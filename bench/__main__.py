@@ -200,7 +200,7 @@ def main() -> None:
     connection.close()
     fresh_database()
     with gunicorn(port=port, workers=args.workers, threads=args.threads):
-        results["hub_scale"] = bench_hub_scale(small=small, big=big)
+        results["hub_scale"] = bench_hub_scale(small=small, big=big, seconds=seconds)
     for row in hub_scale_rows(results["hub_scale"], lambda ok: "met" if ok else "not met"):
         print("  " + " | ".join(row))
 

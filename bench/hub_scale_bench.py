@@ -4,7 +4,8 @@ measured in the same run, since this machine's speed varies threefold from day t
 - the floor (bench.pull_baseline): the same pages fetched, parsed with `json` and COPYed into tables with the
   same indexes; target: the pull takes at most twice as long;
 - linearity: the 200,000-location pull costs at most 10.5 times the 20,000-location one.
-And the syncing process's peak RSS under 400 MB at 200,000 locations.
+And the syncing process's peak RSS under 400 MB at 200,000 locations. Like every bench, it prints this machine's
+bare-view throughput measured in the same run (`bench.admin_bench.baseline`), before the pulls and after them.
 
 `python -m bench.hub_scale_bench [small big]` runs it alone (sizes in locations).
 """
@@ -53,9 +54,14 @@ def _one(locations: int, party_id: str) -> dict[str, Any]:
     return {"pull": pull, "baseline": baseline, "ratio": pull["seconds"] / baseline["seconds"]}
 
 
-def bench_hub_scale(*, small: int = SMALL, big: int = BIG) -> dict[str, Any]:
-    """Both sizes, each pulled once and its floor measured right after (same pages, same machine state)."""
-    results: dict[str, Any] = {"small": _one(small, "HSS"), "big": _one(big, "HSB")}
+def bench_hub_scale(*, small: int = SMALL, big: int = BIG, seconds: float = 10.0) -> dict[str, Any]:
+    """Both sizes, each pulled once and its floor measured right after (same pages, same machine state), between
+    two measures of the bare view (`seconds` each)."""
+    from .admin_bench import baseline
+
+    results: dict[str, Any] = {"bare_view": baseline(seconds)}
+    results |= {"small": _one(small, "HSS"), "big": _one(big, "HSB")}
+    results["bare_view_after"] = baseline(seconds)
     results["linearity"] = results["big"]["pull"]["seconds"] / results["small"]["pull"]["seconds"]
     results["sizes"] = (small, big)
     return results
@@ -84,6 +90,13 @@ def rows(results: dict[str, Any], mark: Any) -> list[tuple[str, str, str, str]]:
             f"{results['small']['ratio']:.2f})",
             f"<= {LINEARITY_TARGET * big / small / 10:g}",
             mark(results["linearity"] <= LINEARITY_TARGET * big / small / 10),
+        ),
+        (
+            "  bare Django view in the same run (one UPDATE), 16 clients, before / after the pulls",
+            f"{results['bare_view']['rps']} req/s, p99 {results['bare_view']['p99_ms']} ms / "
+            f"{results['bare_view_after']['rps']} req/s, p99 {results['bare_view_after']['p99_ms']} ms",
+            "",
+            "",
         ),
     ]
 

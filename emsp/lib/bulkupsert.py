@@ -72,7 +72,8 @@ def bulk_upsert(
     columns = [column_of[name] for name in [*names, *fixed]]
     constant = [_to_copy(by_attname[name])(value) for name, value in fixed.items()]
     updates = [column_of[name] for name in update_fields]
-    updates += [f.column for f in fields if getattr(f, "auto_now", False) and f.column not in updates]
+    if updates:  # without update fields a stored row is left as it is, `auto_now` ones included
+        updates += [f.column for f in fields if getattr(f, "auto_now", False) and f.column not in updates]
     quote = connection.ops.quote_name
     table, temporary = quote(opts.db_table), quote(f"_upsert_{opts.db_table}")
     column_list = ", ".join(quote(c) for c in columns)
@@ -132,12 +133,17 @@ def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None
             copy.write_row([conv(f.pre_save(obj, True)) for f, conv in zip(fields, convert, strict=True)])
 
 
-def bulk_insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> None:
+def bulk_insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]], *, keys: bool = False) -> list[Any]:
     """`bulk_insert` for rows given as dicts keyed by attname (all with the same keys), without building an
     instance per row: COPY on PostgreSQL, `bulk_create` elsewhere. Fields a row leaves out get their default
-    (`auto_now`/`auto_now_add`: the current time)."""
+    (`auto_now`/`auto_now_add`: the current time).
+
+    With `keys`, returns the primary keys of the new rows, in the order of `rows` (for their children): on
+    PostgreSQL taken from the key's sequence first, in one statement, and copied with the rows. Plain INSERTs:
+    for rows whose unique fields cannot exist yet (children of a parent inserted in this transaction).
+    """
     if not rows:
-        return
+        return []
     fields = _written_fields(model)
     now = timezone.now()
     fixed = {
@@ -146,22 +152,37 @@ def bulk_insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) 
         if f.attname not in rows[0]
     }
     if connection.vendor != "postgresql":
-        model._default_manager.bulk_create([model(**fixed, **row) for row in rows], batch_size=500)
-        return
+        objs = model._default_manager.bulk_create([model(**fixed, **row) for row in rows], batch_size=500)
+        return [obj.pk for obj in objs] if keys else []
     by_attname = {f.attname: f for f in fields}
     names = list(rows[0])
     constant = [_to_copy(by_attname[name])(value) for name, value in fixed.items()]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(by_attname[name].column) for name in [*names, *fixed])
-    with (
-        connection.cursor() as cursor,
+    table = quote(model._meta.db_table)
+    columns = [quote(by_attname[name].column) for name in [*names, *fixed]]
+    with connection.cursor() as cursor:
+        pks: list[Any] = []
+        if keys:
+            pk = str(model._meta.pk.column)
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, len(rows)]
+            )
+            pks = [key for (key,) in cursor.fetchall()]
+            columns.insert(0, quote(pk))
         # COPY goes round Django's cursor wrapper: its errors are made Django's here (a lost connection is an
         # OperationalError, and the connection is closed for the next use), as for any other statement.
-        connection.wrap_database_errors,
-        cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy,
-    ):
-        for values in _copy_rows(rows, names, [by_attname[name] for name in names]):
-            copy.write_row(values + constant)
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            values = _copy_rows(rows, names, [by_attname[name] for name in names])
+            if keys:
+                for key, row in zip(pks, values, strict=True):
+                    copy.write_row([key, *row, *constant])
+            else:
+                for row in values:
+                    copy.write_row(row + constant)
+    return pks
 
 
 def _copy_rows(

@@ -24,9 +24,34 @@ def _without_last_updated(value: Any) -> Any:
     return value
 
 
-# A `"last_updated":"…"` member of canonical JSON (sorted keys, no spaces): after a comma, or first in its
-# object. Inside a JSON string every quote is escaped, so neither form can match there.
-_LAST_UPDATED = re.compile(r',"last_updated":"[^"\\]*"(?=[,}])|(?<=\{)"last_updated":"[^"\\]*"(?:,|(?=\}))')
+# A `"last_updated":"…"` string member of canonical JSON (sorted keys, no spaces), ended by `,` or `}`. The pattern
+# begins with a literal, which `re` finds by a fast scan (an alternation of two contexts, as before, was tried
+# at every character: 160 ms for a page of 1,000 locations, against 17 ms). Whether a match is a member is
+# decided by the character before it (`_cut_last_updated`).
+_LAST_UPDATED = re.compile(r'("last_updated":"[^"\\]*")(?=[,}])')
+
+
+def _cut_last_updated(canonical: str) -> str:
+    """Canonical JSON without its `"last_updated":"…"` members, and one comma beside each.
+
+    A match right after `,` or `{` is a member: inside a JSON string a quote is escaped, so a `"` that follows
+    `,` or `{` opens a key. Any other match is left in the text.
+    """
+    parts = _LAST_UPDATED.split(canonical)
+    if len(parts) == 1:
+        return canonical
+    out = [parts[0]]
+    for i in range(1, len(parts), 2):
+        member, after = parts[i], parts[i + 1]
+        before = out[-1]
+        if before.endswith(","):
+            out[-1] = before[:-1]
+        elif before.endswith("{"):
+            after = after.removeprefix(",")
+        else:
+            out.append(member)
+        out.append(after)
+    return "".join(out)
 
 
 def content_hash(document: dict[str, Any]) -> str:
@@ -38,7 +63,7 @@ def content_hash(document: dict[str, Any]) -> str:
     twice the encoding itself (profiled). The text is the same either way, so is every stored hash. A
     `last_updated` the pattern does not take (not a plain string) falls back to the copy.
     """
-    canonical = _LAST_UPDATED.sub("", json.dumps(document, sort_keys=True, separators=(",", ":"), default=str))
+    canonical = _cut_last_updated(json.dumps(document, sort_keys=True, separators=(",", ":"), default=str))
     if '"last_updated":' in canonical:
         canonical = json.dumps(_without_last_updated(document), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha1(canonical.encode(), usedforsecurity=False).hexdigest()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from django.db import connection, models
 from django.db.models import Q
@@ -64,14 +64,27 @@ class ObjectData(Protocol):
 D = TypeVar("D", bound=ObjectData)
 
 
+class Written(NamedTuple, Generic[D]):
+    """What `upsert_objects` wrote: (pk, item) pairs, and the pks of the rows this transaction inserted (no
+    other writer can have given them children yet: their children can be inserted without looking)."""
+
+    items: list[tuple[int, D]]
+    inserted: set[int]
+
+
 def upsert_objects(
     model: type[models.Model], *, partner: Partner, items: list[D], update_fields: tuple[str, ...]
-) -> tuple[UpsertResult, list[tuple[int, D]]]:
+) -> tuple[UpsertResult, Written[D]]:
     """Create or replace CPO-owned objects keyed by (country_code, party_id, id), in bulk.
 
     The newest of duplicates in the batch wins; an item older than what we hold is stale, one whose
-    content hash is unchanged is not rewritten (only its last_updated moves on). Returns the counts and the
-    (pk, item) pairs written, for the caller to write their children. Call inside a transaction.
+    content hash is unchanged is not rewritten (only its last_updated moves on). Returns the counts and what
+    was written, for the caller to write their children. Call inside a transaction.
+
+    Objects we did not hold are inserted apart (INSERT ... ON CONFLICT DO NOTHING), so that the rows this
+    transaction inserted are known: one a concurrent writer inserted meanwhile is written as an update with
+    the rest. On SQLite a transaction takes the write lock as it begins (`transaction_mode` IMMEDIATE in the
+    settings): what was absent when we read is ours.
     """
     result = UpsertResult()
     latest: dict[ObjectKey, D] = {}
@@ -81,25 +94,27 @@ def upsert_objects(
         if key not in latest or item.last_updated >= latest[key].last_updated:
             latest[key] = item
     if not latest:
-        return result, []
+        return result, Written([], set())
     existing = stored_by_key(model, latest, ("content_hash", "last_updated", "removed_at"))
-    to_write: list[D] = []
+    new: list[D] = []
+    to_update: list[D] = []
     bumped: list[D] = []  # the same content under a newer last_updated
     for key, item in latest.items():
         current = existing.get(key)
         if current is None:
             result.created += 1
-        elif item.last_updated < current["last_updated"]:
+            new.append(item)
+            continue
+        if item.last_updated < current["last_updated"]:
             result.stale += 1
             continue
-        elif item.content_hash == current["content_hash"] and current["removed_at"] is None:
+        if item.content_hash == current["content_hash"] and current["removed_at"] is None:
             result.unchanged += 1
             if item.last_updated > current["last_updated"]:
                 bumped.append(item)
             continue
-        else:
-            result.updated += 1
-        to_write.append(item)
+        result.updated += 1
+        to_update.append(item)
     for item in bumped:
         # Not rewritten, but our version moves on: else a version between the two (older than the CPO's
         # newest, newer than ours) would replace it. Only forward, on the row, whoever else writes it.
@@ -109,9 +124,33 @@ def upsert_objects(
             ocpi_id=item.ocpi_id,
             last_updated__lt=item.last_updated,
         ).update(last_updated=item.last_updated)
-    if not to_write:
-        return result, []
-    written = bulk_upsert(
+    if not new and not to_update:
+        return result, Written([], set())
+    attempted = len(new) + len(to_update)
+    inserted: list[tuple[Any, ...]] = []
+    if connection.vendor == "postgresql" and new:
+        inserted = _write_objects(model, partner, new, update_fields=())
+        taken = {(cc, pid, ocpi_id) for _, cc, pid, ocpi_id in inserted}
+        to_update += [i for i in new if (i.country_code, i.party_id, i.ocpi_id) not in taken]  # a concurrent insert
+    else:
+        to_update += new
+    written = inserted + _write_objects(model, partner, to_update, update_fields=update_fields)
+    if lost := attempted - len(written):  # a concurrent writer stored a newer version meanwhile
+        result.stale += lost
+        result.updated = max(result.updated - lost, 0)
+    if connection.vendor == "postgresql":
+        ours = {pk for pk, *_ in inserted}
+    else:
+        absent = {(i.country_code, i.party_id, i.ocpi_id) for i in new}
+        ours = {pk for pk, cc, pid, ocpi_id in written if (cc, pid, ocpi_id) in absent}
+    return result, Written([(pk, latest[(cc, pid, ocpi_id)]) for pk, cc, pid, ocpi_id in written], ours)
+
+
+def _write_objects(
+    model: type[models.Model], partner: Partner, items: Sequence[ObjectData], *, update_fields: tuple[str, ...]
+) -> list[tuple[Any, ...]]:
+    """(pk, country_code, party_id, ocpi_id) of the rows written; with no `update_fields`, only new ones."""
+    return bulk_upsert(
         model,
         [
             {
@@ -123,17 +162,13 @@ def upsert_objects(
                 "removed_at": None,
                 **i.fields,
             }
-            for i in to_write
+            for i in items
         ],
         unique_fields=("country_code", "party_id", "ocpi_id"),
-        update_fields=(*update_fields, "content_hash", "removed_at"),
+        update_fields=(*update_fields, "content_hash", "removed_at") if update_fields else (),
         returning=("pk", "country_code", "party_id", "ocpi_id"),
-        newer_only="last_updated",
+        newer_only="last_updated" if update_fields else "",
     )
-    if lost := len(to_write) - len(written):  # a concurrent writer stored a newer version meanwhile
-        result.stale += lost
-        result.updated = max(result.updated - lost, 0)
-    return result, [(pk, latest[(country_code, party_id, ocpi_id)]) for pk, country_code, party_id, ocpi_id in written]
 
 
 def stored_by_key(

@@ -10,6 +10,7 @@ PATCH (one PostgreSQL statement).
 from __future__ import annotations
 
 import logging
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -85,9 +86,11 @@ def locations_upsert(*, partner: Partner, items: list[LocationData]) -> UpsertRe
     EVSEs and connectors missing from a replaced location are marked removed, never deleted.
     """
     with transaction.atomic():
-        result, written = upsert_objects(Location, partner=partner, items=items, update_fields=_LOCATION_FIELDS)
+        result, (written, inserted) = upsert_objects(
+            Location, partner=partner, items=items, update_fields=_LOCATION_FIELDS
+        )
         if written:
-            _write_evses({pk: item.evses for pk, item in written}, replace=True)
+            _write_evses({pk: item.evses for pk, item in written}, replace=True, new_locations=inserted)
             keys = [(i.country_code, i.party_id, i.ocpi_id) for _, i in written]
             cdrs_link_locations(keys=keys)  # CDRs that arrived before their location
             locations_stored.send(sender=Location, keys=keys)
@@ -99,13 +102,23 @@ class _EvsesWritten(NamedTuple):
     stale: dict[tuple[int, str], datetime]  # left as they were: the stored last_updated is newer
 
 
-def _write_evses(evses_by_location: dict[int, list[EvseData]], *, replace: bool) -> _EvsesWritten:
+def _write_evses(
+    evses_by_location: dict[int, list[EvseData]], *, replace: bool, new_locations: AbstractSet[int] = frozenset()
+) -> _EvsesWritten:
     """Upsert EVSEs (and their connectors) by the status rule (`evse_status`); with `replace`, EVSEs not
     listed are marked removed.
 
     The EVSEs are read under their row locks (in key order, so two writers cannot deadlock), and the rule is
     decided on what each write replaces. `newer_only` keeps it for an EVSE another writer creates meanwhile.
+    Those of `new_locations` (inserted by this transaction: nothing of theirs is stored) are inserted without
+    looking (`_insert_evses`).
     """
+    created: set[tuple[int, str]] = set()
+    if new_locations:
+        created = _insert_evses({pk: evses for pk, evses in evses_by_location.items() if pk in new_locations})
+        evses_by_location = {pk: evses for pk, evses in evses_by_location.items() if pk not in new_locations}
+        if not evses_by_location:
+            return _EvsesWritten(created=created, stale={})
     old = {(row["location_id"], row["uid"]): row for row in _locked_evses(list(evses_by_location))}
     rows = []
     history_due = set()
@@ -149,7 +162,44 @@ def _write_evses(evses_by_location: dict[int, list[EvseData]], *, replace: bool)
     _write_connectors(
         {pk: data_by_key[(location_id, uid)].connectors for pk, location_id, uid, _, _ in written}, replace=True
     )
-    return _EvsesWritten(created={key for key in data_by_key if key not in old}, stale=stale)
+    return _EvsesWritten(created=created | {key for key in data_by_key if key not in old}, stale=stale)
+
+
+def _insert_evses(evses_by_location: dict[int, list[EvseData]]) -> set[tuple[int, str]]:
+    """EVSEs of locations this transaction inserted, with their connectors and first status history: plain
+    inserts (COPY on PostgreSQL), since nothing of theirs can be stored yet: no stored row to read, lock or
+    compare, and no ON CONFLICT. The status rule (`evse_status`) as it holds for a new EVSE. A first pull
+    writes every EVSE this way."""
+    updates = [
+        (location_id, e, StatusUpdate(e.fields["status"], e.fields["last_updated"]))
+        for location_id, evses in evses_by_location.items()
+        for e in evses
+    ]
+    pks = bulk_insert_rows(
+        Evse,
+        [
+            {"location_id": location_id, "uid": e.uid, "removed_at": None, **e.fields, **update.moves(removed_at=None)}
+            for location_id, e, update in updates
+        ],
+        keys=True,
+    )
+    bulk_insert_rows(
+        EvseStatusChange,
+        [
+            {"evse_id": pk, **update.history_values()}
+            for pk, (_, _, update) in zip(pks, updates, strict=True)
+            if update.history_due_for(None)
+        ],
+    )
+    bulk_insert_rows(
+        Connector,
+        [
+            {"evse_id": pk, "ocpi_id": c.ocpi_id, "removed_at": None, **c.fields}
+            for pk, (_, e, _) in zip(pks, updates, strict=True)
+            for c in e.connectors
+        ],
+    )
+    return {(location_id, e.uid) for location_id, e, _ in updates}
 
 
 def _locked_evses(location_ids: list[int]) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ _TARIFF_FIELDS = (
 def tariffs_upsert(*, partner: Partner, items: list[TariffData]) -> UpsertResult:
     """Create or replace tariffs with their elements, in one transaction; stale and unchanged are skipped."""
     with transaction.atomic():
-        result, written = upsert_objects(Tariff, partner=partner, items=items, update_fields=_TARIFF_FIELDS)
+        result, (written, _) = upsert_objects(Tariff, partner=partner, items=items, update_fields=_TARIFF_FIELDS)
         if written:
             _replace_elements([pk for pk, _ in written], [item for _, item in written])
             # CDRs that named these tariffs before we held them are linked by whoever re-prices them

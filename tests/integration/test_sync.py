@@ -8,7 +8,8 @@ import pytest
 
 from cposim import SimConfig, Simulator
 from emsp.celery import app as celery_app
-from roaming.models import Connector, Evse, Location, Partner, SyncRun, Tariff
+from roaming.models import Connector, Evse, EvseStatusChange, Location, Partner, SyncRun, Tariff
+from roaming.ocpi.v2_2_1.types import parse_datetime
 from roaming.services.partners import register_with
 from roaming.sync import SyncError, sync_partner
 from roaming.tasks import SYNC_RETRY_DELAYS, sync_partner_task
@@ -54,6 +55,33 @@ def test_a_second_full_sync_rewrites_nothing(partner: Partner) -> None:
     run = _sync(partner, full=True)
     assert (run.created, run.updated, run.unchanged) == (0, 0, 12)
     assert dict(Location.objects.values_list("pk", "updated_at")) == stamps
+
+
+def test_the_first_pull_records_each_evses_first_status_and_a_later_pull_each_change_once(
+    partner: Partner, sim: Simulator
+) -> None:
+    """A first pull inserts EVSEs of new locations without looking (`_insert_evses`): the status history is the
+    one the status rule gives a new EVSE, and a later pull finds those rows as any others."""
+    _sync(partner, full=True)
+    theirs = [sim.location(i) for i in sim.location_ids()]
+    history = EvseStatusChange.objects.values_list("evse__location__ocpi_id", "evse__uid", "status", "changed_at")
+    assert sorted(history) == sorted(
+        (loc["id"], e["uid"], e["status"], parse_datetime(e["last_updated"])) for loc in theirs for e in loc["evses"]
+    )
+    first_pull = EvseStatusChange.objects.count()
+    location_id = sim.location_ids()[3]
+    evse = sim.location(location_id)["evses"][0]
+    new_status = "OUTOFORDER" if evse["status"] != "OUTOFORDER" else "AVAILABLE"
+    sim.set_evse_status(location_id, evse["uid"], new_status, push=False)
+    run = _sync(partner, full=True)
+    assert (run.created, run.updated) == (0, 1)
+    assert EvseStatusChange.objects.count() == first_pull + 1
+    assert (
+        EvseStatusChange.objects.filter(evse__uid=evse["uid"], evse__location__ocpi_id=location_id)
+        .latest("changed_at")
+        .status
+        == new_status
+    )
 
 
 def test_incremental_sync_fetches_only_changes_and_skips_bumps_without_change(partner: Partner, sim: Simulator) -> None:

@@ -11,7 +11,7 @@ import pytest
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
-from emsp.lib.bulkupsert import bulk_insert, bulk_upsert
+from emsp.lib.bulkupsert import bulk_insert, bulk_insert_rows, bulk_upsert
 from emsp.lib.bulkwrite import BulkWriter
 from roaming.models import Location, OcpiRequestLog, Partner
 
@@ -87,6 +87,38 @@ def test_inserts_then_updates_only_the_listed_fields() -> None:
     assert again.created_at == first.created_at  # auto_now_add kept on update
     assert again.updated_at > first.updated_at  # auto_now moves
     assert Location.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_update_fields_a_stored_row_is_left_as_it_is() -> None:
+    """Not even its `auto_now` time moves: the caller learns which rows it inserted (those returned)."""
+    partner, _ = registered_partner("Upsert CPO", [("NL", "CPO")])
+    _upsert([_row(partner, "L1")])
+    first = Location.objects.get(ocpi_id="L1")
+    written = bulk_upsert(
+        Location,
+        [_row(partner, "L1", city="Amersfoort"), _row(partner, "L2")],
+        unique_fields=("country_code", "party_id", "ocpi_id"),
+        update_fields=(),
+        returning=("pk", "ocpi_id"),
+    )
+    again = Location.objects.get(pk=first.pk)
+    assert (again.city, again.updated_at) == ("Utrecht", first.updated_at)
+    assert Location.objects.filter(ocpi_id="L2").exists()
+    if connection.vendor == "postgresql":  # bulk_create(ignore_conflicts=True) gives no keys back
+        assert written == [(Location.objects.get(ocpi_id="L2").pk, "L2")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_insert_rows_gives_the_new_keys_in_row_order() -> None:
+    partner, _ = registered_partner("Insert CPO", [("NL", "CPO")])
+    _upsert([_row(partner, "L0")])
+    keys = bulk_insert_rows(Location, [_row(partner, f"L{n}") for n in (3, 1, 2)], keys=True)
+    assert [Location.objects.get(pk=key).ocpi_id for key in keys] == ["L3", "L1", "L2"]
+    assert len(set(keys)) == 3
+    later = bulk_insert_rows(Location, [_row(partner, "L4")], keys=True)  # the sequence moved past them
+    assert later[0] not in keys
+    assert Location.objects.get(pk=later[0]).extra == _row(partner, "L4")["extra"]
 
 
 @pytest.mark.django_db(transaction=True)

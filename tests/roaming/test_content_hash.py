@@ -7,6 +7,7 @@ import hashlib
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,3 +34,18 @@ def test_last_updated_alone_does_not_change_the_hash() -> None:
     second = {"id": "LOC1", "last_updated": "2026-02-01T00:00:00Z", "evses": [{"uid": "E1", "last_updated": "y"}]}
     assert content_hash(first) == content_hash(second)
     assert content_hash(first) != content_hash({**first, "id": "LOC2"})
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"a": ',"last_updated":"x"', "last_updated": "y"},  # the member's text inside a string
+        {"a": '{"last_updated":"x"}', "b": "{", "c": ","},
+        {'"last_updated': "x", "last_updated": "y"},  # a key that ends like one
+        {',"last_updated': {"last_updated": "x"}, "z": [{"last_updated": "y"}, {"last_updated": "z", "k": 1}]},
+        {"x\\": "last_updated", "last_updated": 'a"b'},  # not a plain string: the slow way
+        {"last_updated": "a\\", "b": ["last_updated"]},
+    ],
+)
+def test_member_text_inside_strings_and_keys_is_kept(document: dict[str, Any]) -> None:
+    assert content_hash(document) == _slow(document)
