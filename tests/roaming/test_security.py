@@ -57,6 +57,7 @@ NO_PARTY_IN_URL = {
     "GET /ocpi/{version}/tokens": "our tokens, which every CPO may read",
     "POST /ocpi/{version}/tokens/{token_uid}/authorize": "our tokens, which every CPO may authorize",
     "GET /ocpi/{version}/cdrs": "405: we are a CDRs Receiver, there is no list",
+    "GET /ocpi/{version}/invoicereconciliation": "our records (reverse billing): the caller's only",
     # Reached below with the other party's object:
     "GET /ocpi/{version}/cdrs/{cdr_pk}": "the other party's CDR by its number",
     "POST /ocpi/{version}/cdrs/{cdr_pk}": "the other party's CDR by its number",
