@@ -214,10 +214,13 @@ def _same(value: Any) -> Any:
 def _to_copy(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
     """How a field's Python value goes into COPY: JSON as its text, the rest as psycopg dumps it."""
     if isinstance(field, models.JSONField):
-        encoder = field.encoder
+        # One encoder for the field, the text `json.dumps(value, cls=field.encoder)` gives: `dumps` builds an
+        # encoder per call when given a class, 2 of its 3.7 microseconds for a short list; a first pull dumps
+        # about 35 values per location (EVSE capabilities, connector tariff ids, ...).
+        encode = (field.encoder or json.JSONEncoder)().encode
 
         def dump(value: Any) -> str | None:
-            return None if value is None else json.dumps(value, cls=encoder)
+            return None if value is None else encode(value)
 
         return dump
     return _same
