@@ -22,8 +22,8 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not faults and not load" $(PYTEST_ARGS)
 
-## make test-slow: the property-based fuzz tests (every OCPI endpoint, the driver API's schema) with many more
-## examples than `make test` runs (FUZZ_PROFILE=slow, tests/fuzzing.py)
+## make test-slow: the property-based fuzz tests (every OCPI endpoint, the driver API's schema) with twelve times
+## the examples `make test` runs (FUZZ_PROFILE=slow, tests/fuzzing.py; CI runs it). FUZZ_PROFILE=deep for more.
 test-slow: $(STAMP)
 	FUZZ_PROFILE=slow $(BIN)/python -m pytest --timeout=3600 tests/roaming/test_ocpi_fuzz.py tests/api/test_schema_fuzz.py $(PYTEST_ARGS)
 
