@@ -253,7 +253,8 @@ def _send_later(command: Command, exc: OcpiClientError) -> Command:
 
 def _not_delivered(command: Command, error: str) -> str:
     window = round((command.send_until - command.created_at).total_seconds()) if command.send_until else 0
-    return f"Not delivered within {window} s ({command.send_attempts} attempts): {error}"
+    attempts = command.send_attempts
+    return f"Not delivered within {window} s, {attempts} attempt{'' if attempts == 1 else 's'}: {error}"
 
 
 def _delivery_failed(command: Command, error: str) -> Command:
