@@ -32,7 +32,9 @@ metrics.describe("emsp_outbox_oldest_due_seconds", "gauge", "How late the oldest
 metrics.describe("emsp_pricing_backlog_cdrs", "gauge", "CDRs waiting to be priced.")
 metrics.describe("emsp_command_timeouts_total", "counter", "Commands that ended in TIMEOUT, per partner.")
 metrics.describe(
-    "emsp_commands_sending", "gauge", "Commands waiting for another POST: their CPO was unreachable (429, 503, refused)."
+    "emsp_commands_sending",
+    "gauge",
+    "Commands waiting for another POST: their CPO was unreachable (429, 503, refused).",
 )
 metrics.describe("emsp_disputes_open", "gauge", "Open price disputes with CPOs, per partner and currency.")
 metrics.describe("emsp_disputes_open_amount", "gauge", "Amount at stake in open disputes (CPO price minus ours).")

@@ -81,9 +81,9 @@ class CommandOut(serializers.Serializer):
     )
     reason = serializers.CharField(
         allow_null=True,
-        help_text="`sending` while pending and sent again; else why, when not accepted: `charger_occupied`, `charger_out_of_order`, `refused`, `not_supported`, "
-        "`charger_failed`, `charger_timeout`, `operator_timeout`, `operator_unreachable`, `unknown_session`, "
-        "`unknown_reservation`, `reservation_cancelled`.",
+        help_text="`sending` while pending and sent again; else why, when not accepted: `charger_occupied`, "
+        "`charger_out_of_order`, `refused`, `not_supported`, `charger_failed`, `charger_timeout`, `operator_timeout`, "
+        "`operator_unreachable`, `unknown_session`, `unknown_reservation`, `reservation_cancelled`.",
     )
     message = serializers.CharField(help_text="A sentence the app may show as is.")
     session_id = serializers.IntegerField(

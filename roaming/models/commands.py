@@ -98,7 +98,9 @@ class Command(models.Model):
             models.Index(fields=("state", "deadline"), name="command_state_deadline"),
             # The sweeper's: commands waiting for their next POST (few, and only for a minute).
             models.Index(
-                fields=("next_attempt_at",), name="command_next_attempt", condition=models.Q(next_attempt_at__isnull=False)
+                fields=("next_attempt_at",),
+                name="command_next_attempt",
+                condition=models.Q(next_attempt_at__isnull=False),
             ),
         ]
 

@@ -30,6 +30,7 @@ answer leaves the command to `commands_time_out` (the POST may have gone). `comm
 enqueues due attempts whose task was lost (broker down, message lost) and fails commands past their window.
 Without a broker the first attempt still works: it needs none.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,8 +45,8 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from drivers.models import Token
-from emsp.lib.tasks import enqueue
 from drivers.selectors import Allowed, token_with_verdict
+from emsp.lib.tasks import enqueue
 from roaming.models import Authorization, ChargingSession, Command, Location, Partner, PartnerEndpoint
 from roaming.ocpi.client import OcpiClient, OcpiClientError
 from roaming.ocpi.v2_2_1.types import describe_validation_error
@@ -214,7 +215,9 @@ def _send(command: Command, url: str, to_party: Party | None) -> Command:
             locked.state = Command.State.SENT if accepted else Command.State.DONE
             locked.deadline = now + timedelta(seconds=timeout or DEFAULT_RESULT_TIMEOUT_SECONDS)
         locked.save()
-    logger.info("command %s %s: %s (attempt %d)", command.type, command.reference, locked.response, locked.send_attempts)
+    logger.info(
+        "command %s %s: %s (attempt %d)", command.type, command.reference, locked.response, locked.send_attempts
+    )
     return locked
 
 
@@ -303,12 +306,16 @@ def command_send(*, command_id: int, attempt: int, now: datetime | None = None) 
 
 def _give_up(command: Command) -> Command | None:
     """FAILED, with the last error: the window passed while the command waited for its next attempt."""
-    failed = _waiting().filter(pk=command.pk).update(
-        state=Command.State.FAILED,
-        error=_not_delivered(command, command.error)[:2000],
-        deadline=None,
-        next_attempt_at=None,
-        updated_at=timezone.now(),
+    failed = (
+        _waiting()
+        .filter(pk=command.pk)
+        .update(
+            state=Command.State.FAILED,
+            error=_not_delivered(command, command.error)[:2000],
+            deadline=None,
+            next_attempt_at=None,
+            updated_at=timezone.now(),
+        )
     )
     if not failed:
         return None

@@ -39,8 +39,10 @@ from tests.examples import example
 from tests.roaming.conftest import OcpiTestClient
 from tests.roaming.fakecpo import make_driver
 
-ACCEPTED = (200, {"data": {"result": "ACCEPTED", "timeout": 30}, "status_code": 1000}, {})
-UNAVAILABLE = (503, {"status_code": 3000, "status_message": "Restarting"}, {})
+Answer = tuple[int, dict[str, Any], dict[str, str]]  # HTTP status, OCPI document, headers
+
+ACCEPTED: Answer = (200, {"data": {"result": "ACCEPTED", "timeout": 30}, "status_code": 1000}, {})
+UNAVAILABLE: Answer = (503, {"status_code": 3000, "status_message": "Restarting"}, {})
 HOLD, CLOSE = "hold", "close"  # hold the answer until released; close the connection without one
 
 
@@ -184,7 +186,8 @@ def test_503_503_then_accepted_is_one_command_posted_three_times_with_the_same_b
     assert server.posts[0]["response_url"] == command.response_url
     assert server.posts[0]["authorization_reference"] == command.authorization_reference
     # The result deadline comes from the CPO's answer to the attempt that reached it.
-    assert command.responded_at is not None and command.deadline == command.responded_at + timedelta(seconds=30)
+    assert command.responded_at is not None
+    assert command.deadline == command.responded_at + timedelta(seconds=30)
 
 
 @pytest.mark.django_db
@@ -200,7 +203,8 @@ def test_a_429_waits_as_long_as_its_retry_after_says(partner: Partner, server: S
     assert command_send(command_id=command.pk, attempt=2, now=early) is None  # not due: nothing sent
     assert len(server.posts) == 1
     sent = command_send(command_id=command.pk, attempt=2, now=command.next_attempt_at)
-    assert sent is not None and (sent.state, sent.response, sent.send_attempts) == ("SENT", "ACCEPTED", 2)
+    assert sent is not None
+    assert (sent.state, sent.response, sent.send_attempts) == ("SENT", "ACCEPTED", 2)
     assert len(server.posts) == 2
 
 
@@ -212,7 +216,8 @@ def test_a_cpo_refusing_connections_gets_the_command_once_it_is_back(
     server.stop()  # nothing listens on the port: connections are refused
     command = command_start_session(card, "LOC1")
     assert (command.state, command.send_attempts) == ("PENDING", 1)
-    assert "ConnectionError" in command.error and command.next_attempt_at is not None
+    assert "ConnectionError" in command.error
+    assert command.next_attempt_at is not None
 
     back = ScriptedCpo(port)
     thread = back.serve()
@@ -235,13 +240,15 @@ def test_past_the_window_the_command_fails_with_the_last_error(
 ) -> None:
     server.script = [UNAVAILABLE]
     command = command_start_session(card, "LOC1")
-    assert command.send_until is not None and command.deadline is not None
+    assert command.send_until is not None
+    assert command.deadline is not None
     assert command.send_until - command.created_at <= timedelta(seconds=60)
     assert command.send_until <= command.deadline
 
     # The task comes after the window (a worker backlog): no POST, FAILED.
     failed = command_send(command_id=command.pk, attempt=2, now=command.send_until)
-    assert failed is not None and failed.state == "FAILED"
+    assert failed is not None
+    assert failed.state == "FAILED"
     assert failed.error.startswith("Not delivered within 60 s, 1 attempt: POST ")
     assert "HTTP 503" in failed.error
     assert len(server.posts) == 1
@@ -327,7 +334,9 @@ def test_an_attempt_is_posted_once_however_often_its_task_runs(
     assert command_outcome(command).message == "Sending to the charger's operator, attempt 2."
     server.release.set()
     first.join(10)
-    assert outcomes and outcomes[0] is not None and outcomes[0].state == "SENT"
+    assert outcomes
+    assert outcomes[0] is not None
+    assert outcomes[0].state == "SENT"
     assert command_send(command_id=command.pk, attempt=2, now=due) is None  # after its work is done
     assert len(server.posts) == 2
 
@@ -386,7 +395,8 @@ def test_the_sweeper_fails_what_its_window_left_behind_and_the_timeout_leaves_it
 ) -> None:
     server.script = [UNAVAILABLE]
     command = command_start_session(card, "LOC1")
-    assert command.deadline is not None and command.send_until is not None
+    assert command.deadline is not None
+    assert command.send_until is not None
     assert commands_time_out(now=command.deadline + timedelta(seconds=1)) == 0  # not delivered: no TIMEOUT
     assert _refresh(command).state == "PENDING"
     outcome = commands_send_due(now=command.send_until)
