@@ -210,6 +210,7 @@ def _send(command: Command, url: str, to_party: Party | None) -> Command:
         locked.response_message = response.message
         locked.responded_at = now
         locked.next_attempt_at = None
+        locked.error = ""  # an earlier attempt's failure: delivered now
         if not locked.result:  # the result may have overtaken the answer
             accepted = locked.response == Command.Response.ACCEPTED
             locked.state = Command.State.SENT if accepted else Command.State.DONE
