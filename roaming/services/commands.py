@@ -21,7 +21,8 @@ through the outbox in the same transaction (emsp.lib.tasks), after SEND_RETRY_DE
 stored body: the same response_url (command reference) and authorization reference, so the CPO can tell a
 repeat and a result still finds its command. Attempts stop at `send_until`, OCPI_COMMAND_SEND_WINDOW_SECONDS
 (60) after the command was made and never past its first deadline: a START_SESSION that arrives minutes later
-could start a charge the driver has given up on. Then it is FAILED "Not delivered within 60 s: <last error>".
+could start a charge the driver has given up on. Then it is FAILED "Not delivered within 60 s, n attempts:
+<last error>".
 
 An attempt is claimed by a conditional UPDATE (`send_attempts` from n-1 to n, only while PENDING, unanswered,
 without result and waiting): two workers, or a task re-run after its worker was killed, never POST attempt n
