@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from celery import Celery, signals
-from celery.schedules import crontab
+from celery.schedules import crontab, schedule
 from django.conf import settings
 from django_celery_beat.tzcrontab import TzAwareCrontab
 
@@ -70,6 +70,9 @@ app.conf.beat_schedule = {
     "push-invoice-records": {"task": "roaming.push_invoice_records_due", "schedule": crontab(minute="*/5")},
     # Every minute, https://crontab.guru/#*_*_*_*_*
     "time-out-commands": {"task": "roaming.commands_time_out", "schedule": crontab()},
+    # Every 15 seconds (a crontab cannot): commands whose resend is due but whose task was lost, inside a send
+    # window of a minute (OCPI_COMMAND_SEND_WINDOW_SECONDS), and those whose window has passed
+    "send-due-commands": {"task": "roaming.commands_send_due", "schedule": schedule(run_every=15)},
     # Every minute, https://crontab.guru/#*_*_*_*_*: charging preferences whose sender died before the PUT
     "send-stale-charging-preferences": {"task": "roaming.preferences_send_stale", "schedule": crontab()},
     # Every minute, https://crontab.guru/#*_*_*_*_*: the safety net behind pricing on arrival

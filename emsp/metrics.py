@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from billing.selectors import cdrs_price_backlog, disputes_open_by_partner
 from emsp.lib import metrics
 from emsp.lib.tasks import outbox_backlog
-from roaming.selectors import command_timeouts_by_partner, syncs_last_succeeded
+from roaming.selectors import command_timeouts_by_partner, commands_sending_count, syncs_last_succeeded
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -31,6 +31,11 @@ metrics.describe("emsp_outbox_due_tasks", "gauge", "Tasks due in the outbox that
 metrics.describe("emsp_outbox_oldest_due_seconds", "gauge", "How late the oldest due task in the outbox is (0: none).")
 metrics.describe("emsp_pricing_backlog_cdrs", "gauge", "CDRs waiting to be priced.")
 metrics.describe("emsp_command_timeouts_total", "counter", "Commands that ended in TIMEOUT, per partner.")
+metrics.describe(
+    "emsp_commands_sending",
+    "gauge",
+    "Commands waiting for another POST: their CPO was unreachable (429, 503, refused).",
+)
 metrics.describe("emsp_disputes_open", "gauge", "Open price disputes with CPOs, per partner and currency.")
 metrics.describe("emsp_disputes_open_amount", "gauge", "Amount at stake in open disputes (CPO price minus ours).")
 
@@ -56,6 +61,7 @@ def database_gauges() -> Iterator[Gauge]:
     yield "emsp_pricing_backlog_cdrs", {}, cdrs_price_backlog()
     for row in command_timeouts_by_partner():
         yield "emsp_command_timeouts_total", {"partner": row["partner__name"]}, row["count"]
+    yield "emsp_commands_sending", {}, commands_sending_count()
     disputes = disputes_open_by_partner()
     for row in disputes:
         yield "emsp_disputes_open", {"partner": row["partner__name"], "currency": row["currency"]}, row["count"]

@@ -181,13 +181,16 @@ TASK_QUEUES = {
     "billing": ["billing.price_cdrs", "billing.invoice_run", "billing.invoice_documents_render", "billing.dunning_run"],
     # What partners and drivers wait for: token pushes, command timeouts, charging preferences never sent, and
     # the outbox sweeper that sends whatever the broker missed (it must run even while the sync queue is full).
-    # Commands themselves are POSTed in the request that stores them (docs/operations.md).
+    # A command's first POST is made in the request that stores it; its resends (CPO unreachable) and their
+    # sweeper are here (docs/operations.md).
     "pushes": [
         "roaming.push_tokens",
         "roaming.push_tokens_due",
         "roaming.push_invoice_record",
         "roaming.push_invoice_records_due",
         "roaming.commands_time_out",
+        "roaming.command_send",
+        "roaming.commands_send_due",
         "roaming.preferences_send_stale",
         "emsp.outbox_sweep",
     ],
@@ -355,6 +358,10 @@ OCPI_SYNC_OVERLAP_SECONDS = env.int("OCPI_SYNC_OVERLAP_SECONDS", default=300)
 OCPI_CLIENT_TIMEOUT = env.float("OCPI_CLIENT_TIMEOUT", default=10.0)
 OCPI_CLIENT_RETRIES = env.int("OCPI_CLIENT_RETRIES", default=3)
 OCPI_CLIENT_BACKOFF = env.float("OCPI_CLIENT_BACKOFF", default=0.5)
+# A command the CPO certainly did not get (connection refused, HTTP 429/503) is POSTed again, the same body, for
+# this long after it was made, never past its deadline; then it FAILED. A START_SESSION that arrives later than
+# this could start a charge the driver has given up on (roaming/services/commands.py).
+OCPI_COMMAND_SEND_WINDOW_SECONDS = env.int("OCPI_COMMAND_SEND_WINDOW_SECONDS", default=60)
 OCPI_PAGE_LIMIT_MAX = env.int("OCPI_PAGE_LIMIT_MAX", default=1000)
 OCPI_PAGE_LIMIT_DEFAULT = env.int("OCPI_PAGE_LIMIT_DEFAULT", default=100)
 # After a credentials rotation the old token keeps working this long, so a partner that missed our

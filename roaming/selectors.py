@@ -272,9 +272,26 @@ def command_delivery_timed_out(command: Command) -> bool:
     return command.state == Command.State.FAILED and "Timeout" in command.error
 
 
+def command_sending(command: Command) -> bool:
+    """Is the command still being sent: its first POST certainly did not reach the CPO, and another is due or
+    under way (roaming/services/commands.py)?"""
+    return (
+        command.state == Command.State.PENDING
+        and not command.result
+        and not command.response
+        and (command.next_attempt_at is not None or command.send_attempts > 1)
+    )
+
+
+def commands_sending_count() -> int:
+    """Commands being sent again because their CPO was unreachable (metrics)."""
+    return Command.objects.filter(state=Command.State.PENDING, result="", next_attempt_at__isnull=False).count()
+
+
 def command_outcome(command: Command, *, now: datetime | None = None) -> Outcome:
     """The command's state for the app. Past its deadline with no result it is timed out at once, before the
-    periodic `commands_time_out` records it (a result that comes later still replaces it)."""
+    periodic `commands_time_out` records it (a result that comes later still replaces it). While it is sent
+    again it is `pending`, reason `sending`, with the attempt it is at."""
     if command.result:
         return Outcome(*_RESULTS.get(command.result, ("failed", "charger_failed", "The charger could not do it.")))
     if command.state == Command.State.FAILED:
@@ -283,6 +300,9 @@ def command_outcome(command: Command, *, now: datetime | None = None) -> Outcome
         return Outcome("failed", "operator_unreachable", "The charger's operator could not be reached.")
     if command.response in _RESPONSES:
         return Outcome(*_RESPONSES[command.response])
+    if command_sending(command):
+        attempt = command.send_attempts + (1 if command.next_attempt_at is not None else 0)
+        return Outcome("pending", "sending", f"Sending to the charger's operator, attempt {attempt}.")
     if command.deadline is not None and command.deadline <= (now or timezone.now()):
         return Outcome("timed_out", "charger_timeout", "The charger did not answer in time.")
     return Outcome("pending", "", "Waiting for the charger.")

@@ -17,7 +17,7 @@ from django.utils import timezone
 from emsp.lib.tasks import enqueue
 from roaming.models import OcpiRequestLog, Partner
 from roaming.services.charging_preferences import preferences_send_stale
-from roaming.services.commands import commands_time_out
+from roaming.services.commands import command_send, commands_send_due, commands_time_out
 from roaming.services.hubs import hub_clients_pull
 from roaming.services.invoicereconciliation import issued_invoice_record_push, issued_invoice_records_enqueue_due
 from roaming.services.partners import purge_expired_tokens
@@ -112,6 +112,20 @@ def push_invoice_records_due_task() -> int:
 @shared_task(name="roaming.commands_time_out")
 def commands_time_out_task() -> int:
     return commands_time_out()
+
+
+@shared_task(name="roaming.command_send")
+def command_send_task(command_id: int, attempt: int) -> bool:
+    """Attempt `attempt` of a command's POST, its earlier one certainly not processed by the CPO. Idempotent:
+    the attempt is claimed once, and a command answered, resolved or past its window is left alone."""
+    return command_send(command_id=command_id, attempt=attempt) is not None
+
+
+@shared_task(name="roaming.commands_send_due")
+def commands_send_due_task() -> dict[str, int]:
+    """Periodic: attempts due whose task was lost; commands past their send window FAILED."""
+    outcome = commands_send_due()
+    return {"enqueued": outcome.enqueued, "failed": outcome.failed}
 
 
 @shared_task(name="roaming.preferences_send_stale")

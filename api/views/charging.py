@@ -4,6 +4,9 @@ Starting, stopping, reserving and cancelling are commands to the charger's opera
 operator answers at once decides the response:
 - it refused, or could not be reached: 502 (`partner_error`), or 504 (`partner_timeout`) when it did not answer
   in time; nothing was started, and the app may try again (a new Idempotency-Key);
+- it certainly did not get the command (its server refused the connection, or answered 503 or 429): 202 with the
+  command `pending`, reason `sending`, while we send it again for up to a minute; it then goes on as below, or
+  ends `failed` (`operator_unreachable`);
 - it accepted the command: 202 with the command, whose `state` the app then polls (GET the command): the charger's
   own outcome comes later, as `accepted`, `rejected`, `failed` or `timed_out` with a `reason` in the app's words.
 Refusals of ours, before anything is sent, are 409 (the state does not allow it: no app token, a session that is
@@ -72,14 +75,15 @@ class CommandOut(serializers.Serializer):
     action = serializers.ChoiceField(choices=sorted(_ACTIONS.values()))
     state = serializers.ChoiceField(
         choices=["pending", "accepted", "rejected", "failed", "timed_out", "cancelled"],
-        help_text="`pending` until the charger answers; the others are final (`cancelled`: a reservation the "
+        help_text="`pending` until the charger answers (reason `sending` while the operator could not be reached "
+        "and the command is sent again, for up to a minute); the others are final (`cancelled`: a reservation the "
         "operator cancelled).",
     )
     reason = serializers.CharField(
         allow_null=True,
-        help_text="Why, when not accepted: `charger_occupied`, `charger_out_of_order`, `refused`, `not_supported`, "
-        "`charger_failed`, `charger_timeout`, `operator_timeout`, `operator_unreachable`, `unknown_session`, "
-        "`unknown_reservation`, `reservation_cancelled`.",
+        help_text="`sending` while pending and sent again; else why, when not accepted: `charger_occupied`, "
+        "`charger_out_of_order`, `refused`, `not_supported`, `charger_failed`, `charger_timeout`, `operator_timeout`, "
+        "`operator_unreachable`, `unknown_session`, `unknown_reservation`, `reservation_cancelled`.",
     )
     message = serializers.CharField(help_text="A sentence the app may show as is.")
     session_id = serializers.IntegerField(

@@ -4,6 +4,9 @@ A command is asynchronous: the CPO answers the POST at once with a CommandRespon
 to wait), and the charger's outcome arrives later as a CommandResult POSTed to the command's own `response_url`.
 That URL carries the command's `reference` (a UUID), so two commands in flight can never be confused. The result
 may never come: past the `deadline` we record TIMEOUT ourselves.
+
+A POST that certainly did not reach the CPO (connection refused, HTTP 429 or 503) is sent again, the same body,
+until `send_until`: meanwhile the command stays PENDING with `next_attempt_at` set (roaming/services/commands.py).
 """
 
 from __future__ import annotations
@@ -65,6 +68,15 @@ class Command(models.Model):
     result_local = models.BooleanField(default=False, help_text="TIMEOUT recorded by us: no result came in time.")
     error = models.TextField(blank=True, help_text="Why the command could not be delivered.")
     deadline = models.DateTimeField(null=True, blank=True, help_text="No result by then means TIMEOUT.")
+    # Delivery: the attempt last started (1 is the inline one, in the driver's request), when the next one is due
+    # (set only while the command waits for it, after a failure where the CPO certainly did not process it), and
+    # the end of the window in which it may still be sent.
+    send_attempts = models.PositiveSmallIntegerField(default=0, help_text="POSTs started (the same body each time).")
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="Being sent again: the next POST is due.")
+    send_until = models.DateTimeField(null=True, blank=True, help_text="No POST is started after this.")
+    # Where it is addressed (OCPI-to-*), kept for the attempts a worker makes.
+    to_country_code = models.CharField(max_length=2, blank=True)
+    to_party_id = models.CharField(max_length=3, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     responded_at = models.DateTimeField(null=True, blank=True)
     result_at = models.DateTimeField(null=True, blank=True)
@@ -82,7 +94,15 @@ class Command(models.Model):
     class Meta:
         ordering = ("-created_at",)
         permissions = [("send_command", "Can send commands to CPOs (start, stop, unlock, reserve, cancel)")]
-        indexes = [models.Index(fields=("state", "deadline"), name="command_state_deadline")]
+        indexes = [
+            models.Index(fields=("state", "deadline"), name="command_state_deadline"),
+            # The sweeper's: commands waiting for their next POST (few, and only for a minute).
+            models.Index(
+                fields=("next_attempt_at",),
+                name="command_next_attempt",
+                condition=models.Q(next_attempt_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.reference} ({self.state})"

@@ -28,6 +28,7 @@ import requests
 from django.conf import settings
 from django.db import connections
 from django.db.models import Case, Value, When
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from roaming.models import OcpiRequestLog
 
@@ -46,7 +47,9 @@ _NEXT_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 class OcpiClientError(Exception):
     """A failed call. `permanent` errors (4xx, OCPI 2xxx, bad envelopes) are not worth retrying; HTTP 429 is
-    not permanent (the partner asks us to slow down) and says in `retry_after` how long to wait, if it does."""
+    not permanent (the partner asks us to slow down) and says in `retry_after` how long to wait, if it does.
+    `not_sent`: no connection was made (refused, unreachable, connect timeout), so the partner certainly got
+    nothing: even a POST may be sent again."""
 
     def __init__(
         self,
@@ -56,9 +59,11 @@ class OcpiClientError(Exception):
         http_status: int | None = None,
         ocpi_status: int | None = None,
         retry_after: float | None = None,
+        not_sent: bool = False,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.not_sent = not_sent
         self.http_status = http_status
         self.ocpi_status = ocpi_status
         self.retry_after = retry_after
@@ -374,7 +379,7 @@ class OcpiClient:
             return result
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"
-            raise OcpiClientError(f"{method} {url}: {error}", permanent=False) from exc
+            raise OcpiClientError(f"{method} {url}: {error}", permanent=False, not_sent=_not_sent(exc)) from exc
         except OcpiClientError as exc:
             error = str(exc)
             ocpi_status = exc.ocpi_status
@@ -446,6 +451,17 @@ class OcpiClient:
             http_status=response.status_code,
             headers=response.headers,
         )
+
+
+def _not_sent(exc: requests.RequestException) -> bool:
+    """Whether the connection was never made, so no byte of the request left (requests wraps urllib3's
+    NewConnectionError, a refused or unreachable port or a failed DNS lookup, and ConnectTimeoutError). A
+    connection lost after the request went out ("Connection aborted", a read timeout) is not this."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.ConnectionError) or not exc.args:
+        return False
+    return isinstance(getattr(exc.args[0], "reason", None), (NewConnectionError, ConnectTimeoutError))
 
 
 def _retry_after(value: str | None) -> float | None:

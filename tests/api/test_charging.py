@@ -21,7 +21,7 @@ from cposim import Simulator
 from drivers.models import Driver, Token
 from drivers.services import token_issue
 from roaming.models import Command, Evse, Partner
-from roaming.services.commands import commands_time_out
+from roaming.services.commands import command_send, commands_time_out
 from tests.api.conftest import signed_in
 from tests.billing.factories import a_driver, a_partner, a_plan
 from tests.roaming.conftest import running_session
@@ -180,6 +180,29 @@ def test_an_operator_that_does_not_answer_the_start_in_time_is_a_504(
     sim.set_chaos(timeout_share=0.0)
     assert reply.status_code == 504
     assert (reply.json()["error"]["type"], reply.json()["error"]["code"]) == ("partner_timeout", "operator_timeout")
+
+
+def test_a_start_the_operator_could_not_take_is_sending_until_it_is_delivered(
+    app: APIClient, cpo: Partner, sim: Simulator
+) -> None:
+    evse = _evse(sim)
+    sim.go_down()  # connections refused: the operator certainly got nothing
+    started = _start(app, evse)
+    assert started.status_code == 202, started.json()
+    sending = started.json()
+    assert (sending["state"], sending["reason"]) == ("pending", "sending")
+    assert sending["message"] == "Sending to the charger's operator, attempt 2."
+    url = f"/api/v1/charging/commands/{sending['id']}"
+    assert app.get(url).json() == sending
+
+    sim.come_back()
+    command = Command.objects.get(reference=sending["id"])
+    assert command.next_attempt_at is not None
+    assert command_send(command_id=command.pk, attempt=2, now=command.next_attempt_at) is not None  # the worker's
+    assert (app.get(url).json()["state"], app.get(url).json()["reason"]) == ("pending", None)
+    sim.flush()
+    assert app.get(url).json()["state"] == "accepted"
+    assert len(sim.commands()) == 1
 
 
 def test_reserve_where_the_charger_is_reservable_and_cancel(app: APIClient, cpo: Partner, sim: Simulator) -> None:

@@ -10,19 +10,24 @@ the Celery tasks call.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.db import transaction
 from pytest_django.fixtures import Settings as DjangoSettings
 
 from cposim import SimConfig, Simulator
 from drivers.services import token_block, token_issue
-from roaming.models import Evse, Location, Partner, SyncRun, TokenPushCursor
+from emsp.celery import app
+from roaming.models import Command, Evse, Location, Partner, SyncRun, TokenPushCursor
 from roaming.selectors import token_changes_pending
+from roaming.services.commands import command_start_session, commands_send_due
 from roaming.services.partners import register_with
 from roaming.services.tokens import push_token_changes
 from roaming.sync import SyncError, sync_partner
+from tests.faults.procs import PrivateRedis, Worker, server_env
 from tests.roaming.fakecpo import make_driver
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -136,3 +141,57 @@ def test_token_changes_made_during_a_cpo_fault_are_delivered_once_it_behaves(
     assert token_changes_pending(cursor) == 0
     assert sim.token("CARD-A")["valid"] is False  # type: ignore[index]
     assert sim.token("CARD-B")["valid"] is True  # type: ignore[index]
+
+
+def _command_state(pk: int) -> tuple[str, str]:
+    return Command.objects.filter(pk=pk).values_list("state", "response").get()
+
+
+def _wait_for(condition: Callable[[], bool], attempts: int = 300) -> None:
+    """Polls `condition` (a query each time), bounded: a test that never sees it fails after 30 s."""
+    for _ in range(attempts):
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("the condition was not met in 30 s")
+
+
+def test_a_command_sent_while_the_cpo_is_down_is_delivered_by_a_worker_once_it_is_back(
+    partner: Partner, sim: Simulator, on_postgres: str, private_redis: PrivateRedis
+) -> None:
+    """A START_SESSION whose inline POST finds the CPO refusing connections stays PENDING; its next attempt,
+    written to the outbox with the command's update and handed to a real broker, is made by a real worker
+    (production settings) once the CPO is back: one POST reaches the CPO, the charge starts."""
+    assert sync_partner(partner=partner, module="locations", full=True).status == "succeeded"
+    evse = Evse.objects.select_related("location").filter(status="AVAILABLE").order_by("pk").first()
+    assert evse is not None
+    card = token_issue(driver=make_driver(), uid="CARD-CMD")
+    worker = Worker(server_env(DATABASE_URL=on_postgres, CELERY_BROKER_URL=private_redis.url(1)))
+    worker.start()
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False  # our side sends through the broker, as deployed
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("CELERY_BROKER_URL", private_redis.url(1))
+            patch.setattr("emsp.lib.tasks._publish_paused_until", 0.0)
+            sim.go_down()
+            started = time.monotonic()
+            command = command_start_session(card, evse.location.ocpi_id, evse.uid)
+            assert (command.state, command.send_attempts) == ("PENDING", 1)
+            assert "ConnectionError" in command.error
+            sim.come_back()  # within the 2 s before attempt 2
+            _wait_for(lambda: _command_state(command.pk) != ("PENDING", ""))
+            delivered_after = time.monotonic() - started
+    finally:
+        app.conf.task_always_eager = eager
+        worker.stop()
+    command.refresh_from_db()
+    assert (command.response, command.send_attempts, command.error) == ("ACCEPTED", 2, "")
+    assert len(sim.commands()) == 1  # the one POST that reached the CPO
+    assert sim.commands()[0]["body"] == command.request
+    print(f"delivered by the worker {delivered_after:.1f} s after the command was made, attempt 2")
+    with transaction.atomic():
+        assert commands_send_due().enqueued == 0  # nothing left for the sweeper
+    sim.flush()
+    command.refresh_from_db()
+    assert (command.state, command.result) == ("DONE", "ACCEPTED")
