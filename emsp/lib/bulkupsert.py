@@ -219,7 +219,7 @@ def _to_copy(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
         # spelled at once. A first pull dumps about 35 values per location (EVSE capabilities, connector tariff
         # ids, `extra`), 20 of them empty.
         encode = (field.encoder or json.JSONEncoder)().encode
-        empty = {dict: "{}", list: "[]"}
+        empty: dict[type, str] = {dict: "{}", list: "[]"}
 
         def dump(value: Any) -> str | None:
             if value is None:
